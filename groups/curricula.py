@@ -7,13 +7,14 @@ form ``<focus>-<NN>-<slug>``: handout files, pacing records and catch-up items
 refer to them, so never rename or reuse a key once it has shipped (add a new
 module instead).
 """
+
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class CurriculumModule:
-    key: str      # stable slug, e.g. "anxiety-01-understanding-anxiety"; handout files refer to it
-    title: str    # short title, e.g. "Understanding anxiety"
+    key: str  # stable slug, e.g. "anxiety-01-understanding-anxiety"; handout files refer to it
+    title: str  # short title, e.g. "Understanding anxiety"
     purpose: str  # one sentence on what the module is for
 
 
@@ -140,8 +141,7 @@ CURRICULA: dict[str, tuple[CurriculumModule, ...]] = {
         _m(
             "depression-09-communicating-needs",
             "Communicating needs",
-            "Practise telling others what you feel and need using calm, "
-            "clear \"I\" statements.",
+            'Practise telling others what you feel and need using calm, clear "I" statements.',
         ),
         _m(
             "depression-10-staying-well",
@@ -160,20 +160,17 @@ CURRICULA: dict[str, tuple[CurriculumModule, ...]] = {
         _m(
             "adhd-02-planner-system",
             "Setting up a planner system",
-            "Choose one calendar and one task list and build the daily habit "
-            "of checking them.",
+            "Choose one calendar and one task list and build the daily habit of checking them.",
         ),
         _m(
             "adhd-03-prioritising",
             "Prioritising tasks",
-            "Sort tasks by importance and urgency so the day's effort goes "
-            "to what matters most.",
+            "Sort tasks by importance and urgency so the day's effort goes to what matters most.",
         ),
         _m(
             "adhd-04-breaking-tasks-down",
             "Breaking tasks down",
-            "Turn large or vague tasks into small, concrete next steps that "
-            "are easy to start.",
+            "Turn large or vague tasks into small, concrete next steps that are easy to start.",
         ),
         _m(
             "adhd-05-managing-distractibility",
@@ -190,8 +187,7 @@ CURRICULA: dict[str, tuple[CurriculumModule, ...]] = {
         _m(
             "adhd-07-time-estimation",
             "Time estimation and time awareness",
-            "Compare guessed and actual task times and build buffers so plans "
-            "match reality.",
+            "Compare guessed and actual task times and build buffers so plans match reality.",
         ),
         _m(
             "adhd-08-emotional-regulation",
