@@ -1,0 +1,3 @@
+from groups import create_app
+
+app = create_app()

@@ -1,0 +1,82 @@
+"""The audit log: who did what, when, from where. Append-only.
+
+Entries name the action and the record touched, never a password, token,
+clinical note or attendance note.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Flask, has_request_context, request
+from flask_login import current_user
+
+from .models import AuditLog, User
+
+ACTIONS = (
+    "login",
+    "login_failed",
+    "login_throttled",
+    "logout",
+    "session_expired",
+    "account_created",
+    "account_changed",
+    "account_deactivated",
+    "account_reactivated",
+    "password_link_issued",
+    "password_link_used",
+    "group_created",
+    "group_changed",
+    "schedule_created",
+    "session_changed",
+    "closure_changed",
+    "member_record_viewed",
+    "enrollment_changed",
+    "attendance_changed",
+    "attendance_exported",
+    "note_viewed",
+    "note_changed",
+    "catchup_done",
+    "handout_downloaded",
+    "packet_changed",
+    "calendar_exported",
+    "feed_fetched",
+    "feed_token_rotated",
+    "backup_taken",
+)
+
+
+def client_ip() -> str:
+    return (request.remote_addr or "") if has_request_context() else "cli"
+
+
+def record(
+    action: str,
+    *,
+    actor: User | None = None,
+    target: object | None = None,
+    target_type: str = "",
+    target_id: int | None = None,
+    **detail,
+) -> AuditLog:
+    """Append one entry. ``actor`` defaults to the logged-in user."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    if actor is None and has_request_context() and current_user.is_authenticated:
+        actor = current_user._get_current_object()
+    if target is not None:
+        target_type = target_type or type(target).__name__.lower()
+        target_id = target.id
+    return AuditLog.create(
+        actor=actor,
+        actor_label=actor.email if actor else "",
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        detail=json.dumps(detail, sort_keys=True, default=str) if detail else "",
+        ip=client_ip(),
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["audit_actions"] = ACTIONS

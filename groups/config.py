@@ -1,0 +1,65 @@
+"""Configuration from the environment.
+
+``APP_ENV`` is ``development`` (the default, used by ``make run`` and tests)
+or ``production``. Outside development ``SECRET_KEY`` is required and cookies
+are sent only over HTTPS.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import secrets
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """Start-up cannot continue; the message says what to set."""
+
+
+def development_secret(instance_path: str) -> str:
+    """A random secret generated once and kept in the instance folder."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def from_environment(instance_path: str) -> dict:
+    env = os.environ.get("APP_ENV", "development")
+    if env not in ("development", "production"):
+        raise ConfigError(f"APP_ENV must be 'development' or 'production', not {env!r}")
+    development = env == "development"
+    secret = os.environ.get("SECRET_KEY")
+    if not secret:
+        if not development:
+            raise ConfigError(
+                "SECRET_KEY is not set. Outside development (APP_ENV=production) the app "
+                "needs a long random SECRET_KEY in the environment, e.g. "
+                "SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        secret = development_secret(instance_path)
+    return {
+        "APP_ENV": env,
+        "DEVELOPMENT": development,
+        "SECRET_KEY": secret,
+        "DATABASE_URL": os.environ.get("DATABASE_URL", "sqlite:///instance/groups.db"),
+        "PRACTICE_NAME": os.environ.get("PRACTICE_NAME", "Riverside Psychiatry"),
+        "PRACTICE_TIMEZONE": os.environ.get("PRACTICE_TIMEZONE", "America/New_York"),
+        "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Number of proxies in front of the app whose X-Forwarded-For is trusted.
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": not development,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": not development,
+        "REMEMBER_COOKIE_DURATION": datetime.timedelta(hours=12),
+        "IDLE_TIMEOUT": datetime.timedelta(minutes=30),
+        "ABSOLUTE_TIMEOUT": datetime.timedelta(hours=12),
+        "WTF_CSRF_TIME_LIMIT": None,  # the session's own limits apply
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+    }

@@ -1,0 +1,303 @@
+"""peewee models and their query vocabulary.
+
+Times are stored in UTC (``UTCDateTimeField``); dates without a time (a
+closure, a schedule's start date) are plain dates in the group's or the
+practice's own zone.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from peewee import (
+    SQL,
+    BooleanField,
+    CharField,
+    DateField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+    TimeField,
+)
+
+from .clock import utcnow
+from .db import UTCDateTimeField, database
+
+ROLES = ("admin", "provider", "member")
+FOCUSES = ("anxiety", "depression", "adhd")
+GROUP_FORMATS = ("closed", "open")
+GROUP_STATUSES = ("draft", "active", "completed", "archived")
+SESSION_STATUSES = ("scheduled", "held", "cancelled")
+ENROLLMENT_STATUSES = ("active", "waitlisted", "withdrawn")
+ATTENDANCE_STATUSES = ("present", "late", "absent", "excused")
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class User(BaseModel):
+    email = CharField(unique=True)
+    name = CharField()
+    role = CharField(choices=[(r, r) for r in ROLES])
+    active = BooleanField(default=True)
+    timezone = CharField(default="America/New_York")
+    password_hash = CharField(null=True)
+    # Rotated on logout, deactivation and password change: every signed
+    # cookie carrying the old value stops working at once.
+    session_token = CharField(default=new_session_token)
+    feed_token_hash = CharField(null=True, unique=True)
+    feed_shows_group_names = BooleanField(default=False)
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    # flask-login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    def rotate_session_token(self) -> None:
+        self.session_token = new_session_token()
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_provider(self) -> bool:
+        return self.role == "provider"
+
+    @property
+    def is_member(self) -> bool:
+        return self.role == "member"
+
+    @classmethod
+    def by_email(cls, email: str) -> User | None:
+        return cls.get_or_none(cls.email == normalize_email(email))
+
+    @classmethod
+    def providers(cls):
+        return cls.select().where(cls.role == "provider", cls.active).order_by(cls.name)
+
+    @classmethod
+    def members(cls):
+        return cls.select().where(cls.role == "member").order_by(cls.name)
+
+
+def normalize_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+class LoginAttempt(BaseModel):
+    """One login try; recent failures drive throttling across workers and hosts."""
+
+    email = CharField(index=True)
+    ip = CharField(index=True)
+    succeeded = BooleanField()
+    at = UTCDateTimeField(default=utcnow, index=True)
+
+
+class SetPasswordToken(BaseModel):
+    user = ForeignKeyField(User, backref="set_password_tokens", on_delete="CASCADE")
+    token_hash = CharField(unique=True)
+    created_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    created_at = UTCDateTimeField(default=utcnow)
+    expires_at = UTCDateTimeField()
+    used_at = UTCDateTimeField(null=True)
+
+
+class AuditLog(BaseModel):
+    """Append-only: rows are inserted, never changed or removed."""
+
+    at = UTCDateTimeField(default=utcnow, index=True)
+    actor = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    actor_label = CharField(default="")
+    action = CharField(index=True)
+    target_type = CharField(default="")
+    target_id = IntegerField(null=True)
+    detail = TextField(default="")
+    ip = CharField(default="")
+
+    def save(self, *args, **kwargs):
+        if self.id is not None and not kwargs.get("force_insert"):
+            raise PermissionError("the audit log is append-only")
+        return super().save(*args, **kwargs)
+
+    def delete_instance(self, *args, **kwargs):
+        raise PermissionError("the audit log is append-only")
+
+
+class Closure(BaseModel):
+    """A practice-wide closed day (holiday); generated sessions skip it."""
+
+    date = DateField(unique=True)
+    reason = CharField(default="")
+    created_at = UTCDateTimeField(default=utcnow)
+
+
+class Group(BaseModel):
+    name = CharField()
+    focus = CharField(choices=[(f, f) for f in FOCUSES])
+    description = TextField(default="")
+    lead = ForeignKeyField(User, backref="led_groups", on_delete="RESTRICT")
+    capacity = IntegerField(default=10)
+    format = CharField(default="closed", choices=[(f, f) for f in GROUP_FORMATS])
+    location = CharField(default="")
+    timezone = CharField(default="America/New_York")
+    status = CharField(default="draft", choices=[(s, s) for s in GROUP_STATUSES])
+    # The schedule the sessions were generated from (null until one is set).
+    start_date = DateField(null=True)
+    weekday = IntegerField(null=True)  # 0 = Monday
+    start_time = TimeField(null=True)
+    duration_minutes = IntegerField(null=True)
+    session_count = IntegerField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "therapy_group"
+
+
+class CoFacilitator(BaseModel):
+    group = ForeignKeyField(Group, backref="co_facilitators", on_delete="CASCADE")
+    provider = ForeignKeyField(User, backref="co_facilitated", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("group", "provider"), True),)
+
+
+class Module(BaseModel):
+    """One curriculum module of one group, in order."""
+
+    group = ForeignKeyField(Group, backref="modules", on_delete="CASCADE")
+    position = IntegerField()
+    key = CharField(default="")  # the default curriculum's key; "" for a custom module
+    title = CharField()
+    purpose = TextField(default="")
+
+    class Meta:
+        indexes = ((("group", "position"), False),)
+
+
+class Session(BaseModel):
+    group = ForeignKeyField(Group, backref="sessions", on_delete="CASCADE")
+    module = ForeignKeyField(Module, null=True, backref="sessions", on_delete="SET NULL")
+    starts_at = UTCDateTimeField(index=True)
+    ends_at = UTCDateTimeField()
+    status = CharField(default="scheduled", choices=[(s, s) for s in SESSION_STATUSES])
+    cancel_reason = CharField(default="")
+    is_makeup = BooleanField(default=False)
+    # Rises on every change of time, place or status (calendar SEQUENCE).
+    revision = IntegerField(default=0)
+    packet_shows_focus = BooleanField(default=False)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "group_session"
+        indexes = ((("group", "starts_at"), False),)
+
+
+class Enrollment(BaseModel):
+    """A member's place in a group; withdrawn rows stay as history."""
+
+    group = ForeignKeyField(Group, backref="enrollments", on_delete="CASCADE")
+    member = ForeignKeyField(User, backref="enrollments", on_delete="CASCADE")
+    status = CharField(choices=[(s, s) for s in ENROLLMENT_STATUSES])
+    requested_at = UTCDateTimeField(default=utcnow)  # waitlist order (FIFO)
+    joined_at = UTCDateTimeField(null=True)  # became active
+    withdrawn_at = UTCDateTimeField(null=True)
+    withdraw_reason = CharField(default="")
+    created_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+
+    class Meta:
+        indexes = ((("group", "status", "requested_at"), False),)
+
+
+# At most one current (active or waitlisted) enrollment per group and member;
+# the database enforces it, so a double submit cannot create a second row.
+Enrollment.add_index(
+    Enrollment.index(
+        Enrollment.group, Enrollment.member, unique=True, name="enrollment_current"
+    ).where(SQL("status IN ('active', 'waitlisted')"))
+)
+
+
+class Attendance(BaseModel):
+    session = ForeignKeyField(Session, backref="attendance", on_delete="CASCADE")
+    member = ForeignKeyField(User, backref="attendance", on_delete="CASCADE")
+    status = CharField(choices=[(s, s) for s in ATTENDANCE_STATUSES])
+    note = CharField(default="", max_length=500)
+    updated_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("session", "member"), True),)
+
+
+class SessionNote(BaseModel):
+    """A provider's private note on a session: never shown to members or exported."""
+
+    session = ForeignKeyField(Session, backref="notes", unique=True, on_delete="CASCADE")
+    text = TextField(default="")
+    updated_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    updated_at = UTCDateTimeField(default=utcnow)
+
+
+class CatchUpDone(BaseModel):
+    """A missed module a provider has reviewed with the member."""
+
+    group = ForeignKeyField(Group, backref="+", on_delete="CASCADE")
+    member = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    module = ForeignKeyField(Module, backref="+", on_delete="CASCADE")
+    done_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    done_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("group", "member", "module"), True),)
+
+
+class PacketItem(BaseModel):
+    """A handout a provider picked for a session's packet."""
+
+    session = ForeignKeyField(Session, backref="packet_items", on_delete="CASCADE")
+    handout_slug = CharField()
+    position = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("session", "handout_slug"), True),)
+
+
+ALL_MODELS = [
+    User,
+    LoginAttempt,
+    SetPasswordToken,
+    AuditLog,
+    Closure,
+    Group,
+    CoFacilitator,
+    Module,
+    Session,
+    Enrollment,
+    Attendance,
+    SessionNote,
+    CatchUpDone,
+    PacketItem,
+]

@@ -1,0 +1,52 @@
+"""Template helpers: each role's navigation, and shared lists for forms."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from flask import Flask, current_app
+from flask_login import current_user
+
+from .forms import COMMON_TIMEZONES
+
+NAV = {
+    "admin": [
+        ("admin.index", "Home"),
+        ("groups.index", "Groups"),
+        ("admin.users", "People"),
+        ("admin.closures", "Closures"),
+        ("calendars.export", "Calendars"),
+        ("handouts.library", "Handouts"),
+        ("admin.audit_log", "Audit log"),
+    ],
+    "provider": [
+        ("main.provider_home", "Today"),
+        ("groups.index", "My groups"),
+        ("handouts.library", "Handouts"),
+        ("calendars.export", "Calendars"),
+    ],
+    "member": [
+        ("main.member_home", "My schedule"),
+        ("main.member_progress", "My progress"),
+        ("calendars.subscription", "Calendar link"),
+    ],
+}
+
+
+def nav_items() -> list[tuple[str, str]]:
+    if not current_user.is_authenticated:
+        return []
+    views = current_app.view_functions
+    return [(e, label) for e, label in NAV[current_user.role] if e in views]
+
+
+def local_time(value, tz: str, fmt: str = "%a %d %b %Y, %H:%M"):
+    """Format an aware UTC datetime in a zone (``%-d`` is avoided for portability)."""
+    if value is None:
+        return ""
+    return value.astimezone(zoneinfo.ZoneInfo(tz)).strftime(fmt)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(nav_items=nav_items, common_timezones=COMMON_TIMEZONES)
+    app.jinja_env.filters["local"] = local_time

@@ -1,0 +1,172 @@
+"""Admin: accounts, set-password links and the audit log."""
+
+from __future__ import annotations
+
+import datetime
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from .. import audit
+from ..auth import role_required
+from ..forms import ActionForm, UserForm
+from ..models import AuditLog, User
+from ..services import ServiceError, accounts
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+AUDIT_PAGE_SIZE = 100
+
+
+def get_user_or_404(user_id: int) -> User:
+    user = User.get_or_none(User.id == user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def password_link_url(token: str) -> str:
+    return url_for("auth.set_password", token=token, _external=True)
+
+
+@bp.route("/")
+@role_required("admin")
+def index():
+    return render_template("admin/index.html", counts=accounts.count_by_role())
+
+
+@bp.route("/users")
+@role_required("admin")
+def users():
+    role = request.args.get("role", "")
+    query = User.select().order_by(User.role, User.name)
+    if role in ("admin", "provider", "member"):
+        query = query.where(User.role == role)
+    return render_template("admin/users.html", users=query, role=role, action_form=ActionForm())
+
+
+def apply_service_error(form, error: ServiceError) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    (field.errors if field is not None else form.form_errors).append(error.message)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@role_required("admin")
+def create_user():
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.create_user(
+                form.email.data,
+                form.name.data,
+                form.role.data,
+                timezone=form.timezone.data,
+                created_by=current_user,
+            )
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            token = accounts.issue_password_link(user, issued_by=current_user)
+            return render_template(
+                "admin/password_link.html", user=user, link=password_link_url(token)
+            )
+    return render_template("admin/user_form.html", form=form, user=None)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@role_required("admin")
+def update_user(user_id: int):
+    user = get_user_or_404(user_id)
+    form = UserForm(obj=user)
+    if form.validate_on_submit():
+        try:
+            accounts.update_user(
+                user,
+                changed_by=current_user,
+                name=form.name.data.strip(),
+                email=form.email.data,
+                role=form.role.data,
+                timezone=form.timezone.data,
+            )
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(f"Saved changes to {user.name}.", "success")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/user_form.html", form=form, user=user, action_form=ActionForm())
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@role_required("admin")
+def set_active(user_id: int):
+    user = get_user_or_404(user_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    activate = request.form.get("active") == "1"
+    try:
+        accounts.set_active(user, activate, changed_by=current_user)
+    except ServiceError as error:
+        flash(error.message, "error")
+    else:
+        flash(f"{user.name} is {'active again' if activate else 'deactivated'}.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/password-link", methods=["POST"])
+@role_required("admin")
+def password_link(user_id: int):
+    user = get_user_or_404(user_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    token = accounts.issue_password_link(user, issued_by=current_user)
+    return render_template("admin/password_link.html", user=user, link=password_link_url(token))
+
+
+def parse_day(value: str | None) -> datetime.date | None:
+    try:
+        return datetime.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.route("/audit")
+@role_required("admin")
+def audit_log():
+    who = (request.args.get("who") or "").strip().lower()
+    action = request.args.get("action") or ""
+    day_from = parse_day(request.args.get("from"))
+    day_to = parse_day(request.args.get("to"))
+    errors = {}
+    if request.args.get("from") and day_from is None:
+        errors["from"] = "Use a date like 2026-01-31."
+    if request.args.get("to") and day_to is None:
+        errors["to"] = "Use a date like 2026-01-31."
+    if day_from and day_to and day_from > day_to:
+        errors["to"] = "The end date is before the start date."
+    query = AuditLog.select().order_by(AuditLog.at.desc(), AuditLog.id.desc())
+    if not errors:
+        if who:
+            query = query.where(AuditLog.actor_label.contains(who))
+        if action in audit.ACTIONS:
+            query = query.where(AuditLog.action == action)
+        if day_from:
+            start = datetime.datetime.combine(day_from, datetime.time(), datetime.UTC)
+            query = query.where(AuditLog.at >= start)
+        if day_to:
+            end = datetime.datetime.combine(day_to, datetime.time(), datetime.UTC)
+            query = query.where(AuditLog.at < end + datetime.timedelta(days=1))
+    page = max(request.args.get("page", 1, type=int), 1)
+    entries = list(query.paginate(page, AUDIT_PAGE_SIZE + 1)) if not errors else []
+    return render_template(
+        "admin/audit.html",
+        entries=entries[:AUDIT_PAGE_SIZE],
+        has_more=len(entries) > AUDIT_PAGE_SIZE,
+        page=page,
+        filters={
+            "who": who,
+            "action": action,
+            "from": request.args.get("from", ""),
+            "to": request.args.get("to", ""),
+        },
+        errors=errors,
+    )
