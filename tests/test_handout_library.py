@@ -1,0 +1,307 @@
+"""The handout library: loading, validation messages, caching, Markdown rules,
+and checks on the real content shipped in groups/handouts/content/."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from groups.handouts.library import (
+    CONTENT_DIR,
+    FOCUSES,
+    Handout,
+    HandoutError,
+    check_library,
+    handout_html_body,
+    load_library,
+)
+from groups.handouts.markup import markdown_to_html
+
+GUIDANCE = """\
+---
+slug: sample-guidance
+title: Talking it through
+summary: A short sample handout for the tests.
+kind: guidance
+focuses: [anxiety, depression]
+modules: []
+---
+Some calm words for the test.
+
+## A heading
+
+- one point
+"""
+
+MODULE = """\
+---
+slug: sample-module
+title: A module worksheet
+summary: A short sample worksheet.
+kind: module
+focuses: [adhd]
+modules: [adhd-01-sample, adhd-02-sample]
+---
+Write below.
+
+:::lines 3
+
+- [ ] First thing
+- [ ] Second thing
+"""
+
+
+def write(directory: Path, relative: str, text: str) -> Path:
+    path = directory / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def content(tmp_path) -> Path:
+    directory = tmp_path / "content"
+    write(directory, "guidance/sample-guidance.md", GUIDANCE)
+    write(directory, "modules/sample-module.md", MODULE)
+    return directory
+
+
+def test_loads_sample_library(content):
+    library = load_library(content)
+    assert [h.slug for h in library.all()] == ["sample-guidance", "sample-module"]
+    guidance = library["sample-guidance"]
+    assert guidance.title == "Talking it through"
+    assert guidance.kind == "guidance"
+    assert guidance.focuses == ("anxiety", "depression")
+    assert guidance.modules == ()
+    assert guidance.body_markdown.startswith("Some calm words")
+    assert guidance.source_path == (content / "guidance/sample-guidance.md").resolve()
+    raw = (content / "guidance/sample-guidance.md").read_bytes()
+    assert guidance.content_hash == hashlib.sha256(raw).hexdigest()
+    assert library.get("nope") is None and "nope" not in library
+    assert len(library) == 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        guidance.title = "changed"
+
+
+def test_lookups_by_focus_and_module(content):
+    library = load_library(content)
+    assert [h.slug for h in library.for_focus("anxiety")] == ["sample-guidance"]
+    assert [h.slug for h in library.for_focus("adhd")] == ["sample-module"]
+    assert [h.slug for h in library.for_module("adhd-02-sample")] == ["sample-module"]
+    assert library.for_module("unknown") == []
+
+
+def test_all_lists_guidance_first_then_modules_by_title(content):
+    write(
+        content,
+        "modules/aaa.md",
+        MODULE.replace("sample-module", "aaa").replace("A module worksheet", "Zebra module"),
+    )
+    write(
+        content,
+        "guidance/zzz.md",
+        GUIDANCE.replace("sample-guidance", "zzz").replace(
+            "Talking it through", "Another guidance"
+        ),
+    )
+    titles = [(h.kind, h.title) for h in load_library(content).all()]
+    assert titles == [
+        ("guidance", "Another guidance"),
+        ("guidance", "Talking it through"),
+        ("module", "A module worksheet"),
+        ("module", "Zebra module"),
+    ]
+
+
+def test_library_is_cached_until_a_file_changes(content):
+    first = load_library(content)
+    assert load_library(content) is first
+    path = content / "modules/sample-module.md"
+    path.write_text(MODULE.replace("First thing", "First step"), encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    second = load_library(content)
+    assert second is not first
+    assert "First step" in second["sample-module"].body_markdown
+    assert second["sample-module"].content_hash != first["sample-module"].content_hash
+
+
+def replace_front(text: str, old: str, new: str) -> str:
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+MALFORMED = {
+    "missing key": (
+        replace_front(GUIDANCE, "summary: A short sample handout for the tests.\n", ""),
+        "missing required key 'summary'",
+    ),
+    "bad focus": (
+        replace_front(GUIDANCE, "[anxiety, depression]", "[anxiety, insomnia]"),
+        "unknown focus 'insomnia'",
+    ),
+    "empty focuses": (replace_front(GUIDANCE, "[anxiety, depression]", "[]"), "at least one focus"),
+    "bad kind": (replace_front(GUIDANCE, "kind: guidance", "kind: leaflet"), "kind 'leaflet'"),
+    "slug mismatch": (
+        replace_front(GUIDANCE, "slug: sample-guidance", "slug: other-name"),
+        "slug 'other-name' does not match the file name 'sample-guidance.md'",
+    ),
+    "bad slug": (
+        replace_front(GUIDANCE, "slug: sample-guidance", "slug: Sample_Guidance"),
+        "must use only a-z, 0-9 and '-'",
+    ),
+    "bad yaml": (
+        replace_front(GUIDANCE, "title: Talking it through", "title: [unclosed"),
+        "invalid YAML",
+    ),
+    "no front matter": ("Just a body, no front matter.\n", "missing YAML front matter"),
+    "modules not a list": (
+        replace_front(GUIDANCE, "modules: []", "modules: anxiety-01"),
+        "'modules' must be a list",
+    ),
+    "bad lines directive": (GUIDANCE + "\n:::lines 45\n", "':::lines 45' must be between 1 and 30"),
+    "empty body": (GUIDANCE.split("Some calm")[0], "body is empty"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_file_is_reported_with_file_and_problem(content, case):
+    text, problem = MALFORMED[case]
+    write(content, "guidance/sample-guidance.md", text)
+    with pytest.raises(HandoutError) as caught:
+        load_library(content)
+    message = str(caught.value)
+    assert "guidance/sample-guidance.md: " in message
+    assert problem in message
+    assert "Traceback" not in message
+    problems = check_library(content)
+    assert any(p.startswith("guidance/sample-guidance.md: ") and problem in p for p in problems)
+
+
+def test_duplicate_slug_names_both_files(content):
+    write(content, "modules/extra/sample-guidance.md", GUIDANCE)
+    with pytest.raises(HandoutError) as caught:
+        load_library(content)
+    message = str(caught.value)
+    assert "duplicate slug 'sample-guidance'" in message
+    assert "guidance/sample-guidance.md" in message
+    assert "modules/extra/sample-guidance.md" in message
+
+
+def test_check_library_reports_every_problem_at_once(content):
+    write(
+        content,
+        "guidance/a.md",
+        replace_front(GUIDANCE, "slug: sample-guidance", "slug: a").replace(
+            "kind: guidance", "kind: nope"
+        ),
+    )
+    write(content, "guidance/b.md", "no front matter")
+    problems = check_library(content)
+    assert len(problems) == 2
+    assert problems[0].startswith("guidance/a.md: kind 'nope'")
+    assert problems[1].startswith("guidance/b.md: missing YAML front matter")
+    assert check_library(content / "missing")[0].endswith("content directory not found")
+
+
+def test_check_library_against_module_keys(content):
+    problems = check_library(content, module_keys=["adhd-01-sample", "adhd-03-uncovered"])
+    assert "modules/sample-module.md: unknown module 'adhd-02-sample'" in problems
+    assert "module 'adhd-03-uncovered' has no handout" in problems
+
+
+def test_markdown_escapes_raw_html_and_drops_fetchable_things():
+    html = markdown_to_html(
+        textwrap.dedent(
+            """\
+            Hello <script>alert(1)</script> <b onclick="x">bold</b>
+
+            <div><img src="file:///etc/passwd"></div>
+
+            ![chart](file:///etc/passwd) [bad](javascript:alert(1)) [ok](https://example.org)
+            """
+        )
+    )
+    assert "<script" not in html and "<b " not in html and "<div>" not in html
+    assert "&lt;script&gt;" in html and "&lt;div&gt;" in html
+    assert "<img" not in html and "javascript:" not in html
+    assert '<span class="image-alt">chart</span>' in html
+    assert '<a href="https://example.org">ok</a>' in html
+
+
+def test_markdown_worksheet_conventions():
+    html = markdown_to_html("Prompt\n:::lines 3\n\n- [ ] Tick me\n- [ ] And me\n- plain\n")
+    assert html.count('<div class="write-line"></div>') == 3
+    assert '<div class="write-lines">' in html
+    assert "<p>Prompt</p>" in html
+    assert '<ul class="checklist">' in html
+    assert '<li class="check"><span aria-hidden="true" class="box"></span>Tick me</li>' in html
+    assert "<li>plain</li>" in html
+    assert "[ ]" not in html
+
+
+def test_markdown_short_checklists_print_in_columns_and_tables_work():
+    options = "\n".join(f"- [ ] Value {n}" for n in range(8))
+    assert '<ul class="checklist columns">' in markdown_to_html(options)
+    table = markdown_to_html("| a | b |\n|---|---|\n| 1 | 2 |\n")
+    assert "<table>" in table and "<th>a</th>" in table
+
+
+def test_repeated_title_heading_is_dropped_and_h1_demoted():
+    html = markdown_to_html("# Same Title\n\nText\n\n# Part two\n", "Same title")
+    assert "Same Title" not in html
+    assert "<h2>Part two</h2>" in html and "<h1" not in html
+
+
+def test_handout_html_body_is_markup(content):
+    handout = load_library(content)["sample-module"]
+    body = handout_html_body(handout)
+    assert hasattr(body, "__html__")
+    assert body.count('write-line"') == 3
+
+
+# ---- The real content ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_library():
+    problems = check_library(CONTENT_DIR)
+    assert problems == [], "content problems:\n" + "\n".join(problems)
+    return load_library(CONTENT_DIR)
+
+
+def test_real_content_loads_without_problems(real_library):
+    assert len(real_library) > 0
+    assert all(isinstance(h, Handout) for h in real_library)
+
+
+@pytest.mark.parametrize("focus", FOCUSES)
+def test_every_focus_has_at_least_three_guidance_handouts(real_library, focus):
+    guidance = [h for h in real_library.for_focus(focus) if h.kind == "guidance"]
+    assert len(guidance) >= 3, f"{focus}: only {[h.slug for h in guidance]}"
+
+
+def test_every_curriculum_module_has_a_handout(real_library):
+    from groups.curricula import CURRICULA
+
+    missing = [
+        module.key
+        for modules in CURRICULA.values()
+        for module in modules
+        if not real_library.for_module(module.key)
+    ]
+    assert missing == [], f"modules without a handout: {missing}"
+
+
+def test_handouts_only_name_known_modules():
+    from groups.curricula import CURRICULA
+
+    keys = [module.key for modules in CURRICULA.values() for module in modules]
+    problems = [p for p in check_library(CONTENT_DIR, module_keys=keys) if "unknown module" in p]
+    assert problems == []

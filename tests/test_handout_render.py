@@ -1,0 +1,392 @@
+"""Handout PDFs: content and metadata, privacy of the printed context, the
+static-only URL fetcher, the on-disk cache, and a look at the pixels."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from groups.handouts import render
+from groups.handouts.library import CONTENT_DIR, load_library
+from groups.handouts.render import (
+    STATIC_DIR,
+    PrintContext,
+    StaticOnlyFetcher,
+    URLRefused,
+    pdf_cache_key,
+    render_handouts_pdf,
+    static_path_for_url,
+)
+
+SAMPLE_GUIDANCE = """\
+---
+slug: sample-guidance
+title: Talking it through
+summary: A short sample handout for the tests.
+kind: guidance
+focuses: [anxiety, depression]
+modules: []
+---
+Some calm words for the test.
+
+## A heading
+
+| Step | What to try |
+|---|---|
+| One | Take a breath |
+"""
+
+SAMPLE_MODULE = """\
+---
+slug: sample-module
+title: A module worksheet
+summary: A short sample worksheet.
+kind: module
+focuses: [adhd]
+modules: [adhd-01-sample]
+---
+Write below.
+
+:::lines 3
+
+- [ ] First thing
+- [ ] Second thing
+"""
+
+CONTEXT = PrintContext(
+    practice_name="Riverside Psychiatry Associates",
+    group_name="Tuesday Evening Group",
+    focus_label=None,
+    session_date="Tuesday 14 May 2025",
+    module_title="Worry time",
+)
+ATTACKS = (
+    '<img src="file:///etc/passwd">',
+    '<link rel="attachment" href="file:///etc/passwd">',
+    "<style>@import url(http://127.0.0.1:9/x.css);</style>",
+)
+
+
+def pdf_text(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.fixture
+def sample_library(tmp_path):
+    content = tmp_path / "content"
+    (content / "guidance").mkdir(parents=True)
+    (content / "modules").mkdir()
+    (content / "guidance/sample-guidance.md").write_text(SAMPLE_GUIDANCE, encoding="utf-8")
+    (content / "modules/sample-module.md").write_text(SAMPLE_MODULE, encoding="utf-8")
+    return load_library(content)
+
+
+@pytest.fixture(autouse=True)
+def no_default_cache(monkeypatch):
+    monkeypatch.setattr(render, "_cache_dir", None)
+
+
+@pytest.fixture
+def fetched(monkeypatch):
+    """Every URL WeasyPrint asks the fetcher for, whether served or refused."""
+    urls: list[str] = []
+    original = StaticOnlyFetcher.fetch
+
+    def spy(self, url, headers=None):
+        urls.append(url)
+        return original(self, url, headers)
+
+    monkeypatch.setattr(StaticOnlyFetcher, "fetch", spy)
+    return urls
+
+
+@pytest.fixture
+def write_calls(monkeypatch):
+    calls: list[str] = []
+    original = render._write_pdf
+
+    def spy(html):
+        calls.append(html)
+        return original(html)
+
+    monkeypatch.setattr(render, "_write_pdf", spy)
+    return calls
+
+
+# ---- Every real handout, rendered once per session -------------------------
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory):
+    library = load_library(CONTENT_DIR)
+    assert len(library) > 0
+    context = dataclasses.replace(CONTEXT, member_name="Maria López")
+    cache = tmp_path_factory.mktemp("pdf-cache")
+    return {
+        handout.slug: (handout, render_handouts_pdf([handout], context, cache_dir=cache))
+        for handout in library
+    }
+
+
+def test_every_handout_renders_with_title_author_and_pages(rendered):
+    for slug, (handout, pdf) in rendered.items():
+        reader = PdfReader(io.BytesIO(pdf))
+        assert 1 <= len(reader.pages) <= 3, f"{slug}: {len(reader.pages)} pages"
+        assert reader.metadata.title == handout.title, slug
+        assert reader.metadata.author == CONTEXT.practice_name, slug
+        assert reader.trailer["/Root"]["/Lang"] == "en", slug
+        text = flat(pdf_text(pdf))
+        assert flat(handout.title) in text, slug
+        assert "Copy for Maria López" in text, slug
+        assert f"Page 1 of {len(reader.pages)}" in text, slug
+
+
+def test_every_handout_produces_non_blank_pages(rendered, tmp_path):
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    for slug, (_handout, pdf) in rendered.items():
+        source = tmp_path / f"{slug}.pdf"
+        source.write_bytes(pdf)
+        subprocess.run(
+            ["pdftoppm", "-gray", "-r", "40", str(source), str(tmp_path / slug)],
+            check=True,
+            timeout=60,
+        )
+        pages = sorted(tmp_path.glob(f"{slug}-*.pgm"))
+        assert len(pages) == len(PdfReader(io.BytesIO(pdf)).pages), slug
+        for page in pages:
+            width, height, pixels = read_pgm(page.read_bytes())
+            inked = sum(1 for value in pixels if value < 200)
+            assert inked > width * height * 0.002, f"{page.name} looks blank"
+
+
+def read_pgm(data: bytes) -> tuple[int, int, bytes]:
+    """Parse binary PGM (P5, 8-bit) as written by pdftoppm -gray."""
+    fields, position = [], 0
+    while len(fields) < 4:
+        while data[position : position + 1].isspace():
+            position += 1
+        if data[position : position + 1] == b"#":
+            position = data.index(b"\n", position) + 1
+            continue
+        end = position
+        while not data[end : end + 1].isspace():
+            end += 1
+        fields.append(data[position:end])
+        position = end
+    magic, width, height, maxval = fields[0], int(fields[1]), int(fields[2]), int(fields[3])
+    assert magic == b"P5" and maxval == 255
+    pixels = data[position + 1 : position + 1 + width * height]
+    assert len(pixels) == width * height
+    return width, height, pixels
+
+
+# ---- Printed context -------------------------------------------------------
+
+
+def test_member_copy_and_context_are_printed(sample_library):
+    context = dataclasses.replace(CONTEXT, member_name="Jordan Lee", focus_label="Anxiety")
+    text = flat(pdf_text(render_handouts_pdf([sample_library["sample-guidance"]], context)))
+    for expected in (
+        "Copy for Jordan Lee",
+        "Riverside Psychiatry Associates",
+        "Tuesday Evening Group",
+        "Tuesday 14 May 2025",
+        "Worry time",
+        "Anxiety",
+        "Page 1 of 1",
+    ):
+        assert expected in text
+
+
+def test_focus_is_not_printed_unless_given(sample_library):
+    text = pdf_text(render_handouts_pdf([sample_library["sample-guidance"]], CONTEXT)).lower()
+    assert "focus" not in text
+    assert not any(word in text for word in ("anxiety", "depression", "adhd"))
+    assert "copy for" not in text
+
+
+def test_packet_starts_each_handout_on_a_new_page(sample_library):
+    handouts = [sample_library["sample-module"], sample_library["sample-guidance"]]
+    pdf = render_handouts_pdf(handouts, CONTEXT)
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 2
+    assert "A module worksheet" in reader.pages[0].extract_text()
+    assert "Talking it through" in reader.pages[1].extract_text()
+    assert "Talking it through" not in reader.pages[0].extract_text()
+    assert reader.metadata.title == "Session handouts – Tuesday 14 May 2025"
+    titled = render_handouts_pdf(handouts, CONTEXT, title="Week 3 packet")
+    assert PdfReader(io.BytesIO(titled)).metadata.title == "Week 3 packet"
+
+
+def test_no_handouts_is_an_error():
+    with pytest.raises(ValueError):
+        render_handouts_pdf([], CONTEXT)
+
+
+# ---- Nothing outside static/ is ever loaded --------------------------------
+
+
+def assert_nothing_leaked(pdf: bytes, urls: list[str]):
+    reader = PdfReader(io.BytesIO(pdf))
+    assert reader.attachments == {}
+    assert "/Names" not in reader.trailer["/Root"] or (
+        "/EmbeddedFiles" not in reader.trailer["/Root"]["/Names"]
+    )
+    text = pdf_text(pdf)
+    assert "root:" not in text and "/bin/" not in text
+    static = STATIC_DIR.resolve().as_uri() + "/"
+    assert urls, "the stylesheet should have gone through the fetcher"
+    assert all(url.startswith(static) for url in urls), urls
+
+
+@pytest.mark.parametrize("field", ["group_name", "member_name", "module_title", "practice_name"])
+def test_user_text_is_escaped_and_fetches_nothing(sample_library, fetched, field):
+    context = dataclasses.replace(CONTEXT, **{field: " ".join(ATTACKS)})
+    pdf = render_handouts_pdf([sample_library["sample-guidance"]], context)
+    assert_nothing_leaked(pdf, fetched)
+    assert '<img src="file:///etc/passwd">' in flat(pdf_text(pdf))
+
+
+def test_fetcher_blocks_raw_html_that_bypasses_escaping(fetched):
+    html = f"""<!DOCTYPE html><html lang="en"><head><title>t</title>
+    <link rel="stylesheet" href="print.css">
+    <link rel="stylesheet" href="http://127.0.0.1:9/x.css">
+    <link rel="attachment" href="file:///etc/passwd">
+    <link rel="attachment" href="../../../../../../etc/passwd">
+    <style>@import url(http://127.0.0.1:9/y.css);</style></head>
+    <body><p>Body text</p>{ATTACKS[0]}<img src="data:image/png;base64,iVBORw0KGgo=">
+    <img src="../pyproject.toml"></body></html>"""
+    pdf = render._write_pdf(html)
+    assert "Body text" in pdf_text(pdf)
+    reader = PdfReader(io.BytesIO(pdf))
+    assert reader.attachments == {}
+    refused = [url for url in fetched if not url.startswith(STATIC_DIR.resolve().as_uri() + "/")]
+    assert any("etc/passwd" in url for url in refused)
+    assert any(url.startswith("http://127.0.0.1:9/") for url in refused)
+    for url in refused:
+        with pytest.raises(URLRefused):
+            static_path_for_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "http://127.0.0.1:9/x.css",
+        "https://example.org/print.css",
+        "data:text/css,body{color:red}",
+        "ftp://example.org/x.css",
+        "file://evil.example/" + str(STATIC_DIR / "print.css"),
+        (STATIC_DIR / "print.css").as_uri().replace("/print.css", "/../pyproject.toml"),
+        (STATIC_DIR / "missing.css").as_uri(),
+        "not a url",
+    ],
+)
+def test_fetcher_refuses_everything_outside_static(url):
+    with pytest.raises(URLRefused):
+        static_path_for_url(url)
+    with pytest.raises(URLRefused):
+        StaticOnlyFetcher().fetch(url)
+
+
+def test_fetcher_serves_the_stylesheet():
+    response = StaticOnlyFetcher().fetch((STATIC_DIR / "print.css").as_uri())
+    try:
+        assert response.content_type == "text/css"
+        assert b"@page" in response.read()
+    finally:
+        response.close()
+
+
+def test_fetcher_does_not_follow_symlinks_out_of_static(tmp_path):
+    static = tmp_path / "static"
+    static.mkdir()
+    secret = tmp_path / "secret.css"
+    secret.write_text("body { color: red }")
+    (static / "link.css").symlink_to(secret)
+    (static / "ok.css").write_text("p {}")
+    assert (
+        static_path_for_url((static / "ok.css").as_uri(), static) == (static / "ok.css").resolve()
+    )
+    with pytest.raises(URLRefused):
+        static_path_for_url((static / "link.css").as_uri(), static)
+
+
+# ---- Cache -----------------------------------------------------------------
+
+
+def test_second_render_comes_from_the_cache(sample_library, tmp_path, write_calls):
+    cache = tmp_path / "pdf-cache"
+    render.set_cache_dir(cache)
+    handout = sample_library["sample-module"]
+    first = render_handouts_pdf([handout], CONTEXT)
+    second = render_handouts_pdf([handout], CONTEXT)
+    assert first == second and len(write_calls) == 1
+    assert [p.name for p in cache.iterdir()] == [f"{pdf_cache_key([handout], CONTEXT)}.pdf"]
+
+    other = render_handouts_pdf([handout], dataclasses.replace(CONTEXT, member_name="Sam"))
+    assert other != first and len(write_calls) == 2
+    assert len(list(cache.iterdir())) == 2  # no temporary files left behind
+
+
+def test_editing_the_content_file_invalidates_the_cache(sample_library, tmp_path, write_calls):
+    cache = tmp_path / "pdf-cache"
+    handout = sample_library["sample-guidance"]
+    before = render_handouts_pdf([handout], CONTEXT, cache_dir=cache)
+    path = Path(handout.source_path)
+    path.write_text(SAMPLE_GUIDANCE.replace("Some calm words", "Some new words"), "utf-8")
+    edited = load_library(path.parents[1])["sample-guidance"]
+    assert edited.content_hash != handout.content_hash
+    after = render_handouts_pdf([edited], CONTEXT, cache_dir=cache)
+    assert after != before and len(write_calls) == 2
+    assert "Some new words" in pdf_text(after)
+
+
+@pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(PrintContext)])
+def test_cache_key_covers_every_context_field(sample_library, field):
+    handouts = [sample_library["sample-guidance"]]
+    changed = dataclasses.replace(CONTEXT, **{field: "something else"})
+    assert pdf_cache_key(handouts, changed) != pdf_cache_key(handouts, CONTEXT)
+
+
+def test_cache_key_covers_handouts_title_and_order(sample_library):
+    a, b = sample_library["sample-guidance"], sample_library["sample-module"]
+    keys = {
+        pdf_cache_key([a], CONTEXT),
+        pdf_cache_key([b], CONTEXT),
+        pdf_cache_key([a, b], CONTEXT),
+        pdf_cache_key([b, a], CONTEXT),
+        pdf_cache_key([a], CONTEXT, title="Packet"),
+    }
+    assert len(keys) == 5
+
+
+def test_unwritable_cache_still_returns_the_pdf(sample_library, tmp_path, write_calls):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    pdf = render_handouts_pdf([sample_library["sample-module"]], CONTEXT, cache_dir=blocker)
+    assert pdf.startswith(b"%PDF") and len(write_calls) == 1
+
+
+def test_prune_cache_keeps_the_newest(tmp_path):
+    cache = tmp_path / "pdf-cache"
+    cache.mkdir()
+    for n in range(5):
+        (cache / f"{n}.pdf").write_bytes(b"%PDF")
+    assert render.prune_cache(max_files=2, cache_dir=cache) == 3
+    assert len(list(cache.glob("*.pdf"))) == 2
+
+
+def test_font_configuration_is_shared():
+    assert render.font_config() is render.font_config()
