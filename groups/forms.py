@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import Email, EqualTo, InputRequired, Length, ValidationError
+from urllib.parse import urlsplit
 
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import (
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+from .curricula import FOCUS_LABELS, FOCUSES
 from .passwords import MAX_PASSWORD_LENGTH, password_problem
 from .services.accounts import valid_timezone
 
@@ -81,3 +102,112 @@ class MemberAccountForm(FlaskForm):
         "Email", validators=[InputRequired(), Email("Enter a valid email."), Length(max=254)]
     )
     timezone = TimezoneField()
+
+
+def validate_location(form, field):
+    value = (field.data or "").strip()
+    if "://" in value or value.lower().startswith(("www.", "javascript:", "data:")):
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValidationError("A video link must start with http:// or https://.")
+    if any(ch in value for ch in "\r\n"):
+        raise ValidationError("Use one line for the location.")
+
+
+class GroupForm(FlaskForm):
+    name = StringField("Group name", validators=[InputRequired(), Length(max=120)])
+    focus = SelectField("Focus", choices=[(f, FOCUS_LABELS[f]) for f in FOCUSES])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
+    lead = SelectField("Lead provider", coerce=int, validate_choice=True)
+    co_facilitators = SelectMultipleField("Co-facilitators", coerce=int, validate_choice=True)
+    capacity = IntegerField(
+        "Capacity",
+        validators=[
+            InputRequired("Enter a number from 1 to 50."),
+            NumberRange(1, 50, "Capacity must be from 1 to 50."),
+        ],
+        default=10,
+    )
+    format = SelectField(
+        "Format",
+        choices=[
+            ("closed", "Closed cohort (enrollment closes once sessions start)"),
+            ("open", "Open (rolling admission)"),
+        ],
+    )
+    location = StringField(
+        "Location", validators=[InputRequired(), Length(max=300), validate_location]
+    )
+    timezone = TimezoneField()
+    status = SelectField(
+        "Status",
+        choices=[
+            ("draft", "Draft"),
+            ("active", "Active"),
+            ("completed", "Completed"),
+            ("archived", "Archived"),
+        ],
+    )
+
+
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+class ScheduleForm(FlaskForm):
+    start_date = DateField("First week starting", validators=[InputRequired("Pick a date.")])
+    weekday = SelectField("Weekday", coerce=int, choices=list(enumerate(WEEKDAYS)))
+    start_time = TimeField(
+        "Start time (group's local time)", validators=[InputRequired("Pick a time.")]
+    )
+    duration_minutes = IntegerField(
+        "Duration in minutes",
+        validators=[
+            InputRequired("Enter a number from 15 to 240."),
+            NumberRange(15, 240, "Duration must be from 15 to 240 minutes."),
+        ],
+        default=90,
+    )
+    session_count = IntegerField(
+        "Number of sessions",
+        validators=[
+            InputRequired("Enter a number from 1 to 52."),
+            NumberRange(1, 52, "The number of sessions must be from 1 to 52."),
+        ],
+        default=10,
+    )
+
+
+class ModuleForm(FlaskForm):
+    title = StringField("Module title", validators=[InputRequired(), Length(max=120)])
+    purpose = StringField("Purpose", validators=[Optional(), Length(max=300)])
+
+
+class EnrollForm(FlaskForm):
+    """Enroll an existing member by email: providers never browse the practice's member list."""
+
+    email = EmailField("Member's email", validators=[InputRequired(), Length(max=254)])
+
+
+class ReasonForm(FlaskForm):
+    reason = StringField("Reason", validators=[InputRequired("Give a reason."), Length(max=200)])
+
+
+class DateTimeForm(FlaskForm):
+    date = DateField("Date", validators=[InputRequired("Pick a date.")])
+    time = TimeField("Start time (group's local time)", validators=[InputRequired("Pick a time.")])
+
+
+class MakeupForm(DateTimeForm):
+    duration_minutes = IntegerField(
+        "Duration in minutes",
+        validators=[
+            InputRequired("Enter a number from 15 to 240."),
+            NumberRange(15, 240, "Duration must be from 15 to 240 minutes."),
+        ],
+        default=90,
+    )
+
+
+class ClosureForm(FlaskForm):
+    date = DateField("Date", validators=[InputRequired("Pick a date.")])
+    reason = StringField("Reason (e.g. holiday)", validators=[Optional(), Length(max=120)])

@@ -7,7 +7,28 @@ import zoneinfo
 from flask import Flask, current_app
 from flask_login import current_user
 
+from .curricula import FOCUS_LABELS
 from .forms import COMMON_TIMEZONES
+
+STATUS_CLASSES = {
+    "active": "ok",
+    "held": "ok",
+    "present": "ok",
+    "draft": "muted",
+    "archived": "muted",
+    "completed": "muted",
+    "withdrawn": "muted",
+    "waitlisted": "warn",
+    "late": "warn",
+    "excused": "warn",
+    "cancelled": "danger",
+    "absent": "danger",
+}
+
+
+def status_class(status: str) -> str:
+    return STATUS_CLASSES.get(status, "")
+
 
 NAV = {
     "admin": [
@@ -48,5 +69,10 @@ def local_time(value, tz: str, fmt: str = "%a %d %b %Y, %H:%M"):
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(nav_items=nav_items, common_timezones=COMMON_TIMEZONES)
+    app.jinja_env.globals.update(
+        nav_items=nav_items,
+        common_timezones=COMMON_TIMEZONES,
+        focus_labels=FOCUS_LABELS,
+        status_class=status_class,
+    )
     app.jinja_env.filters["local"] = local_time

@@ -1,5 +1,5 @@
 """One blueprint per area; the factory registers them in this order."""
 
-from . import admin, auth, main
+from . import admin, auth, groups, main, sessions
 
-BLUEPRINTS = [auth.bp, main.bp, admin.bp]
+BLUEPRINTS = [auth.bp, main.bp, admin.bp, groups.bp, sessions.bp]

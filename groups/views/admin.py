@@ -6,11 +6,13 @@ import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from peewee import IntegrityError
 
 from .. import audit
 from ..auth import role_required
-from ..forms import ActionForm, UserForm
-from ..models import AuditLog, User
+from ..db import database
+from ..forms import ActionForm, ClosureForm, UserForm
+from ..models import AuditLog, Closure, User
 from ..services import ServiceError, accounts
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -170,3 +172,44 @@ def audit_log():
         },
         errors=errors,
     )
+
+
+@bp.route("/closures", methods=["GET", "POST"])
+@role_required("admin")
+def closures():
+    form = ClosureForm()
+    if form.validate_on_submit():
+        try:
+            with database.atomic():
+                closure = Closure.create(
+                    date=form.date.data, reason=(form.reason.data or "").strip()
+                )
+                audit.record("closure_changed", target=closure, change="added")
+        except IntegrityError:
+            form.date.errors.append("This date is already a closure.")
+        else:
+            flash(
+                f"Added {closure.date:%d %b %Y}. Schedules created from now on skip it; "
+                "existing sessions on that day are not moved, so check them.",
+                "success",
+            )
+            return redirect(url_for("admin.closures"))
+    rows = Closure.select().order_by(Closure.date)
+    return render_template(
+        "admin/closures.html", form=form, closures=rows, action_form=ActionForm()
+    )
+
+
+@bp.route("/closures/<int:closure_id>/delete", methods=["POST"])
+@role_required("admin")
+def delete_closure(closure_id: int):
+    closure = Closure.get_or_none(Closure.id == closure_id)
+    if closure is None:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    with database.atomic():
+        audit.record("closure_changed", target=closure, change="removed")
+        closure.delete_instance()
+    flash("Removed the closure.", "success")
+    return redirect(url_for("admin.closures"))

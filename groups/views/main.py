@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from ..access import visible_groups
 from ..auth import role_required
 from ..db import database
+from ..services import overview
 
 bp = Blueprint("main", __name__)
 
@@ -31,10 +33,16 @@ def healthz():
 @bp.route("/home")
 @role_required("provider")
 def provider_home():
-    return render_template("main/provider_home.html")
+    groups = visible_groups(current_user)
+    return render_template(
+        "main/provider_home.html",
+        rows=overview.group_rows(groups),
+        today=overview.todays_sessions(groups),
+        **overview.provider_home_extras(groups),
+    )
 
 
 @bp.route("/schedule")
 @role_required("member")
 def member_home():
-    return render_template("main/member_home.html")
+    return render_template("main/member_home.html", **overview.member_schedule(current_user))

@@ -1,0 +1,162 @@
+"""Enrollment: capacity enforced atomically, a FIFO waitlist, withdrawal with history.
+
+Every change runs in one write transaction that first locks the group
+(BEGIN IMMEDIATE on SQLite, SELECT ... FOR UPDATE on PostgreSQL), so
+concurrent requests are serialised per group and a group never holds more
+active members than its capacity. The partial unique index
+``enrollment_current`` backs "no duplicate enrollment".
+"""
+
+from __future__ import annotations
+
+from peewee import IntegrityError
+
+from .. import audit
+from ..clock import utcnow
+from ..db import is_sqlite, write_transaction
+from ..models import Enrollment, Group, Session, User
+from . import ServiceError
+
+
+def lock_group(group_id: int) -> Group:
+    query = Group.select().where(Group.id == group_id)
+    if not is_sqlite():
+        query = query.for_update()
+    return query.get()
+
+
+def active_count(group: Group) -> int:
+    return (
+        Enrollment.select().where(Enrollment.group == group, Enrollment.status == "active").count()
+    )
+
+
+def first_session_started(group: Group) -> bool:
+    return (
+        Session.select()
+        .where(
+            Session.group == group,
+            Session.status != "cancelled",
+            (Session.status == "held") | (Session.starts_at <= utcnow()),
+        )
+        .exists()
+    )
+
+
+def waitlist(group: Group):
+    return (
+        Enrollment.select(Enrollment, User)
+        .join(User, on=(Enrollment.member == User.id))
+        .where(Enrollment.group == group, Enrollment.status == "waitlisted")
+        .order_by(Enrollment.requested_at, Enrollment.id)
+    )
+
+
+def waitlist_position(enrollment: Enrollment) -> int:
+    ids = [e.id for e in waitlist(enrollment.group)]
+    return ids.index(enrollment.id) + 1
+
+
+ALREADY = {
+    "active": "{name} is already enrolled in this group.",
+    "waitlisted": "{name} is already on this group's waitlist.",
+}
+
+
+def enroll(group: Group, member: User, *, by: User) -> Enrollment:
+    """Enroll a member: active while seats are left, else waitlisted."""
+    if not member.is_member or not member.active:
+        raise ServiceError("Only active member accounts can be enrolled.", "member")
+    try:
+        with write_transaction():
+            group = lock_group(group.id)
+            current = Enrollment.get_or_none(
+                Enrollment.group == group,
+                Enrollment.member == member,
+                Enrollment.status.in_(("active", "waitlisted")),
+            )
+            if current is not None:
+                raise ServiceError(ALREADY[current.status].format(name=member.name), "member")
+            if group.status in ("completed", "archived"):
+                raise ServiceError(f"This group is {group.status}; it takes no new members.")
+            if group.format == "closed" and first_session_started(group):
+                raise ServiceError(
+                    "This is a closed group and its first session has already taken place, "
+                    "so it takes no new members. Consider an open group instead."
+                )
+            now = utcnow()
+            seat = active_count(group) < group.capacity
+            enrollment = Enrollment.create(
+                group=group,
+                member=member,
+                status="active" if seat else "waitlisted",
+                requested_at=now,
+                joined_at=now if seat else None,
+                created_by=by,
+            )
+            audit.record(
+                "enrollment_changed",
+                actor=by,
+                target=enrollment,
+                group=group.id,
+                member=member.id,
+                status=enrollment.status,
+            )
+    except IntegrityError:
+        # A concurrent request enrolled the same member first.
+        raise ServiceError(
+            f"{member.name} is already enrolled or waitlisted in this group.", "member"
+        ) from None
+    return enrollment
+
+
+def withdraw(enrollment: Enrollment, reason: str, *, by: User) -> Enrollment | None:
+    """Withdraw; returns the waitlisted enrollment promoted into the freed seat, if any."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError("Give a reason for the withdrawal.", "reason")
+    with write_transaction():
+        group = lock_group(enrollment.group_id)
+        enrollment = Enrollment.get_by_id(enrollment.id)
+        if enrollment.status == "withdrawn":
+            raise ServiceError("This member has already been withdrawn.")
+        was = enrollment.status
+        enrollment.status = "withdrawn"
+        enrollment.withdrawn_at = utcnow()
+        enrollment.withdraw_reason = reason[:200]
+        enrollment.save()
+        audit.record(
+            "enrollment_changed",
+            actor=by,
+            target=enrollment,
+            group=group.id,
+            member=enrollment.member_id,
+            status="withdrawn",
+            previous=was,
+        )
+        promoted = fill_from_waitlist(group, by=by)
+    return promoted[0] if promoted else None
+
+
+def fill_from_waitlist(group: Group, *, by: User) -> list[Enrollment]:
+    """Promote waitlisted members, first come first served, into free seats.
+
+    Call inside a write transaction that holds the group's lock.
+    """
+    free = group.capacity - active_count(group)
+    promoted = list(waitlist(group).limit(max(free, 0)))
+    now = utcnow()
+    for enrollment in promoted:
+        enrollment.status = "active"
+        enrollment.joined_at = now
+        enrollment.save()
+        audit.record(
+            "enrollment_changed",
+            actor=by,
+            target=enrollment,
+            group=group.id,
+            member=enrollment.member_id,
+            status="active",
+            previous="waitlisted",
+        )
+    return promoted

@@ -1,0 +1,159 @@
+"""Read models for pages: each function runs a fixed number of queries.
+
+Pages must not issue a query per row (N+1); these functions fetch whole
+sets with joins and aggregate in Python.
+"""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from collections import defaultdict
+
+from peewee import JOIN, fn
+
+from ..clock import utcnow
+from ..models import CoFacilitator, Enrollment, Group, Module, Session, User
+
+
+def group_rows(query) -> list[dict]:
+    """Groups with lead, next session and enrollment counts (4 queries in all)."""
+    groups = list(
+        query.select(Group, User)
+        .join(User, on=(Group.lead == User.id))
+        .order_by(Group.status, Group.name)
+    )
+    ids = [g.id for g in groups]
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    next_session: dict[int, datetime.datetime] = {}
+    if ids:
+        for row in (
+            Enrollment.select(
+                Enrollment.group, Enrollment.status, fn.COUNT(Enrollment.id).alias("n")
+            )
+            .where(Enrollment.group.in_(ids), Enrollment.status != "withdrawn")
+            .group_by(Enrollment.group, Enrollment.status)
+            .tuples()
+        ):
+            counts[row[0]][row[1]] = row[2]
+        for group_id, starts in (
+            Session.select(Session.group, fn.MIN(Session.starts_at))
+            .where(
+                Session.group.in_(ids), Session.status == "scheduled", Session.starts_at >= utcnow()
+            )
+            .group_by(Session.group)
+            .tuples()
+        ):
+            next_session[group_id] = Session.starts_at.python_value(starts)
+    return [
+        {
+            "group": g,
+            "active": counts[g.id]["active"],
+            "waitlisted": counts[g.id]["waitlisted"],
+            "next_session": next_session.get(g.id),
+        }
+        for g in groups
+    ]
+
+
+def sessions_of(group: Group) -> list[Session]:
+    return list(
+        Session.select(Session, Module)
+        .join(Module, JOIN.LEFT_OUTER, on=(Session.module == Module.id))
+        .where(Session.group == group)
+        .order_by(Session.starts_at, Session.id)
+    )
+
+
+def enrollments_of(group: Group, statuses=("active", "waitlisted")) -> list[Enrollment]:
+    return list(
+        Enrollment.select(Enrollment, User)
+        .join(User, on=(Enrollment.member == User.id))
+        .where(Enrollment.group == group, Enrollment.status.in_(statuses))
+        .order_by(Enrollment.status, Enrollment.requested_at, Enrollment.id)
+    )
+
+
+def co_facilitators_of(group: Group) -> list[User]:
+    return list(
+        User.select()
+        .join(CoFacilitator, on=(CoFacilitator.provider == User.id))
+        .where(CoFacilitator.group == group)
+        .order_by(User.name)
+    )
+
+
+def group_page(group: Group) -> dict:
+    """Everything the group page shows, in a fixed number of queries."""
+    sessions = sessions_of(group)
+    rows = enrollments_of(group)
+    roster = [e for e in rows if e.status == "active"]
+    waitlisted = sorted(
+        (e for e in rows if e.status == "waitlisted"), key=lambda e: (e.requested_at, e.id)
+    )
+    return {
+        "lead": User.get_by_id(group.lead_id),
+        "co_facilitators": co_facilitators_of(group),
+        "sessions": sessions,
+        "roster": roster,
+        "waitlist": waitlisted,
+        "now": utcnow(),
+    }
+
+
+def member_record_extras(group: Group, member: User) -> dict:
+    """Extra sections of a member's record; attendance and pacing add theirs here."""
+    return {}
+
+
+def todays_sessions(provider_groups) -> list[Session]:
+    """Sessions of the given groups that start today in each group's own zone."""
+    now = utcnow()
+    window = (now - datetime.timedelta(hours=14), now + datetime.timedelta(hours=38))
+    candidates = (
+        Session.select(Session, Group, Module)
+        .join(Group, on=(Session.group == Group.id))
+        .switch(Session)
+        .join(Module, JOIN.LEFT_OUTER, on=(Session.module == Module.id))
+        .where(
+            Session.group.in_(provider_groups.select(Group.id)), Session.starts_at.between(*window)
+        )
+        .order_by(Session.starts_at)
+    )
+    today = []
+    for session in candidates:
+        zone = zoneinfo.ZoneInfo(session.group.timezone)
+        if session.starts_at.astimezone(zone).date() == now.astimezone(zone).date():
+            today.append(session)
+    return today
+
+
+def member_schedule(member: User) -> dict:
+    """A member's sessions across their current groups (2 queries)."""
+    groups = {
+        e.group_id: e
+        for e in Enrollment.select(Enrollment, Group)
+        .join(Group, on=(Enrollment.group == Group.id))
+        .where(Enrollment.member == member, Enrollment.status.in_(("active", "waitlisted")))
+    }
+    active_ids = [gid for gid, e in groups.items() if e.status == "active"]
+    sessions = list(
+        Session.select(Session, Group, Module)
+        .join(Group, on=(Session.group == Group.id))
+        .switch(Session)
+        .join(Module, JOIN.LEFT_OUTER, on=(Session.module == Module.id))
+        .where(Session.group.in_(active_ids or [-1]))
+        .order_by(Session.starts_at)
+    )
+    now = utcnow()
+    return {
+        "upcoming": [s for s in sessions if s.ends_at >= now],
+        "past": [s for s in reversed(sessions) if s.ends_at < now],
+        "waitlisted": [e for e in groups.values() if e.status == "waitlisted"],
+        "now": now,
+    }
+
+
+def provider_home_extras(provider_groups) -> dict:
+    """Extra sections of the provider home; attendance adds the check-in list here."""
+    return {}

@@ -1,0 +1,196 @@
+"""Sessions: generation from a weekly schedule, reschedule, cancel, make-up.
+
+Session times are computed from the group's local wall-clock time and stored
+in UTC, so a weekly 18:00 group stays at 18:00 local across daylight-saving
+changes. Every change to a session raises its revision (calendar SEQUENCE).
+"""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+
+from .. import audit
+from ..clock import utcnow
+from ..db import write_transaction
+from ..models import Closure, Group, Module, Session, User
+from . import ServiceError
+
+MAX_CLOSURE_SKIPS = 52
+
+
+def local_to_utc(day: datetime.date, at: datetime.time, tz: str) -> datetime.datetime:
+    """The UTC instant of a wall-clock time in a zone.
+
+    A time that does not exist (inside a spring-forward gap) is moved forward
+    by the gap, the way a wall clock would read an hour later.
+    """
+    zone = zoneinfo.ZoneInfo(tz)
+    local = datetime.datetime.combine(day, at, zone)
+    as_utc = local.astimezone(datetime.UTC)
+    if as_utc.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
+        as_utc = local.replace(fold=1).astimezone(datetime.UTC)
+    return as_utc
+
+
+def closed_days(start: datetime.date, end: datetime.date) -> set[datetime.date]:
+    rows = Closure.select(Closure.date).where(Closure.date.between(start, end))
+    return {row.date for row in rows}
+
+
+def weekly_dates(
+    start: datetime.date, weekday: int, count: int, closures: set[datetime.date]
+) -> list[datetime.date]:
+    """``count`` dates on ``weekday`` from ``start``, a closed day moving to the next week."""
+    day = start + datetime.timedelta(days=(weekday - start.weekday()) % 7)
+    dates: list[datetime.date] = []
+    skipped = 0
+    while len(dates) < count:
+        if day in closures:
+            skipped += 1
+            if skipped > MAX_CLOSURE_SKIPS:
+                raise ServiceError("Too many closures in a row to fit this schedule.")
+        else:
+            dates.append(day)
+        day += datetime.timedelta(weeks=1)
+    return dates
+
+
+def create_schedule(
+    group: Group,
+    *,
+    start_date: datetime.date,
+    weekday: int,
+    start_time: datetime.time,
+    duration_minutes: int,
+    session_count: int,
+    by: User,
+) -> list[Session]:
+    """Generate the group's sessions, replacing an unused earlier schedule."""
+    today = utcnow().astimezone(zoneinfo.ZoneInfo(group.timezone)).date()
+    if start_date < today:
+        raise ServiceError("The start date is in the past.", "start_date")
+    horizon = start_date + datetime.timedelta(weeks=session_count + MAX_CLOSURE_SKIPS)
+    dates = weekly_dates(start_date, weekday, session_count, closed_days(start_date, horizon))
+    length = datetime.timedelta(minutes=duration_minutes)
+    with write_transaction():
+        existing = Session.select().where(Session.group == group)
+        if existing.where(Session.status == "held").exists():
+            raise ServiceError(
+                "Sessions of this group have already been held, so its schedule cannot be "
+                "replaced. Reschedule single sessions or add make-up sessions instead."
+            )
+        Session.delete().where(Session.group == group).execute()
+        now = utcnow()
+        rows = []
+        for day in dates:
+            starts = local_to_utc(day, start_time, group.timezone)
+            rows.append(
+                {
+                    "group": group.id,
+                    "starts_at": starts,
+                    "ends_at": starts + length,
+                    "updated_at": now,
+                }
+            )
+        Session.insert_many(rows).execute()
+        group.start_date, group.weekday, group.start_time = start_date, weekday, start_time
+        group.duration_minutes, group.session_count = duration_minutes, session_count
+        group.updated_at = now
+        group.save()
+        assign_modules(group)
+        audit.record("schedule_created", actor=by, target=group, sessions=len(rows))
+    return list(Session.select().where(Session.group == group).order_by(Session.starts_at))
+
+
+def assign_modules(group: Group) -> None:
+    """Give every upcoming session the next module in curriculum order.
+
+    Held sessions keep the module they covered; cancelled sessions cover
+    nothing, so the modules after one shift along and none is lost. When
+    sessions outnumber modules the curriculum wraps round (open groups).
+    """
+    modules = list(Module.select().where(Module.group == group).order_by(Module.position))
+    sessions = list(
+        Session.select().where(Session.group == group).order_by(Session.starts_at, Session.id)
+    )
+    index_of = {m.id: i for i, m in enumerate(modules)}
+    pointer = 0
+    now = utcnow()
+    for session in sessions:
+        if session.status == "cancelled":
+            wanted = None
+        elif session.status == "held" and session.module_id in index_of:
+            pointer = index_of[session.module_id] + 1
+            continue
+        else:
+            wanted = modules[pointer % len(modules)].id if modules else None
+            pointer += 1
+        if session.module_id != wanted:
+            session.module = wanted
+            session.updated_at = now
+            session.save(only=[Session.module, Session.updated_at])
+
+
+def _changed(session: Session) -> None:
+    session.revision += 1
+    session.updated_at = utcnow()
+
+
+def cancel_session(session: Session, reason: str, *, by: User) -> None:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError("Give a reason; members will see it.", "reason")
+    if session.status != "scheduled":
+        raise ServiceError(f"This session is {session.status} and cannot be cancelled.")
+    with write_transaction():
+        session.status = "cancelled"
+        session.cancel_reason = reason[:200]
+        _changed(session)
+        session.save()
+        assign_modules(session.group)
+        audit.record("session_changed", actor=by, target=session, change="cancelled")
+
+
+def reschedule_session(
+    session: Session, day: datetime.date, at: datetime.time, *, by: User
+) -> None:
+    if session.status != "scheduled":
+        raise ServiceError(f"This session is {session.status} and cannot be moved.")
+    tz = session.group.timezone
+    starts = local_to_utc(day, at, tz)
+    if starts < utcnow():
+        raise ServiceError("The new date and time are in the past.", "date")
+    length = session.ends_at - session.starts_at
+    with write_transaction():
+        session.starts_at, session.ends_at = starts, starts + length
+        _changed(session)
+        session.save()
+        assign_modules(session.group)
+        audit.record("session_changed", actor=by, target=session, change="rescheduled")
+
+
+def add_makeup(
+    group: Group, day: datetime.date, at: datetime.time, duration_minutes: int, *, by: User
+) -> Session:
+    starts = local_to_utc(day, at, group.timezone)
+    if starts < utcnow():
+        raise ServiceError("The date and time are in the past.", "date")
+    with write_transaction():
+        session = Session.create(
+            group=group,
+            starts_at=starts,
+            ends_at=starts + datetime.timedelta(minutes=duration_minutes),
+            is_makeup=True,
+            updated_at=utcnow(),
+        )
+        assign_modules(group)
+        audit.record("session_changed", actor=by, target=session, change="make-up added")
+    return session
+
+
+def bump_future_sessions(group: Group) -> None:
+    """The group's place changed: every upcoming session's calendar entry must update."""
+    Session.update(revision=Session.revision + 1, updated_at=utcnow()).where(
+        Session.group == group, Session.starts_at >= utcnow()
+    ).execute()

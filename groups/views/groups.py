@@ -1,0 +1,342 @@
+"""Groups: list, create, edit, schedule, curriculum, enrollment."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from .. import audit
+from ..access import group_for_staff, member_of_group, visible_groups
+from ..auth import role_required
+from ..curricula import FOCUS_LABELS
+from ..forms import (
+    ActionForm,
+    EnrollForm,
+    GroupForm,
+    MakeupForm,
+    MemberAccountForm,
+    ModuleForm,
+    ReasonForm,
+    ScheduleForm,
+)
+from ..models import Enrollment, Group, Module, User
+from ..services import ServiceError, accounts, enrollment, overview, schedule
+from ..services import groups as group_service
+from .admin import apply_service_error, password_link_url
+
+bp = Blueprint("groups", __name__, url_prefix="/groups")
+staff = role_required("admin", "provider")
+
+
+@bp.route("/")
+@staff
+def index():
+    filters = {k: request.args.get(k, "") for k in ("focus", "provider", "status")}
+    query = visible_groups(current_user)
+    if filters["focus"] in FOCUS_LABELS:
+        query = query.where(Group.focus == filters["focus"])
+    if filters["status"]:
+        query = query.where(Group.status == filters["status"])
+    if current_user.is_admin and filters["provider"].isdigit():
+        query = query.where(Group.lead == int(filters["provider"]))
+    rows = overview.group_rows(query)
+    providers = list(User.providers()) if current_user.is_admin else []
+    return render_template("groups/index.html", rows=rows, filters=filters, providers=providers)
+
+
+def group_form(group: Group | None = None) -> GroupForm:
+    form = GroupForm(obj=group)
+    providers = list(User.providers())
+    form.co_facilitators.choices = [(p.id, p.name) for p in providers]
+    if current_user.is_admin:
+        form.lead.choices = [(p.id, p.name) for p in providers]
+    else:
+        del form.lead  # a provider leads the groups they create
+    if request.method == "GET" and group is not None:
+        if current_user.is_admin:
+            form.lead.data = group.lead_id
+        form.co_facilitators.data = [c.provider_id for c in group.co_facilitators]
+    return form
+
+
+def chosen_lead(form: GroupForm, group: Group | None) -> User:
+    """Admins pick the lead; a provider leads what they create and cannot hand it off."""
+    if current_user.is_admin:
+        return User.get_by_id(form.lead.data)
+    return group.lead if group else current_user
+
+
+def form_fields(form: GroupForm) -> dict:
+    return {
+        "name": form.name.data.strip(),
+        "focus": form.focus.data,
+        "description": (form.description.data or "").strip(),
+        "capacity": form.capacity.data,
+        "format": form.format.data,
+        "location": form.location.data.strip(),
+        "timezone": form.timezone.data.strip(),
+        "status": form.status.data,
+    }
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@staff
+def create():
+    form = group_form()
+    if form.validate_on_submit():
+        co = list(User.select().where(User.id.in_(form.co_facilitators.data or [])))
+        group = group_service.create_group(
+            chosen_lead(form, None), form_fields(form), co, by=current_user
+        )
+        flash(f"Created {group.name}. Next, set its schedule.", "success")
+        return redirect(url_for("groups.set_schedule", group_id=group.id))
+    return render_template("groups/form.html", form=form, group=None)
+
+
+@bp.route("/<int:group_id>")
+@staff
+def detail(group_id: int):
+    group = group_for_staff(current_user, group_id)
+    data = overview.group_page(group)
+    return render_template(
+        "groups/detail.html",
+        group=group,
+        enroll_form=EnrollForm(),
+        action_form=ActionForm(),
+        **data,
+    )
+
+
+@bp.route("/<int:group_id>/edit", methods=["GET", "POST"])
+@staff
+def update(group_id: int):
+    group = group_for_staff(current_user, group_id)
+    form = group_form(group)
+    if form.validate_on_submit():
+        if group.focus != form.focus.data and group.sessions.exists():
+            form.focus.errors.append("The focus cannot change once sessions exist.")
+        else:
+            co = list(User.select().where(User.id.in_(form.co_facilitators.data or [])))
+            group_service.update_group(
+                group, form_fields(form), co, lead=chosen_lead(form, group), by=current_user
+            )
+            flash("Saved the group's details.", "success")
+            return redirect(url_for("groups.detail", group_id=group.id))
+    return render_template("groups/form.html", form=form, group=group)
+
+
+@bp.route("/<int:group_id>/schedule", methods=["GET", "POST"])
+@staff
+def set_schedule(group_id: int):
+    group = group_for_staff(current_user, group_id)
+    form = ScheduleForm(obj=group)
+    if form.validate_on_submit():
+        try:
+            sessions = schedule.create_schedule(
+                group,
+                start_date=form.start_date.data,
+                weekday=form.weekday.data,
+                start_time=form.start_time.data,
+                duration_minutes=form.duration_minutes.data,
+                session_count=form.session_count.data,
+                by=current_user,
+            )
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(f"Scheduled {len(sessions)} sessions.", "success")
+            return redirect(url_for("groups.detail", group_id=group.id))
+    has_sessions = group.sessions.exists()
+    return render_template(
+        "groups/schedule.html", form=form, group=group, has_sessions=has_sessions
+    )
+
+
+@bp.route("/<int:group_id>/makeup", methods=["GET", "POST"])
+@staff
+def makeup(group_id: int):
+    group = group_for_staff(current_user, group_id)
+    form = MakeupForm(duration_minutes=group.duration_minutes or 90)
+    if form.validate_on_submit():
+        try:
+            schedule.add_makeup(
+                group, form.date.data, form.time.data, form.duration_minutes.data, by=current_user
+            )
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash("Added a make-up session.", "success")
+            return redirect(url_for("groups.detail", group_id=group.id))
+    return render_template("groups/makeup.html", form=form, group=group)
+
+
+def module_of(group: Group, module_id: int) -> Module:
+    module = Module.get_or_none(Module.id == module_id, Module.group == group)
+    if module is None:
+        abort(404)
+    return module
+
+
+@bp.route("/<int:group_id>/curriculum", methods=["GET", "POST"])
+@staff
+def curriculum(group_id: int):
+    group = group_for_staff(current_user, group_id)
+    form = ModuleForm()
+    if form.validate_on_submit():
+        group_service.add_module(group, form.title.data, form.purpose.data or "", by=current_user)
+        flash("Added the module at the end of the curriculum.", "success")
+        return redirect(url_for("groups.curriculum", group_id=group.id))
+    return render_template(
+        "groups/curriculum.html",
+        group=group,
+        form=form,
+        action_form=ActionForm(),
+        modules=group_service.group_modules(group),
+    )
+
+
+@bp.route("/<int:group_id>/curriculum/<int:module_id>", methods=["GET", "POST"])
+@staff
+def edit_module(group_id: int, module_id: int):
+    group = group_for_staff(current_user, group_id)
+    module = module_of(group, module_id)
+    form = ModuleForm(obj=module)
+    if form.validate_on_submit():
+        group_service.rename_module(
+            module, form.title.data, form.purpose.data or "", by=current_user
+        )
+        flash("Saved the module.", "success")
+        return redirect(url_for("groups.curriculum", group_id=group.id))
+    return render_template("groups/module_form.html", group=group, module=module, form=form)
+
+
+@bp.route(
+    "/<int:group_id>/curriculum/<int:module_id>/<any(up, down, remove):action>", methods=["POST"]
+)
+@staff
+def change_module(group_id: int, module_id: int, action: str):
+    group = group_for_staff(current_user, group_id)
+    module = module_of(group, module_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        if action == "remove":
+            group_service.remove_module(module, by=current_user)
+            flash(f"Removed “{module.title}”.", "success")
+        else:
+            group_service.move_module(module, -1 if action == "up" else 1, by=current_user)
+    except ServiceError as error:
+        flash(error.message, "error")
+    return redirect(url_for("groups.curriculum", group_id=group.id))
+
+
+@bp.route("/<int:group_id>/enroll", methods=["POST"])
+@staff
+def enroll(group_id: int):
+    group = group_for_staff(current_user, group_id)
+    form = EnrollForm()
+    if form.validate_on_submit():
+        member = User.by_email(form.email.data)
+        if member is None or not member.is_member:
+            form.email.errors.append(
+                "No member account has this email. Check the spelling, or create the account below."
+            )
+        else:
+            try:
+                row = enrollment.enroll(group, member, by=current_user)
+            except ServiceError as error:
+                form.email.errors.append(error.message)
+            else:
+                flash_enrollment(row, member)
+                return redirect(url_for("groups.detail", group_id=group.id))
+    data = overview.group_page(group)
+    return render_template(
+        "groups/detail.html", group=group, enroll_form=form, action_form=ActionForm(), **data
+    ), 422
+
+
+def flash_enrollment(row: Enrollment, member: User) -> None:
+    if row.status == "active":
+        flash(f"Enrolled {member.name}.", "success")
+    else:
+        position = enrollment.waitlist_position(row)
+        flash(f"The group is full: {member.name} is number {position} on the waitlist.", "warning")
+
+
+@bp.route("/<int:group_id>/members/new", methods=["GET", "POST"])
+@staff
+def new_member(group_id: int):
+    group = group_for_staff(current_user, group_id)
+    form = MemberAccountForm(timezone=group.timezone)
+    if form.validate_on_submit():
+        try:
+            member = accounts.create_user(
+                form.email.data,
+                form.name.data,
+                "member",
+                timezone=form.timezone.data,
+                created_by=current_user,
+            )
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            try:
+                row = enrollment.enroll(group, member, by=current_user)
+            except ServiceError as error:
+                flash(f"Created the account, but: {error.message}", "error")
+            else:
+                flash_enrollment(row, member)
+            token = accounts.issue_password_link(member, issued_by=current_user)
+            return render_template(
+                "admin/password_link.html",
+                user=member,
+                link=password_link_url(token),
+                back_url=url_for("groups.detail", group_id=group.id),
+            )
+    return render_template("groups/new_member.html", form=form, group=group)
+
+
+@bp.route("/<int:group_id>/enrollments/<int:enrollment_id>/withdraw", methods=["GET", "POST"])
+@staff
+def withdraw(group_id: int, enrollment_id: int):
+    group = group_for_staff(current_user, group_id)
+    row = Enrollment.get_or_none(
+        Enrollment.id == enrollment_id, Enrollment.group == group, Enrollment.status != "withdrawn"
+    )
+    if row is None:
+        abort(404)
+    form = ReasonForm()
+    if form.validate_on_submit():
+        try:
+            promoted = enrollment.withdraw(row, form.reason.data, by=current_user)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(f"Withdrew {row.member.name}.", "success")
+            if promoted:
+                flash(
+                    f"{promoted.member.name} moved up from the waitlist into the free seat.",
+                    "success",
+                )
+            return redirect(url_for("groups.detail", group_id=group.id))
+    return render_template("groups/withdraw.html", form=form, group=group, enrollment=row)
+
+
+@bp.route("/<int:group_id>/members/<int:member_id>")
+@staff
+def member_record(group_id: int, member_id: int):
+    group = group_for_staff(current_user, group_id)
+    member = member_of_group(group, member_id)
+    audit.record("member_record_viewed", target=member, group=group.id)
+    history = list(
+        Enrollment.select()
+        .where(Enrollment.group == group, Enrollment.member == member)
+        .order_by(Enrollment.requested_at)
+    )
+    return render_template(
+        "groups/member.html",
+        group=group,
+        member=member,
+        history=history,
+        **overview.member_record_extras(group, member),
+    )
