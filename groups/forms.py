@@ -10,6 +10,7 @@ from wtforms import (
     EmailField,
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -89,7 +90,14 @@ class UserForm(FlaskForm):
         "Email", validators=[InputRequired(), Email("Enter a valid email."), Length(max=254)]
     )
     role = SelectField(
-        "Role", choices=[("member", "Member"), ("provider", "Provider"), ("admin", "Admin")]
+        "Role",
+        # SelectChoice, not tuples: WTForms 3.3 deprecates tuples (an error under
+        # the suite's filterwarnings) and 3.4 removes them.
+        choices=[
+            SelectChoice("member", "Member"),
+            SelectChoice("provider", "Provider"),
+            SelectChoice("admin", "Admin"),
+        ],
     )
     timezone = TimezoneField()
 
