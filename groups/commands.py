@@ -66,6 +66,8 @@ def backup_command(path):
     if os.path.exists(path):
         raise click.ClickException(f"{path} already exists; choose a new file name.")
     with database.connection_context():
+        # Create the file private before any data goes into it.
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         target = sqlite3.connect(path)
         try:
             # The online backup API copies a consistent snapshot while

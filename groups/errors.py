@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
+from peewee import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 MESSAGES = {
@@ -39,6 +40,19 @@ def init_app(app: Flask) -> None:
     def http_error(error):
         detail = error.description if error.code == 429 else None
         return render_error(error.code or 500, detail)
+
+    @app.errorhandler(OperationalError)
+    def database_busy(error):
+        # A write waited out the busy timeout behind a long lock (or the
+        # database went away). The transaction was rolled back, so nothing
+        # partial is saved; the user may simply try again.
+        app.logger.warning("database operational error: %s", error)
+        body, code = render_error(
+            503,
+            "The system is busy right now and did not save this request. "
+            "Please wait a moment and try again.",
+        )
+        return body, code, {"Retry-After": "5"}
 
     @app.errorhandler(Exception)
     def unexpected_error(error):
