@@ -18,6 +18,7 @@ from ..services import ServiceError, accounts
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 AUDIT_PAGE_SIZE = 100
+USERS_PAGE_SIZE = 50
 
 
 def get_user_or_404(user_id: int) -> User:
@@ -41,10 +42,22 @@ def index():
 @role_required("admin")
 def users():
     role = request.args.get("role", "")
-    query = User.select().order_by(User.role, User.name)
+    search = (request.args.get("q") or "").strip()
+    query = User.select().order_by(User.role, User.name, User.id)
     if role in ("admin", "provider", "member"):
         query = query.where(User.role == role)
-    return render_template("admin/users.html", users=query, role=role, action_form=ActionForm())
+    if search:
+        query = query.where(User.name.contains(search) | User.email.contains(search.lower()))
+    page = max(request.args.get("page", 1, type=int), 1)
+    rows = list(query.paginate(page, USERS_PAGE_SIZE + 1))
+    return render_template(
+        "admin/users.html",
+        users=rows[:USERS_PAGE_SIZE],
+        has_more=len(rows) > USERS_PAGE_SIZE,
+        page=page,
+        filters={"role": role, "q": search},
+        action_form=ActionForm(),
+    )
 
 
 def apply_service_error(form, error: ServiceError) -> None:
