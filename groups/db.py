@@ -30,7 +30,7 @@ def open_database(url: str, instance_path: str | None = None):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         return SqliteDatabase(path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS, pragmas=SQLITE_PRAGMAS)
     if url.startswith(("postgresql://", "postgres://")):
-        return connect(url.replace("postgres://", "postgresql://", 1), autorollback=True)
+        return connect(url.replace("postgres://", "postgresql://", 1))
     raise RuntimeError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {url!r}")
 
 

@@ -124,7 +124,7 @@ def validate_location(form, field):
 
 class GroupForm(FlaskForm):
     name = StringField("Group name", validators=[InputRequired(), Length(max=120)])
-    focus = SelectField("Focus", choices=[(f, FOCUS_LABELS[f]) for f in FOCUSES])
+    focus = SelectField("Focus", choices=[SelectChoice(f, FOCUS_LABELS[f]) for f in FOCUSES])
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
     lead = SelectField("Lead provider", coerce=int, validate_choice=True)
     co_facilitators = SelectMultipleField("Co-facilitators", coerce=int, validate_choice=True)
@@ -139,8 +139,8 @@ class GroupForm(FlaskForm):
     format = SelectField(
         "Format",
         choices=[
-            ("closed", "Closed cohort (enrollment closes once sessions start)"),
-            ("open", "Open (rolling admission)"),
+            SelectChoice("closed", "Closed cohort (enrollment closes once sessions start)"),
+            SelectChoice("open", "Open (rolling admission)"),
         ],
     )
     location = StringField(
@@ -150,10 +150,10 @@ class GroupForm(FlaskForm):
     status = SelectField(
         "Status",
         choices=[
-            ("draft", "Draft"),
-            ("active", "Active"),
-            ("completed", "Completed"),
-            ("archived", "Archived"),
+            SelectChoice("draft", "Draft"),
+            SelectChoice("active", "Active"),
+            SelectChoice("completed", "Completed"),
+            SelectChoice("archived", "Archived"),
         ],
     )
 
@@ -163,7 +163,9 @@ WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 
 class ScheduleForm(FlaskForm):
     start_date = DateField("First week starting", validators=[InputRequired("Pick a date.")])
-    weekday = SelectField("Weekday", coerce=int, choices=list(enumerate(WEEKDAYS)))
+    weekday = SelectField(
+        "Weekday", coerce=int, choices=[SelectChoice(i, d) for i, d in enumerate(WEEKDAYS)]
+    )
     start_time = TimeField(
         "Start time (group's local time)", validators=[InputRequired("Pick a time.")]
     )

@@ -26,20 +26,24 @@ def create_group(lead: User, fields: dict, co_facilitators: list[User], *, by: U
     with database.atomic():
         group = Group.create(lead=lead, **{k: fields[k] for k in GROUP_FIELDS})
         set_co_facilitators(group, co_facilitators)
-        Module.insert_many(
-            [
-                {
-                    "group": group.id,
-                    "position": i,
-                    "key": m.key,
-                    "title": m.title,
-                    "purpose": m.purpose,
-                }
-                for i, m in enumerate(default_curriculum(group.focus), start=1)
-            ]
-        ).execute()
+        copy_default_curriculum(group)
         audit.record("group_created", actor=by, target=group)
     return group
+
+
+def copy_default_curriculum(group: Group) -> None:
+    Module.insert_many(
+        [
+            {
+                "group": group.id,
+                "position": i,
+                "key": m.key,
+                "title": m.title,
+                "purpose": m.purpose,
+            }
+            for i, m in enumerate(default_curriculum(group.focus), start=1)
+        ]
+    ).execute()
 
 
 def set_co_facilitators(group: Group, providers: list[User]) -> None:
@@ -60,10 +64,17 @@ def update_group(
         group.lead = lead
     place_changed = "location" in changed or "timezone" in changed
     with write_transaction():
+        if "focus" in changed:
+            if Session.select().where(Session.group == group).exists():
+                raise ServiceError("The focus cannot change once sessions exist.", "focus")
+            # Nothing has been scheduled yet: start again from the new focus's curriculum.
+            Module.delete().where(Module.group == group).execute()
         for key in GROUP_FIELDS:
             setattr(group, key, fields[key])
         group.updated_at = utcnow()
         group.save()
+        if "focus" in changed:
+            copy_default_curriculum(group)
         set_co_facilitators(group, co_facilitators)
         if place_changed:
             bump_future_sessions(group)

@@ -23,14 +23,13 @@ def local_to_utc(day: datetime.date, at: datetime.time, tz: str) -> datetime.dat
     """The UTC instant of a wall-clock time in a zone.
 
     A time that does not exist (inside a spring-forward gap) is moved forward
-    by the gap, the way a wall clock would read an hour later.
+    by the gap, the way a wall clock would read an hour later; a time that
+    happens twice (fall back) is the first one. Both follow from fold=0
+    (PEP 495): it reads the wall time with the offset in force before the
+    transition.
     """
-    zone = zoneinfo.ZoneInfo(tz)
-    local = datetime.datetime.combine(day, at, zone)
-    as_utc = local.astimezone(datetime.UTC)
-    if as_utc.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
-        as_utc = local.replace(fold=1).astimezone(datetime.UTC)
-    return as_utc
+    local = datetime.datetime.combine(day, at.replace(fold=0), zoneinfo.ZoneInfo(tz))
+    return local.astimezone(datetime.UTC)
 
 
 def closed_days(start: datetime.date, end: datetime.date) -> set[datetime.date]:
@@ -72,6 +71,11 @@ def create_schedule(
         raise ServiceError("The start date is in the past.", "start_date")
     horizon = start_date + datetime.timedelta(weeks=session_count + MAX_CLOSURE_SKIPS)
     dates = weekly_dates(start_date, weekday, session_count, closed_days(start_date, horizon))
+    if dates and local_to_utc(dates[0], start_time, group.timezone) < utcnow():
+        raise ServiceError(
+            "The first session would start earlier today. Pick a later time or date.",
+            "start_time",
+        )
     length = datetime.timedelta(minutes=duration_minutes)
     with write_transaction():
         existing = Session.select().where(Session.group == group)
@@ -97,7 +101,16 @@ def create_schedule(
         group.start_date, group.weekday, group.start_time = start_date, weekday, start_time
         group.duration_minutes, group.session_count = duration_minutes, session_count
         group.updated_at = now
-        group.save()
+        group.save(
+            only=[
+                Group.start_date,
+                Group.weekday,
+                Group.start_time,
+                Group.duration_minutes,
+                Group.session_count,
+                Group.updated_at,
+            ]
+        )
         assign_modules(group)
         audit.record("schedule_created", actor=by, target=group, sessions=len(rows))
     return list(Session.select().where(Session.group == group).order_by(Session.starts_at))

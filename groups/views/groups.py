@@ -113,13 +113,14 @@ def update(group_id: int):
     group = group_for_staff(current_user, group_id)
     form = group_form(group)
     if form.validate_on_submit():
-        if group.focus != form.focus.data and group.sessions.exists():
-            form.focus.errors.append("The focus cannot change once sessions exist.")
-        else:
-            co = list(User.select().where(User.id.in_(form.co_facilitators.data or [])))
+        co = list(User.select().where(User.id.in_(form.co_facilitators.data or [])))
+        try:
             group_service.update_group(
                 group, form_fields(form), co, lead=chosen_lead(form, group), by=current_user
             )
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
             flash("Saved the group's details.", "success")
             return redirect(url_for("groups.detail", group_id=group.id))
     return render_template("groups/form.html", form=form, group=group)
