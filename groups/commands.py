@@ -6,6 +6,7 @@ import sys
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from .db import database, is_sqlite
 from .migrate import apply_migrations
@@ -81,6 +82,64 @@ def backup_command(path):
     click.echo(f"Backup written to {path}.")
 
 
+def _parse_day(option: str, value: str | None):
+    import datetime
+
+    if value is None:
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date; use YYYY-MM-DD.", param_hint=option
+        ) from None
+
+
+@click.command("export-ics")
+@click.option("--group", "group_id", type=int, help="Only this group (its id).")
+@click.option("--provider", "provider_email", help="Only the groups this provider runs.")
+@click.option("--from", "start", metavar="YYYY-MM-DD", help="First day (group-local dates).")
+@click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day, inclusive.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@with_appcontext
+def export_ics_command(group_id, provider_email, start, end, output):
+    """Write an .ics calendar of the practice, one provider or one group (- for stdout)."""
+    from .models import Group, User
+    from .services import feeds
+
+    start, end = _parse_day("--from", start), _parse_day("--to", end)
+    if start and end and start > end:
+        raise click.BadParameter(f"--from {start} is after --to {end}.", param_hint="--from")
+    if group_id is not None and provider_email:
+        raise click.UsageError("Use --group or --provider, not both.")
+    with database.connection_context():
+        group = provider = None
+        if group_id is not None:
+            group = Group.get_or_none(Group.id == group_id)
+            if group is None:
+                raise click.ClickException(f"No group with id {group_id}.")
+        if provider_email:
+            provider = User.by_email(provider_email)
+            if provider is None or provider.role != "provider":
+                raise click.ClickException(f"No provider with the email {provider_email}.")
+        try:
+            feed = feeds.export_feed(group=group, provider=provider, start=start, end=end)
+        except ServiceError as error:
+            raise click.ClickException(error.message) from None
+        body = feed.build()
+        with click.open_file(output, "wb") as handle:
+            handle.write(body)
+        feeds.record_export(feed, actor=None, group=group, provider=provider, start=start, end=end)
+    if output != "-":
+        click.echo(f"Wrote {len(feed)} session(s) to {output}.", err=True)
+
+
 def init_app(app: Flask) -> None:
-    for command in (init_db_command, create_user_command, demo_data_command, backup_command):
+    for command in (
+        init_db_command,
+        create_user_command,
+        demo_data_command,
+        backup_command,
+        export_ics_command,
+    ):
         app.cli.add_command(command)

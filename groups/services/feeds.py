@@ -1,0 +1,412 @@
+"""Calendar feeds and exports: which sessions, under which titles, behind which token.
+
+Turns database rows into :class:`~groups.calendars.FeedEvent` values for the
+pure builder. Each feed fetches its sessions with ONE query (sessions joined
+to their group and module, read as plain tuples), so the cost of a feed does
+not grow in queries with its size.
+
+Privacy rules, enforced here and nowhere else:
+
+- A member feed is titled "Group session" and named after the practice;
+  it never carries the group's name, its focus or a module title (module
+  titles name the diagnosis: "Understanding adult ADHD"). A member may opt
+  in to the group's name (``User.feed_shows_group_names``).
+- No feed carries a member's name or email, an attendee or a session note:
+  the query selects none of them.
+- A member feed holds the sessions of groups the member is *active* in. On
+  withdrawal the group's sessions leave the feed, past ones included: that
+  matches the schedule page and the session page, which stop showing the
+  group too (a past event would link to a page the member can no longer
+  open).
+
+Feed tokens are ``secrets.token_urlsafe(32)`` (256 bits); only their SHA-256
+is stored, so a lost link cannot be shown again, only replaced.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import re
+import secrets
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from flask import current_app
+from peewee import JOIN, IntegrityError, fn
+
+from .. import audit
+from ..access import member_groups
+from ..calendars import FeedEvent, build_calendar
+from ..clock import utcnow
+from ..db import database
+from ..models import CoFacilitator, Enrollment, Group, Module, Session, User
+from . import ServiceError
+
+#: Subscription feeds reach this far back; the future is open-ended.
+FEED_LOOKBACK = datetime.timedelta(days=180)
+#: Exports cover at most this many days (a clear message beyond).
+MAX_EXPORT_DAYS = 5 * 366
+#: Calendar clients are asked to poll this often.
+REFRESH_MINUTES = 60
+MEMBER_SUMMARY = "Group session"
+
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")
+# A session's local date is within 14 hours of its UTC date in every zone.
+_ZONE_MARGIN = datetime.timedelta(hours=14)
+
+
+class Row(NamedTuple):
+    """The columns a feed needs, and nothing else (no people, no notes)."""
+
+    id: int
+    revision: int
+    starts_at: datetime.datetime
+    ends_at: datetime.datetime
+    status: str
+    cancel_reason: str
+    is_makeup: bool
+    updated_at: datetime.datetime
+    group_id: int
+    group_name: str
+    location: str
+    timezone: str
+    group_updated_at: datetime.datetime
+    module_title: str | None
+
+
+def _session_rows(*conditions) -> list[Row]:
+    """The one query behind every feed: sessions joined to group and module."""
+    query = (
+        Session.select(
+            Session.id,
+            Session.revision,
+            Session.starts_at,
+            Session.ends_at,
+            Session.status,
+            Session.cancel_reason,
+            Session.is_makeup,
+            Session.updated_at,
+            Group.id,
+            Group.name,
+            Group.location,
+            Group.timezone,
+            Group.updated_at,
+            Module.title,
+        )
+        .join(Group, on=(Session.group == Group.id))
+        .switch(Session)
+        .join(Module, JOIN.LEFT_OUTER, on=(Session.module == Module.id))
+        .order_by(Session.starts_at, Session.id)
+        .tuples()
+    )
+    if conditions:
+        query = query.where(*conditions)
+    return [Row(*values) for values in query]
+
+
+def _provider_group_ids(provider: User):
+    co = CoFacilitator.select(CoFacilitator.group).where(CoFacilitator.provider == provider)
+    return Group.select(Group.id).where((Group.lead == provider) | (Group.id.in_(co)))
+
+
+def _max(*values):
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def base_url() -> str:
+    return current_app.config["BASE_URL"].rstrip("/")
+
+
+def uid_host() -> str:
+    return urlsplit(base_url()).hostname or "localhost"
+
+
+@dataclass
+class Feed:
+    """A calendar ready to be checked (ETag, Last-Modified) or built.
+
+    ``audience`` is ``"member"`` (privacy-safe titles unless
+    ``show_group_names``) or ``"staff"`` (``"<group>: <module>"`` titles).
+    ``changed_at`` adds timestamps of things that change the feed without
+    touching a session row (a withdrawal, a settings change), so
+    Last-Modified rises with them.
+    """
+
+    name: str
+    timezone: str
+    audience: str
+    rows: list[Row]
+    show_group_names: bool = False
+    changed_at: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _settings(self) -> tuple:
+        return (self.name, self.timezone, self.audience, self.show_group_names, base_url())
+
+    @property
+    def etag(self) -> str:
+        """A hash over every row value and setting that reaches the output.
+
+        Cheap next to building: no VEVENT is made, no model instance created.
+        """
+        digest = hashlib.sha256(repr(self._settings()).encode())
+        for row in self.rows:
+            digest.update(repr(row).encode())
+        return digest.hexdigest()[:32]
+
+    @property
+    def last_modified(self) -> datetime.datetime | None:
+        stamps = [r.updated_at for r in self.rows] + [r.group_updated_at for r in self.rows]
+        latest = _max(*stamps, *self.changed_at)
+        return latest.replace(microsecond=0) if latest else None
+
+    def events(self) -> list[FeedEvent]:
+        root = base_url()
+        return [self._event(row, root) for row in self.rows]
+
+    def _event(self, row: Row, root: str) -> FeedEvent:
+        if self.audience == "staff":
+            summary = (
+                f"{row.group_name}: {row.module_title}" if row.module_title else row.group_name
+            )
+        elif self.show_group_names:
+            summary = row.group_name
+        else:
+            summary = MEMBER_SUMMARY
+        cancelled = row.status == "cancelled"
+        if cancelled:
+            summary = f"Cancelled: {summary}"
+        return FeedEvent(
+            session_id=row.id,
+            revision=row.revision,
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            timezone=row.timezone,
+            summary=summary,
+            location=row.location.strip(),
+            url=f"{root}/sessions/{row.id}",
+            cancelled=cancelled,
+            cancel_reason=row.cancel_reason,
+            description="Make-up session" if row.is_makeup else "",
+            updated_at=row.updated_at,
+        )
+
+    def build(self) -> bytes:
+        return build_calendar(
+            self.events(),
+            name=self.name,
+            timezone=self.timezone,
+            host=uid_host(),
+            refresh_minutes=REFRESH_MINUTES,
+        )
+
+
+# --- subscription feeds -----------------------------------------------------
+
+
+def member_feed(member: User) -> Feed:
+    """The member's own sessions in groups they are active in (2 queries)."""
+    since = utcnow() - FEED_LOOKBACK
+    rows = _session_rows(Session.group.in_(member_groups(member)), Session.starts_at >= since)
+    joined, withdrawn = (
+        Enrollment.select(fn.MAX(Enrollment.joined_at), fn.MAX(Enrollment.withdrawn_at))
+        .where(Enrollment.member == member)
+        .tuples()
+        .get()
+    )
+    return Feed(
+        name=current_app.config["PRACTICE_NAME"],
+        timezone=member.timezone,
+        audience="member",
+        rows=rows,
+        show_group_names=member.feed_shows_group_names,
+        changed_at=[
+            member.updated_at,
+            Enrollment.joined_at.python_value(joined),
+            Enrollment.withdrawn_at.python_value(withdrawn),
+        ],
+    )
+
+
+def provider_feed(provider: User) -> Feed:
+    """Sessions of every group the provider leads or co-facilitates (2 queries)."""
+    since = utcnow() - FEED_LOOKBACK
+    rows = _session_rows(
+        Session.group.in_(_provider_group_ids(provider)), Session.starts_at >= since
+    )
+    # Leaving a group (a lead or co-facilitator change) touches that group's
+    # updated_at, but the group is no longer in the rows: take the newest
+    # change of any group so Last-Modified still rises.
+    any_group = Group.select(fn.MAX(Group.updated_at)).scalar()
+    return Feed(
+        name=f"{current_app.config['PRACTICE_NAME']}: my groups",
+        timezone=provider.timezone,
+        audience="staff",
+        rows=rows,
+        changed_at=[provider.updated_at, Group.updated_at.python_value(any_group)],
+    )
+
+
+def feed_for(user: User) -> Feed | None:
+    if user.is_member:
+        return member_feed(user)
+    if user.is_provider:
+        return provider_feed(user)
+    return None
+
+
+# --- exports ------------------------------------------------------------------
+
+
+def check_range(start: datetime.date | None, end: datetime.date | None) -> None:
+    if start and end and start > end:
+        raise ServiceError("The start date is after the end date.", "end")
+    if start and end and (end - start).days >= MAX_EXPORT_DAYS:
+        raise ServiceError("Choose a range of at most five years.", "end")
+
+
+def export_feed(
+    *,
+    group: Group | None = None,
+    provider: User | None = None,
+    start: datetime.date | None = None,
+    end: datetime.date | None = None,
+) -> Feed:
+    """The practice, one provider's groups or one group, between two local dates.
+
+    ``start``/``end`` are inclusive dates in each session's own group zone
+    (a 22:00 Los Angeles session on 31 December belongs to December even
+    though it is January in UTC); ``None`` leaves that side open.
+    """
+    check_range(start, end)
+    practice = current_app.config["PRACTICE_NAME"]
+    conditions = []
+    if group is not None:
+        conditions.append(Session.group == group)
+        name, zone = f"{practice}: {group.name}", group.timezone
+    elif provider is not None:
+        conditions.append(Session.group.in_(_provider_group_ids(provider)))
+        name, zone = f"{practice}: {provider.name}", provider.timezone
+    else:
+        name, zone = practice, current_app.config["PRACTICE_TIMEZONE"]
+    utc = datetime.UTC
+    if start:
+        conditions.append(
+            Session.starts_at
+            >= datetime.datetime.combine(start, datetime.time(), utc) - _ZONE_MARGIN
+        )
+    if end:
+        day_after = datetime.datetime.combine(end, datetime.time(), utc) + datetime.timedelta(
+            days=1
+        )
+        conditions.append(Session.starts_at < day_after + _ZONE_MARGIN)
+    rows = _session_rows(*conditions)
+    if start or end:
+        rows = [r for r in rows if _local_day_in(r, start, end)]
+    return Feed(name=name, timezone=zone, audience="staff", rows=rows)
+
+
+def _local_day_in(row: Row, start: datetime.date | None, end: datetime.date | None) -> bool:
+    day = row.starts_at.astimezone(zoneinfo.ZoneInfo(row.timezone)).date()
+    return (start is None or day >= start) and (end is None or day <= end)
+
+
+def export_filename(*, group: Group | None, provider: User | None, start, end) -> str:
+    """A file name without people's or groups' names (they may reveal a focus)."""
+    what = f"group-{group.id}" if group else f"provider-{provider.id}" if provider else "practice"
+    span = "-".join(d.isoformat() for d in (start, end) if d)
+    return f"{what}-{span}.ics" if span else f"{what}.ics"
+
+
+def record_export(feed: Feed, *, actor: User | None, group, provider, start, end) -> None:
+    scope = "group" if group else "provider" if provider else "practice"
+    audit.record(
+        "calendar_exported",
+        actor=actor,
+        target=group or provider,
+        scope=scope,
+        start=start.isoformat() if start else "",
+        end=end.isoformat() if end else "",
+        sessions=len(feed),
+    )
+
+
+# --- feed tokens ----------------------------------------------------------------
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def user_for_token(token: str) -> User | None:
+    """The active member or provider a feed token belongs to, else None.
+
+    Malformed, unknown, rotated-away tokens and deactivated accounts all
+    give None, so the caller answers each with the same 404.
+    """
+    if not _TOKEN_RE.fullmatch(token or ""):
+        return None
+    user = User.get_or_none(User.feed_token_hash == token_hash(token))
+    if user is None or not user.active or user.role not in ("member", "provider"):
+        return None
+    return user
+
+
+def issue_token(user: User) -> str:
+    """A new feed token for ``user``; any earlier link stops working at once."""
+    if user.role not in ("member", "provider"):
+        raise ServiceError("Calendar links are for members and providers.")
+    first = user.feed_token_hash is None
+    for _ in range(3):
+        token = secrets.token_urlsafe(32)
+        try:
+            with database.atomic():
+                _save_token(user, token_hash(token))
+                audit.record("feed_token_rotated", actor=user, target=user, first=first)
+            return token
+        except IntegrityError:  # a 256-bit collision: astronomically unlikely
+            continue
+    raise ServiceError("Could not create a calendar link; please try again.")
+
+
+def revoke_token(user: User) -> None:
+    """Turn the calendar link off: the feed URL answers 404 from now on."""
+    with database.atomic():
+        _save_token(user, None)
+        audit.record("feed_token_rotated", actor=user, target=user, revoked=True)
+
+
+def _save_token(user: User, hashed: str | None) -> None:
+    user.feed_token_hash = hashed
+    user.updated_at = utcnow()
+    User.update(feed_token_hash=hashed, updated_at=user.updated_at).where(
+        User.id == user.id
+    ).execute()
+
+
+def set_show_group_names(user: User, show: bool) -> None:
+    if user.feed_shows_group_names == show:
+        return
+    with database.atomic():
+        user.feed_shows_group_names = show
+        user.updated_at = utcnow()
+        User.update(feed_shows_group_names=show, updated_at=user.updated_at).where(
+            User.id == user.id
+        ).execute()
+        audit.record("account_changed", actor=user, target=user, fields=["feed_shows_group_names"])
+
+
+def feed_urls(token: str, url_for_feed: str) -> dict[str, str]:
+    """The https (or, in development, http) and webcal:// forms of a feed URL.
+
+    ``url_for_feed`` is the feed's path (``/feed/<token>.ics``), joined to
+    ``BASE_URL`` so links are right behind a proxy too.
+    """
+    https = base_url() + url_for_feed
+    return {"https": https, "webcal": "webcal://" + https.split("://", 1)[1]}

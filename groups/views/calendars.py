@@ -1,0 +1,224 @@
+"""Calendars: staff exports, the private calendar link page, and the token feed.
+
+The feed (``/feed/<token>.ics``) is the one page here without a login: the
+secret in its URL is the credential. Every way a token can be wrong answers
+with the same 404 body, and a poll whose ETag still matches gets a 304
+before any calendar is built.
+"""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.http import http_date
+from wtforms import BooleanField, DateField, SelectChoice, SelectField
+from wtforms.validators import InputRequired
+
+from .. import audit
+from ..access import group_for_staff, visible_groups
+from ..auth import role_required
+from ..clock import utcnow
+from ..forms import ActionForm
+from ..models import Group, User
+from ..services import ServiceError, feeds
+from .admin import apply_service_error
+
+bp = Blueprint("calendars", __name__)
+
+FEED_CACHE_CONTROL = "private, max-age=300"
+FEED_NOT_FOUND = "Calendar not found.\n"
+DEFAULT_EXPORT_DAYS = 182
+
+
+class ExportForm(FlaskForm):
+    """A GET form (no CSRF): a download changes nothing and is safe to repeat."""
+
+    class Meta:
+        csrf = False
+
+    what = SelectField("Calendar of", validate_choice=False)
+    start = DateField("From", validators=[InputRequired("Pick the first day.")])
+    end = DateField("To (inclusive)", validators=[InputRequired("Pick the last day.")])
+
+
+class FeedSettingsForm(FlaskForm):
+    show_group_names = BooleanField("Show my group's name in my calendar")
+
+
+def export_choices(user: User) -> list[SelectChoice]:
+    groups = list(visible_groups(user).order_by(Group.name))
+    if user.is_admin:
+        choices = [SelectChoice("practice", "Whole practice (every group)")]
+        choices += [
+            SelectChoice(f"provider:{p.id}", p.name, optgroup="One provider's groups")
+            for p in User.providers()
+        ]
+    else:
+        choices = [SelectChoice("mine", "All my groups")]
+    choices += [SelectChoice(f"group:{g.id}", g.name, optgroup="One group") for g in groups]
+    return choices
+
+
+def resolve_scope(user: User, what: str) -> tuple[Group | None, User | None]:
+    """(group, provider) for a choice; 404 for anything the user may not export."""
+    kind, _, raw_id = (what or "").partition(":")
+    if kind == "practice" and user.is_admin and not raw_id:
+        return None, None
+    if kind == "mine" and user.is_provider and not raw_id:
+        return None, user
+    if not raw_id.isdigit():
+        abort(404)
+    if kind == "group":
+        return group_for_staff(user, int(raw_id)), None
+    if kind == "provider" and user.is_admin:
+        provider = User.get_or_none(User.id == int(raw_id), User.role == "provider")
+        if provider is not None:
+            return None, provider
+    abort(404)
+
+
+def practice_today() -> datetime.date:
+    zone = zoneinfo.ZoneInfo(current_app.config["PRACTICE_TIMEZONE"])
+    return utcnow().astimezone(zone).date()
+
+
+@bp.route("/calendars/export")
+@role_required("admin", "provider")
+def export():
+    submitted = "what" in request.args
+    form = ExportForm(request.args if submitted else None)
+    form.what.choices = export_choices(current_user)
+    if not submitted:
+        today = practice_today()
+        form.what.data = "practice" if current_user.is_admin else "mine"
+        form.start.data = today
+        form.end.data = today + datetime.timedelta(days=DEFAULT_EXPORT_DAYS)
+    elif form.validate():
+        group, provider = resolve_scope(current_user, form.what.data)
+        start, end = form.start.data, form.end.data
+        try:
+            feed = feeds.export_feed(group=group, provider=provider, start=start, end=end)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            body = feed.build()
+            feeds.record_export(
+                feed, actor=current_user, group=group, provider=provider, start=start, end=end
+            )
+            name = feeds.export_filename(group=group, provider=provider, start=start, end=end)
+            return Response(
+                body,
+                content_type="text/calendar; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
+    return render_template("calendars/export.html", form=form), 400 if form.errors else 200
+
+
+# --- the private calendar link -------------------------------------------------
+
+
+def subscription_page(urls: dict | None = None, replaced: bool = False):
+    settings = FeedSettingsForm(show_group_names=current_user.feed_shows_group_names)
+    return render_template(
+        "calendars/subscription.html",
+        urls=urls,
+        replaced=replaced,
+        has_link=current_user.feed_token_hash is not None,
+        settings=settings,
+        action_form=ActionForm(),
+    )
+
+
+@bp.route("/calendar")
+@role_required("member", "provider")
+def subscription():
+    return subscription_page()
+
+
+@bp.route("/calendar/link", methods=["POST"])
+@role_required("member", "provider")
+def rotate():
+    """Create (or replace) the link and show it once: only its hash is kept."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    replaced = current_user.feed_token_hash is not None
+    token = feeds.issue_token(current_user)
+    urls = feeds.feed_urls(token, url_for("calendars.feed", token=token))
+    return subscription_page(urls, replaced=replaced)
+
+
+@bp.route("/calendar/link/off", methods=["POST"])
+@role_required("member", "provider")
+def revoke():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    feeds.revoke_token(current_user)
+    flash("Your calendar link is turned off. Calendars subscribed to it stop updating.", "success")
+    return redirect(url_for("calendars.subscription"))
+
+
+@bp.route("/calendar/settings", methods=["POST"])
+@role_required("member")
+def settings():
+    form = FeedSettingsForm()
+    if not form.validate_on_submit():
+        abort(400)
+    feeds.set_show_group_names(current_user, form.show_group_names.data)
+    if form.show_group_names.data:
+        flash("Your calendar now shows your group's name.", "success")
+    else:
+        flash("Your calendar now shows “Group session” instead of the group's name.", "success")
+    return redirect(url_for("calendars.subscription"))
+
+
+# --- the feed itself --------------------------------------------------------------
+
+
+def feed_not_found() -> Response:
+    """The single answer for malformed, unknown, old and deactivated tokens."""
+    return Response(FEED_NOT_FOUND, 404, content_type="text/plain; charset=utf-8")
+
+
+def not_modified(etag: str, modified: datetime.datetime | None) -> bool:
+    if request.if_none_match:  # takes precedence over If-Modified-Since (RFC 9110)
+        return request.if_none_match.contains_weak(etag)
+    since = request.if_modified_since
+    return bool(since and modified and modified <= since)
+
+
+@bp.route("/feed/<path:anything>")
+def feed_other(anything: str):
+    """Any other shape of feed URL: the same 404 as a wrong token."""
+    return feed_not_found()
+
+
+@bp.route("/feed/<token>.ics")
+def feed(token: str):
+    user = feeds.user_for_token(token)
+    feed = feeds.feed_for(user) if user is not None else None
+    if feed is None:
+        return feed_not_found()
+    etag, modified = feed.etag, feed.last_modified
+    headers = {"ETag": f'"{etag}"', "Cache-Control": FEED_CACHE_CONTROL}
+    if modified is not None:
+        headers["Last-Modified"] = http_date(modified)
+    if not_modified(etag, modified):
+        audit.record("feed_fetched", actor=user, target=user, status=304)
+        return Response(status=304, headers=headers)
+    body = feed.build()
+    audit.record("feed_fetched", actor=user, target=user, status=200, sessions=len(feed))
+    return Response(body, 200, headers, content_type="text/calendar; charset=utf-8")
