@@ -19,8 +19,14 @@ SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "synchronous": "norm
 SQLITE_BUSY_TIMEOUT_SECONDS = 10
 
 
-def open_database(url: str, instance_path: str | None = None):
-    """Create (not connect) the peewee database for a URL."""
+def open_database(
+    url: str, instance_path: str | None = None, busy_timeout: float = SQLITE_BUSY_TIMEOUT_SECONDS
+):
+    """Create (not connect) the peewee database for a URL.
+
+    ``busy_timeout`` is how long an SQLite write waits for another writer's
+    lock before giving up (the request then gets a 503 "try again" page).
+    """
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
         if not os.path.isabs(path) and instance_path is not None:
@@ -28,7 +34,7 @@ def open_database(url: str, instance_path: str | None = None):
             # which is the parent of Flask's instance folder.
             path = os.path.join(os.path.dirname(instance_path), path)
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        return SqliteDatabase(path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS, pragmas=SQLITE_PRAGMAS)
+        return SqliteDatabase(path, timeout=busy_timeout, pragmas=SQLITE_PRAGMAS)
     if url.startswith(("postgresql://", "postgres://")):
         return connect(url.replace("postgres://", "postgresql://", 1))
     raise RuntimeError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {url!r}")
@@ -51,7 +57,8 @@ def write_transaction():
 
 
 def init_app(app: Flask) -> None:
-    database.initialize(open_database(app.config["DATABASE_URL"], app.instance_path))
+    busy_timeout = app.config.get("SQLITE_BUSY_TIMEOUT", SQLITE_BUSY_TIMEOUT_SECONDS)
+    database.initialize(open_database(app.config["DATABASE_URL"], app.instance_path, busy_timeout))
 
     @app.before_request
     def _connect():

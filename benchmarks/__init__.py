@@ -1,0 +1,1 @@
+"""Benchmarks, the load run and the pieces the fault-tolerance tests share."""
