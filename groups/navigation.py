@@ -48,7 +48,7 @@ NAV = {
     ],
     "member": [
         ("main.member_home", "My schedule"),
-        ("main.member_progress", "My progress"),
+        ("attendance.member_progress", "My progress"),
         ("calendars.subscription", "Calendar link"),
     ],
 }

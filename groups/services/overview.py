@@ -98,12 +98,22 @@ def group_page(group: Group) -> dict:
         "roster": roster,
         "waitlist": waitlisted,
         "now": utcnow(),
+        **attendance_extras(group, sessions, roster),
     }
+
+
+def attendance_extras(group: Group, sessions: list[Session], roster: list[Enrollment]) -> dict:
+    """Attendance grid, rates and group pacing for the group page (2-3 queries)."""
+    from .pacing import group_page_extras
+
+    return group_page_extras(group, sessions, roster)
 
 
 def member_record_extras(group: Group, member: User) -> dict:
     """Extra sections of a member's record; attendance and pacing add theirs here."""
-    return {}
+    from .pacing import one_member
+
+    return {**one_member(group, member)}
 
 
 def todays_sessions(provider_groups) -> list[Session]:
@@ -156,4 +166,6 @@ def member_schedule(member: User) -> dict:
 
 def provider_home_extras(provider_groups) -> dict:
     """Extra sections of the provider home; attendance adds the check-in list here."""
-    return {}
+    from .attendance import check_ins
+
+    return {"check_ins": check_ins(provider_groups)}

@@ -1,0 +1,468 @@
+"""Attendance: a session's roster, saving it in one transaction, rates and flags.
+
+The roster of a session is every member active in the group at the time of
+the session (joined before it ended, not withdrawn before it started) plus
+anyone who already has an attendance row for it. Saving writes the whole
+roster at once: unchanged rows are left alone, changed rows are updated and
+audited with the old and new status, new rows are inserted (the unique
+``(session, member)`` index backs "saving twice never duplicates").
+
+A form carries a version token (a hash of the roster and its rows when the
+form was drawn); a save whose token no longer matches is refused, so a
+correction made in another tab is never silently overwritten.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import hashlib
+import io
+import zoneinfo
+from dataclasses import dataclass, field
+
+from peewee import JOIN
+
+from .. import audit
+from ..clock import utcnow
+from ..db import is_sqlite, write_transaction
+from ..models import ATTENDANCE_STATUSES, Attendance, Enrollment, Group, Session, User
+from . import ServiceError
+
+STATUS_LABELS = {"present": "Present", "late": "Late", "absent": "Absent", "excused": "Excused"}
+# One letter per status for the grid: readable without colour.
+STATUS_SYMBOLS = {"present": "P", "late": "L", "absent": "A", "excused": "E"}
+ATTENDED = ("present", "late")
+NOTE_MAX = 500
+CHECK_IN_AFTER = 2  # consecutive absences
+
+
+class RosterError(ServiceError):
+    """A refused roster save; ``member_errors`` maps member ids to messages."""
+
+    def __init__(self, message: str, member_errors: dict[int, str] | None = None, stale=False):
+        super().__init__(message)
+        self.member_errors = member_errors or {}
+        self.stale = stale
+
+
+@dataclass
+class RosterEntry:
+    member: User
+    record: Attendance | None = None
+
+    @property
+    def status(self) -> str:
+        return self.record.status if self.record else ""
+
+    @property
+    def note(self) -> str:
+        return self.record.note if self.record else ""
+
+
+@dataclass
+class Rate:
+    attended: int = 0
+    recorded: int = 0
+
+    @property
+    def percent(self) -> int | None:
+        return round(100 * self.attended / self.recorded) if self.recorded else None
+
+    def __str__(self) -> str:
+        if not self.recorded:
+            return "—"
+        return f"{self.percent}% ({self.attended} of {self.recorded})"
+
+
+def active_at(enrollment: Enrollment, session: Session) -> bool:
+    """Was this enrollment active while the session ran?"""
+    if enrollment.joined_at is None or enrollment.joined_at > session.ends_at:
+        return False
+    return enrollment.withdrawn_at is None or enrollment.withdrawn_at > session.starts_at
+
+
+def roster(session: Session) -> list[RosterEntry]:
+    """The session's roster, by name (2 queries)."""
+    entries: dict[int, RosterEntry] = {}
+    enrollments = (
+        Enrollment.select(Enrollment, User)
+        .join(User, on=(Enrollment.member == User.id))
+        .where(Enrollment.group == session.group_id, Enrollment.status != "waitlisted")
+    )
+    for enrollment in enrollments:
+        if active_at(enrollment, session):
+            entries.setdefault(enrollment.member_id, RosterEntry(enrollment.member))
+    rows = (
+        Attendance.select(Attendance, User)
+        .join(User, on=(Attendance.member == User.id))
+        .where(Attendance.session == session)
+    )
+    for row in rows:
+        entries.setdefault(row.member_id, RosterEntry(row.member)).record = row
+    return sorted(entries.values(), key=lambda e: (e.member.name.casefold(), e.member.id))
+
+
+def version_token(entries: list[RosterEntry]) -> str:
+    """A short hash of who is on the roster and what is saved for them."""
+    digest = hashlib.sha256()
+    for entry in sorted(entries, key=lambda e: e.member.id):
+        record = entry.record
+        parts = [str(entry.member.id)]
+        if record is not None:
+            parts += [record.status, record.note, record.updated_at.isoformat()]
+        digest.update(("\x1f".join(parts) + "\x1e").encode())
+    return digest.hexdigest()[:32]
+
+
+def local_date(value: datetime.datetime, tz: str) -> datetime.date:
+    return value.astimezone(zoneinfo.ZoneInfo(tz)).date()
+
+
+def refusal(session: Session, group: Group) -> str | None:
+    """Why attendance cannot be taken for this session now, or None."""
+    if session.status == "cancelled":
+        return "This session was cancelled, so it has no attendance."
+    if local_date(session.starts_at, group.timezone) > local_date(utcnow(), group.timezone):
+        day = session.starts_at.astimezone(zoneinfo.ZoneInfo(group.timezone))
+        return (
+            f"This session is on {day:%A %d %B %Y}. Attendance can be taken from the day "
+            "of the session."
+        )
+    return None
+
+
+def parse_marks(form) -> tuple[dict[int, str], dict[int, str]]:
+    """Statuses and notes from a roster form (``status-<id>``, ``note-<id>``)."""
+    statuses: dict[int, str] = {}
+    notes: dict[int, str] = {}
+    for key, value in form.items():
+        prefix, _, member_id = key.partition("-")
+        if not member_id.isdigit():
+            continue
+        if prefix == "status":
+            statuses[int(member_id)] = value
+        elif prefix == "note":
+            notes[int(member_id)] = value
+    return statuses, notes
+
+
+def check_marks(
+    entries: list[RosterEntry], statuses: dict[int, str], notes: dict[int, str]
+) -> dict[int, str]:
+    """Problems with a submitted roster, by member id (empty when it can be saved)."""
+    on_roster = {e.member.id for e in entries}
+    strangers = sorted((set(statuses) | set(notes)) - on_roster)
+    if strangers:
+        raise RosterError(
+            "The form names a member who is not on this session's roster (not enrolled in "
+            "the group at the time of the session). Nothing was saved."
+        )
+    errors: dict[int, str] = {}
+    for entry in entries:
+        member_id = entry.member.id
+        status = statuses.get(member_id, "")
+        if status not in ATTENDANCE_STATUSES:
+            errors[member_id] = (
+                f"Choose present, late, absent or excused for {entry.member.name}."
+                if not status
+                else f"“{status[:20]}” is not an attendance status; choose present, late, "
+                "absent or excused."
+            )
+        elif len(notes.get(member_id, "").strip()) > NOTE_MAX:
+            errors[member_id] = f"Keep the note to {NOTE_MAX} characters or fewer."
+    return errors
+
+
+def _matches(entries: list[RosterEntry], statuses: dict[int, str], notes: dict[int, str]) -> bool:
+    """Does the submission equal what is saved now, member for member?"""
+    return {e.member.id for e in entries} == set(statuses) and all(
+        e.record is not None
+        and statuses[e.member.id] == e.status
+        and notes.get(e.member.id, "").strip() == e.note
+        for e in entries
+    )
+
+
+def _locked_session(session_id: int) -> Session:
+    query = Session.select(Session, Group).join(Group).where(Session.id == session_id)
+    if not is_sqlite():
+        query = query.for_update(of=Session)
+    return query.get()
+
+
+@dataclass
+class SaveResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def save_roster(
+    session: Session, statuses: dict[int, str], notes: dict[int, str], version: str, *, by: User
+) -> SaveResult:
+    """Save a whole roster in one transaction; refuse bad input, cancelled or stale forms."""
+    with write_transaction():
+        session = _locked_session(session.id)
+        if reason := refusal(session, session.group):
+            raise RosterError(reason)
+        entries = roster(session)
+        if version != version_token(entries) and not _matches(entries, statuses, notes):
+            # A double submit of what is already saved is harmless; anything
+            # else would overwrite a change this form never showed.
+            raise RosterError(
+                "Someone changed this session's attendance after you opened this page, so "
+                "nothing was saved. The latest saved values are shown next to your choices: "
+                "check them and save again.",
+                stale=True,
+            )
+        errors = check_marks(entries, statuses, notes)
+        if errors:
+            raise RosterError(
+                "Some members need a status; nothing was saved.", member_errors=errors
+            )
+        now = utcnow()
+        result = SaveResult()
+        new_rows = []
+        for entry in entries:
+            member_id = entry.member.id
+            status, note = statuses[member_id], notes.get(member_id, "").strip()
+            result.counts[status] = result.counts.get(status, 0) + 1
+            old = entry.record
+            if old is None:
+                new_rows.append(
+                    {
+                        "session": session.id,
+                        "member": member_id,
+                        "status": status,
+                        "note": note,
+                        "updated_by": by.id,
+                        "updated_at": now,
+                    }
+                )
+                result.created += 1
+                audit.record(
+                    "attendance_changed",
+                    actor=by,
+                    target=session,
+                    member=member_id,
+                    old=None,
+                    new=status,
+                    note_changed=bool(note),
+                )
+            elif old.status != status or old.note != note:
+                Attendance.update(status=status, note=note, updated_by=by, updated_at=now).where(
+                    Attendance.id == old.id
+                ).execute()
+                result.updated += 1
+                audit.record(
+                    "attendance_changed",
+                    actor=by,
+                    target=session,
+                    member=member_id,
+                    old=old.status,
+                    new=status,
+                    note_changed=old.note != note,
+                )
+            else:
+                result.unchanged += 1
+        if new_rows:
+            Attendance.insert_many(new_rows).execute()
+        if session.status == "scheduled":
+            # Held sessions keep their module (schedule.assign_modules) and the
+            # calendar entry changes, so the revision rises.
+            session.status = "held"
+            session.revision += 1
+            session.updated_at = now
+            session.save(only=[Session.status, Session.revision, Session.updated_at])
+    return result
+
+
+# Rates, grid and flags ------------------------------------------------------
+
+
+def held_rows(group_ids: list[int]) -> list[tuple[int, int, int, str, datetime.datetime]]:
+    """(group id, session id, member id, status, starts_at) of held sessions, oldest first."""
+    query = (
+        Attendance.select(
+            Session.group,
+            Attendance.session,
+            Attendance.member,
+            Attendance.status,
+            Session.starts_at,
+        )
+        .join(Session, on=(Attendance.session == Session.id))
+        .where(Session.group.in_(group_ids), Session.status == "held")
+        .order_by(Session.starts_at, Session.id)
+        .tuples()
+    )
+    return [
+        (g, s, m, status, Session.starts_at.python_value(starts))
+        for g, s, m, status, starts in query
+    ]
+
+
+def rates(rows) -> dict[int, Rate]:
+    """Attendance rate per member: present + late over their recorded held sessions."""
+    by_member: dict[int, Rate] = {}
+    for _group, _session, member_id, status, _starts in rows:
+        rate = by_member.setdefault(member_id, Rate())
+        rate.recorded += 1
+        rate.attended += status in ATTENDED
+    return by_member
+
+
+def total_rate(member_rates: dict[int, Rate]) -> Rate:
+    return Rate(
+        attended=sum(r.attended for r in member_rates.values()),
+        recorded=sum(r.recorded for r in member_rates.values()),
+    )
+
+
+def absence_streak(statuses: list[str]) -> int:
+    """Consecutive unexcused absences at the end of a member's record."""
+    streak = 0
+    for status in reversed(statuses):
+        if status != "absent":
+            break
+        streak += 1
+    return streak
+
+
+def streaks(rows) -> dict[tuple[int, int], int]:
+    """Current absence streak per (group id, member id)."""
+    history: dict[tuple[int, int], list[str]] = {}
+    for group_id, _session, member_id, status, _starts in rows:
+        history.setdefault((group_id, member_id), []).append(status)
+    return {key: absence_streak(statuses) for key, statuses in history.items()}
+
+
+def check_ins(provider_groups) -> list[dict]:
+    """Active members with two or more consecutive absences in running groups (3 queries)."""
+    groups = {
+        g.id: g
+        for g in provider_groups.where(Group.status.not_in(("completed", "archived"))).order_by(
+            Group.name
+        )
+    }
+    rows = held_rows(list(groups))
+    current = streaks(rows)
+    last_absent: dict[tuple[int, int], datetime.datetime] = {}
+    for group_id, _session, member_id, status, starts in rows:
+        if status == "absent":
+            last_absent[(group_id, member_id)] = starts
+    flagged = {key for key, n in current.items() if n >= CHECK_IN_AFTER}
+    # Always the same three queries, flagged members or not.
+    enrollments = (
+        Enrollment.select(Enrollment, User)
+        .join(User, on=(Enrollment.member == User.id))
+        .where(
+            Enrollment.group.in_(list(groups)),
+            Enrollment.member.in_(sorted({member_id for _g, member_id in flagged})),
+            Enrollment.status == "active",
+        )
+    )
+    result = []
+    for enrollment in enrollments:
+        key = (enrollment.group_id, enrollment.member_id)
+        if key in flagged:
+            result.append(
+                {
+                    "group": groups[enrollment.group_id],
+                    "member": enrollment.member,
+                    "absences": current[key],
+                    "last_absent": last_absent[key],
+                }
+            )
+    result.sort(key=lambda r: (-r["absences"], r["group"].name, r["member"].name.casefold()))
+    return result
+
+
+@dataclass
+class GridRow:
+    member: User
+    enrollment_status: str
+    cells: list[str]  # status per column ("" = not on the roster)
+    rate: Rate
+    streak: int
+
+
+def attendance_grid(sessions: list[Session], enrollments: list[Enrollment], rows) -> dict:
+    """Members x held sessions, from data the caller already loaded."""
+    columns = [s for s in sessions if s.status == "held"]
+    index = {s.id: i for i, s in enumerate(columns)}
+    member_rates = rates(rows)
+    member_streaks = {m: n for (_g, m), n in streaks(rows).items()}
+    by_member: dict[int, list[str]] = {}
+    for _group, session_id, member_id, status, _starts in rows:
+        if session_id in index:
+            by_member.setdefault(member_id, [""] * len(columns))[index[session_id]] = status
+    people: dict[int, tuple[User, str]] = {}
+    for enrollment in sorted(enrollments, key=lambda e: e.status != "active"):
+        if enrollment.status == "waitlisted":
+            continue
+        if enrollment.status == "active" or enrollment.member_id in by_member:
+            people.setdefault(enrollment.member_id, (enrollment.member, enrollment.status))
+    grid_rows = [
+        GridRow(
+            member=member,
+            enrollment_status=status,
+            cells=by_member.get(member.id, [""] * len(columns)),
+            rate=member_rates.get(member.id, Rate()),
+            streak=member_streaks.get(member.id, 0),
+        )
+        for member, status in people.values()
+    ]
+    grid_rows.sort(key=lambda r: (r.enrollment_status != "active", r.member.name.casefold()))
+    return {
+        "columns": columns,
+        "rows": grid_rows,
+        "rates": member_rates,
+        "group_rate": total_rate(
+            {r.member.id: r.rate for r in grid_rows if r.enrollment_status == "active"}
+        ),
+    }
+
+
+def group_grid(group: Group) -> dict:
+    """The attendance grid of one group (3 queries): for the CSV export."""
+    sessions = list(
+        Session.select().where(Session.group == group).order_by(Session.starts_at, Session.id)
+    )
+    enrollments = list(
+        Enrollment.select(Enrollment, User)
+        .join(User, JOIN.INNER, on=(Enrollment.member == User.id))
+        .where(Enrollment.group == group)
+    )
+    return attendance_grid(sessions, enrollments, held_rows([group.id]))
+
+
+# CSV ------------------------------------------------------------------------
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value) -> str:
+    """Neutralise spreadsheet formulas: a leading = + - @ tab or CR gets a quote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def grid_csv(group: Group, grid: dict) -> str:
+    """The grid as CSV text: one row per member, one column per held session."""
+    zone = zoneinfo.ZoneInfo(group.timezone)
+    header = ["Member", "Enrollment"]
+    for session in grid["columns"]:
+        header.append(session.starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"))
+    header += ["Attended", "Recorded", "Rate (%)"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([safe_cell(h) for h in header])
+    for row in grid["rows"]:
+        rate = row.rate
+        cells = [row.member.name, row.enrollment_status]
+        cells += [STATUS_LABELS.get(c, "") for c in row.cells]
+        cells += [rate.attended, rate.recorded, "" if rate.percent is None else rate.percent]
+        writer.writerow([safe_cell(c) for c in cells])
+    return out.getvalue()

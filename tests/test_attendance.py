@@ -1,0 +1,291 @@
+"""Taking attendance: one POST per roster, idempotent, audited, stale forms refused."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+from attendance_helpers import build, roster_form, text_of
+from conftest import login
+
+from groups.models import Attendance, AuditLog, Enrollment, Session
+from groups.services import attendance
+from groups.services import enrollment as enrollment_service
+from groups.services import schedule as schedule_service
+
+
+def open_roster(client, setup, n=0, user=None):
+    session = setup.at_session(n)
+    login(client, user or setup.lead)
+    page = client.get(f"/sessions/{session.id}/attendance")
+    assert page.status_code == 200
+    return session, roster_form(page.get_data(as_text=True))
+
+
+def post(client, session, data):
+    return client.post(f"/sessions/{session.id}/attendance", data=data)
+
+
+def statuses(setup, *values):
+    return {f"status-{m.id}": v for m, v in zip(setup.members, values, strict=True)}
+
+
+def test_roster_lists_members_as_radio_fieldsets(client, make_user, frozen_time):
+    setup = build(make_user, frozen_time, members=2)
+    session = setup.at_session(0)
+    login(client, setup.lead)
+    html = client.get(f"/sessions/{session.id}/attendance").get_data(as_text=True)
+    for member in setup.members:
+        assert f"<legend>{member.name}</legend>" in html
+        for status in ("present", "late", "absent", "excused"):
+            assert f'name="status-{member.id}" value="{status}"' in html
+        assert f'<label for="note-{member.id}"' in html
+    assert 'name="mark_all" value="present"' in html
+
+
+def test_saving_twice_keeps_one_row_per_member(client, make_user, frozen_time):
+    setup = build(make_user, frozen_time, members=3)
+    session, form = open_roster(client, setup)
+    revision = session.revision
+    data = {**form, **statuses(setup, "present", "late", "absent")}
+    assert post(client, session, data).status_code == 302
+    assert post(client, session, data).status_code == 302  # the same form again
+    session, form = open_roster(client, setup)
+    response = post(client, session, {**form, **statuses(setup, "present", "late", "absent")})
+    assert response.status_code == 302
+
+    rows = list(Attendance.select().where(Attendance.session == session))
+    assert len(rows) == 3
+    assert sorted(r.status for r in rows) == ["absent", "late", "present"]
+    held = Session.get_by_id(session.id)
+    assert held.status == "held"
+    assert held.revision == revision + 1  # raised once, when it became held
+    changes = AuditLog.select().where(AuditLog.action == "attendance_changed")
+    assert changes.count() == 3  # the repeats changed nothing, so audited nothing
+
+
+def test_correction_is_audited_with_old_and_new_status(client, make_user, frozen_time):
+    setup = build(make_user, frozen_time, members=2)
+    setup.mark(0, "present")
+    first, second = setup.members
+    session, form = open_roster(client, setup)
+    form[f"status-{second.id}"] = "absent"
+    form[f"note-{second.id}"] = "Felt unwell, texted in advance"
+    response = post(client, session, form)
+    assert response.status_code == 302
+
+    row = Attendance.get(Attendance.session == session, Attendance.member == second)
+    assert row.status == "absent"
+    assert row.updated_by_id == setup.lead.id
+    entry = (
+        AuditLog.select()
+        .where(AuditLog.action == "attendance_changed")
+        .order_by(AuditLog.id.desc())
+        .first()
+    )
+    detail = json.loads(entry.detail)
+    assert detail["member"] == second.id
+    assert (detail["old"], detail["new"]) == ("present", "absent")
+    assert detail["note_changed"] is True
+    assert entry.actor_id == setup.lead.id and entry.target_id == session.id
+    assert "unwell" not in entry.detail  # the note text never goes to the audit log
+    assert Attendance.get(Attendance.member == first).status == "present"
+
+
+def test_stale_form_is_refused_and_nothing_is_overwritten(client, make_user, frozen_time):
+    setup = build(make_user, frozen_time, members=2)
+    first, second = setup.members
+    session, stale = open_roster(client, setup)
+    # Another tab saves first.
+    _, other = open_roster(client, setup)
+    assert post(client, session, {**other, **statuses(setup, "late", "absent")}).status_code == 302
+    # The first tab's save is refused.
+    response = post(client, session, {**stale, **statuses(setup, "present", "present")})
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert "changed this session&#39;s attendance after you opened this page" in html
+    assert "Saved now: <strong>Late</strong>" in html
+    # The user's choices are still in the form, with a fresh token to save them deliberately.
+    assert f'name="status-{first.id}" value="present" checked' in html
+    saved = {r.member_id: r.status for r in Attendance.select()}
+    assert saved == {first.id: "late", second.id: "absent"}
+    retry = roster_form(html)
+    assert post(client, session, retry).status_code == 302
+    assert Attendance.get(Attendance.member == first).status == "present"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"status": "maybe"}, "is not an attendance status"),
+        ({"status": ""}, "Choose present, late, absent or excused"),
+        ({"note": "x" * 501}, "Keep the note to 500 characters"),
+    ],
+)
+def test_bad_input_is_refused_next_to_the_member(client, make_user, frozen_time, change, message):
+    setup = build(make_user, frozen_time, members=2)
+    first, second = setup.members
+    session, form = open_roster(client, setup)
+    data = {**form, **statuses(setup, "present", "present")}
+    if "status" in change:
+        data[f"status-{second.id}"] = change["status"]
+    if "note" in change:
+        data[f"note-{second.id}"] = change["note"]
+    response = post(client, session, data)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert f'id="status-{second.id}-error">' in html
+    assert message in html
+    assert Attendance.select().count() == 0
+    assert Session.get_by_id(session.id).status == "scheduled"
+
+
+def test_member_not_on_the_roster_is_refused(client, make_user, frozen_time):
+    setup = build(make_user, frozen_time, members=2)
+    outsider = make_user("member", name="Not In This Group")
+    session, form = open_roster(client, setup)
+    data = {**form, **statuses(setup, "present", "present"), f"status-{outsider.id}": "present"}
+    response = post(client, session, data)
+    assert response.status_code == 422
+    assert "not on this session&#39;s roster" in response.get_data(as_text=True)
+    assert "Not In This Group" not in response.get_data(as_text=True)
+    assert Attendance.select().count() == 0
+
+
+def test_cancelled_session_is_refused(client, make_user, frozen_time):
+    setup = build(make_user, frozen_time, members=2)
+    session = setup.session(1)
+    schedule_service.cancel_session(session, "Snow day", by=setup.lead)
+    _, form = open_roster(client, setup, 0)
+    setup.clock.set(session.starts_at)
+    login(client, setup.lead)
+    page = client.get(f"/sessions/{session.id}/attendance").get_data(as_text=True)
+    assert "This session was cancelled" in page
+    assert 'name="mark_all"' not in page
+    response = post(client, session, {**form, **statuses(setup, "present", "present")})
+    assert response.status_code == 422
+    assert Attendance.select().count() == 0
+    assert Session.get_by_id(session.id).status == "cancelled"
+
+
+def test_future_session_is_refused(client, make_user, frozen_time):
+    setup = build(make_user, frozen_time, members=1)
+    session, form = open_roster(client, setup, 0)
+    later = setup.session(2)
+    page = client.get(f"/sessions/{later.id}/attendance").get_data(as_text=True)
+    assert "Attendance can be taken from the day of the session" in page
+    response = post(client, later, {**form, **statuses(setup, "present")})
+    assert response.status_code == 422
+    assert Attendance.select().count() == 0
+
+
+def test_mark_everyone_present_fills_the_form_without_saving(client, make_user, frozen_time):
+    setup = build(make_user, frozen_time, members=3)
+    session, form = open_roster(client, setup)
+    response = post(client, session, {**form, "mark_all": "present"})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Everyone is marked present" in html
+    assert Attendance.select().count() == 0
+    filled = roster_form(html)
+    assert [filled[f"status-{m.id}"] for m in setup.members] == ["present"] * 3
+    filled[f"status-{setup.members[1].id}"] = "late"
+    assert post(client, session, filled).status_code == 302
+    assert sorted(r.status for r in Attendance.select()) == ["late", "present", "present"]
+
+
+def test_roster_is_members_active_at_the_time(client, make_user, frozen_time):
+    setup = build(make_user, frozen_time, members=3, fmt="open")
+    first, second, third = setup.members
+    setup.mark(0, "present")
+    # After session 0: one member withdraws, a new one joins.
+    setup.clock.set(setup.session(0).ends_at + datetime.timedelta(days=1))
+    enrollment_service.withdraw(
+        Enrollment.get(Enrollment.member == third), "Moved away", by=setup.lead
+    )
+    newcomer = make_user("member", name="Newcomer")
+    enrollment_service.enroll(setup.group, newcomer, by=setup.lead)
+
+    names_0 = [e.member.name for e in attendance.roster(setup.session(0))]
+    names_1 = [e.member.name for e in attendance.roster(setup.session(1))]
+    assert names_0 == ["Member A", "Member B", "Member C"]  # C has a row there
+    assert names_1 == ["Member A", "Member B", "Newcomer"]
+
+
+def test_correcting_an_old_session_later_is_allowed(client, make_user, frozen_time):
+    setup = build(make_user, frozen_time, members=1)
+    setup.mark(0, "absent")
+    setup.mark(1, "present")
+    session = setup.session(0)
+    login(client, setup.lead)
+    form = roster_form(client.get(f"/sessions/{session.id}/attendance").get_data(as_text=True))
+    form[f"status-{setup.members[0].id}"] = "excused"
+    assert post(client, session, form).status_code == 302
+    assert Attendance.get(Attendance.session == session).status == "excused"
+
+
+def test_rates_on_roster_and_group_page(client, make_user, frozen_time):
+    setup = build(make_user, frozen_time, members=2)
+    first, second = setup.members
+    setup.mark(0, {first: "present", second: "absent"})
+    setup.mark(1, {first: "late", second: "excused"})
+    login(client, setup.lead)
+    roster_html = client.get(f"/sessions/{setup.session(1).id}/attendance").get_data(as_text=True)
+    assert "Attendance 100% (2 of 2)" in roster_html
+    assert "Attendance 0% (0 of 2)" in roster_html
+    page = text_of(client.get(f"/groups/{setup.group.id}").get_data(as_text=True))
+    assert "Group attendance rate: 50% (2 of 4)" in page
+    assert "Member A 06 Jan 2026 100% (2 of 2)" not in page  # joined before the sessions
+    assert "Member A 05 Jan 2026 100% (2 of 2)" in page  # the roster's rate column
+    assert "Member B 05 Jan 2026 0% (0 of 2)" in page
+
+
+def test_attendance_grid_on_group_page_reads_without_colour(client, make_user, frozen_time):
+    setup = build(make_user, frozen_time, members=2)
+    first, second = setup.members
+    setup.mark(0, {first: "present", second: "absent"})
+    setup.mark(1, {first: "late", second: "absent"})
+    login(client, setup.lead)
+    html = client.get(f"/groups/{setup.group.id}").get_data(as_text=True)
+    assert 'class="attendance-grid"' in html
+    assert '<abbr title="Absent">A</abbr>' in html
+    assert '<abbr title="Late">L</abbr>' in html
+    assert "2 absences in a row" in html
+    assert f"/groups/{setup.group.id}/attendance.csv" in html
+    assert f"/groups/{setup.group.id}/pacing" in html
+
+
+def test_take_attendance_links_from_home_group_and_session(client, make_user, frozen_time):
+    setup = build(make_user, frozen_time, members=1)
+    session = setup.at_session(0)
+    login(client, setup.lead)
+    link = f'href="/sessions/{session.id}/attendance"'
+    assert link in client.get("/home").get_data(as_text=True)
+    group_page = client.get(f"/groups/{setup.group.id}").get_data(as_text=True)
+    assert link in group_page
+    assert f'href="/sessions/{setup.session(2).id}/attendance"' not in group_page  # future
+    session_page = client.get(f"/sessions/{session.id}").get_data(as_text=True)
+    assert link in session_page
+    assert f'href="/sessions/{session.id}/note"' in session_page
+
+
+def test_csrf_is_required(app, make_user, frozen_time):
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = app.test_client()
+    setup = build(make_user, frozen_time, members=1)
+    session = setup.at_session(0)
+    login(client, setup.lead)
+    response = client.post(
+        f"/sessions/{session.id}/attendance", data={f"status-{setup.members[0].id}": "present"}
+    )
+    assert response.status_code == 400
+    assert Attendance.select().count() == 0
+
+
+def test_admin_can_take_attendance(client, make_user, frozen_time):
+    setup = build(make_user, frozen_time, members=1)
+    admin = make_user("admin")
+    session, form = open_roster(client, setup, user=admin)
+    assert post(client, session, {**form, **statuses(setup, "present")}).status_code == 302
+    assert Attendance.get().updated_by_id == admin.id
