@@ -25,9 +25,10 @@ from calendar_helpers import (
 from conftest import login
 from werkzeug.http import http_date
 
-from groups.models import AuditLog, Enrollment, SessionNote, User
+from groups.models import AuditLog, Enrollment, Module, SessionNote, User
 from groups.services import accounts, feeds, schedule
 from groups.services import enrollment as enrollment_service
+from groups.services import groups as group_service
 
 WEEK = datetime.timedelta(weeks=1)
 
@@ -493,3 +494,33 @@ def test_injected_group_name_stays_text(app, client, make_user, clock, who):
             "TRANSP",
         ]
     )
+
+
+def test_module_rename_reaches_a_provider_feed(app, client, practice, clock):
+    token = create_link(client, practice["provider"])
+    feed_client = app.test_client()
+    first = fetch(feed_client, token)
+    clock.advance(minutes=1)
+    module = Module.get(Module.group == practice["group"], Module.position == 1)
+    group_service.rename_module(module, "Worry time", "", by=practice["provider"])
+    again = fetch(feed_client, token, **{"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 200
+    assert "Tuesday Calm Circle: Worry time" in {str(e["SUMMARY"]) for e in vevents(again.data)}
+    since = fetch(feed_client, token, **{"If-Modified-Since": first.headers["Last-Modified"]})
+    assert since.status_code == 200
+
+
+def test_export_answers_conditional_requests(app, client, practice, make_user, build_spy):
+    login(client, make_user("admin"))
+    path = "/calendars/export?what=practice&start=2026-01-01&end=2026-12-31"
+    first = client.get(path)
+    assert first.status_code == 200 and len(build_spy) == 1
+    again = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and len(build_spy) == 1
+    other_range = client.get(
+        "/calendars/export?what=practice&start=2026-01-01&end=2026-06-30",
+        headers={"If-None-Match": first.headers["ETag"]},
+    )
+    assert other_range.status_code == 200
+    exported = AuditLog.select().where(AuditLog.action == "calendar_exported").count()
+    assert exported == 2  # a 304 delivers nothing, so it is not an export

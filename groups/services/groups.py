@@ -110,6 +110,9 @@ def rename_module(module: Module, title: str, purpose: str, *, by: User) -> None
     with database.atomic():
         module.title, module.purpose = title.strip(), purpose.strip()
         module.save()
+        # Staff calendars title sessions "group: module": touch them so feed
+        # ETags and Last-Modified change and calendar apps pick up the title.
+        Session.update(updated_at=utcnow()).where(Session.module == module).execute()
         audit.record("group_changed", actor=by, target=module.group, fields=["curriculum"])
 
 

@@ -115,16 +115,16 @@ def export():
         except ServiceError as error:
             apply_service_error(form, error)
         else:
+            headers = validators(feed)
+            if not_modified(feed.etag, feed.last_modified):
+                return Response(status=304, headers=headers)
             body = feed.build()
             feeds.record_export(
                 feed, actor=current_user, group=group, provider=provider, start=start, end=end
             )
             name = feeds.export_filename(group=group, provider=provider, start=start, end=end)
-            return Response(
-                body,
-                content_type="text/calendar; charset=utf-8",
-                headers={"Content-Disposition": f'attachment; filename="{name}"'},
-            )
+            headers["Content-Disposition"] = f'attachment; filename="{name}"'
+            return Response(body, content_type="text/calendar; charset=utf-8", headers=headers)
     return render_template("calendars/export.html", form=form), 400 if form.errors else 200
 
 
@@ -193,6 +193,14 @@ def feed_not_found() -> Response:
     return Response(FEED_NOT_FOUND, 404, content_type="text/plain; charset=utf-8")
 
 
+def validators(feed: feeds.Feed) -> dict[str, str]:
+    """ETag and Last-Modified headers, from the feed's cheap fingerprint."""
+    headers = {"ETag": f'"{feed.etag}"'}
+    if feed.last_modified is not None:
+        headers["Last-Modified"] = http_date(feed.last_modified)
+    return headers
+
+
 def not_modified(etag: str, modified: datetime.datetime | None) -> bool:
     if request.if_none_match:  # takes precedence over If-Modified-Since (RFC 9110)
         return request.if_none_match.contains_weak(etag)
@@ -212,11 +220,9 @@ def feed(token: str):
     feed = feeds.feed_for(user) if user is not None else None
     if feed is None:
         return feed_not_found()
-    etag, modified = feed.etag, feed.last_modified
-    headers = {"ETag": f'"{etag}"', "Cache-Control": FEED_CACHE_CONTROL}
-    if modified is not None:
-        headers["Last-Modified"] = http_date(modified)
-    if not_modified(etag, modified):
+    headers = validators(feed)
+    headers["Cache-Control"] = FEED_CACHE_CONTROL
+    if not_modified(feed.etag, feed.last_modified):
         audit.record("feed_fetched", actor=user, target=user, status=304)
         return Response(status=304, headers=headers)
     body = feed.build()
