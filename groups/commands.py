@@ -134,6 +134,67 @@ def export_ics_command(group_id, provider_email, start, end, output):
         click.echo(f"Wrote {len(feed)} session(s) to {output}.", err=True)
 
 
+@click.command("list-handouts")
+def list_handouts_command():
+    """Print the slug and title of every handout."""
+    from .services import handouts
+
+    try:
+        library = handouts.library()
+    except handouts.LibraryUnavailable as error:
+        _handout_problems(error.problems)
+    width = max((len(h.slug) for h in library), default=0)
+    for handout in library:
+        click.echo(f"{handout.slug:<{width}}  {handout.title}")
+
+
+@click.command("render-handout")
+@with_appcontext
+@click.argument("slug")
+@click.option("--group", "group_id", type=int, help="Print this group's name (its id).")
+@click.option("--session", "session_id", type=int, help="Print this session's date and module.")
+@click.option("--member", "member_email", help="A member's copy, with their name on it.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True))
+def render_handout_command(slug, group_id, session_id, member_email, output):
+    """Write one handout as a PDF (- for stdout)."""
+    from .services import handouts
+
+    with database.connection_context():
+        try:
+            pdf, handout = handouts.render_for_cli(
+                slug, group_id=group_id, session_id=session_id, member_email=member_email
+            )
+        except handouts.LibraryUnavailable as error:
+            _handout_problems(error.problems)
+        except ServiceError as error:
+            raise click.ClickException(error.message) from None
+    with click.open_file(output, "wb") as handle:
+        handle.write(pdf)
+    if output != "-":
+        click.echo(f"Wrote {handout.title!r} to {output}.", err=True)
+
+
+@click.command("check-handouts")
+def check_handouts_command():
+    """Check every handout file and that each curriculum module has a handout."""
+    from .handouts import check_library
+    from .services import handouts
+
+    problems = check_library(module_keys=handouts.all_module_keys())
+    if problems:
+        _handout_problems(problems)
+    count = len(handouts.library())
+    click.echo(f"All {count} handouts are valid, and every curriculum module has a handout.")
+
+
+def _handout_problems(problems: list[str]):
+    for problem in problems:
+        click.echo(f"  {problem}", err=True)
+    raise click.ClickException(
+        f"{len(problems)} problem(s) in the handout files under groups/handouts/content/."
+    )
+
+
 def init_app(app: Flask) -> None:
     for command in (
         init_db_command,
@@ -141,5 +202,8 @@ def init_app(app: Flask) -> None:
         demo_data_command,
         backup_command,
         export_ics_command,
+        list_handouts_command,
+        render_handout_command,
+        check_handouts_command,
     ):
         app.cli.add_command(command)

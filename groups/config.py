@@ -51,6 +51,8 @@ def from_environment(instance_path: str) -> dict:
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         # Number of proxies in front of the app whose X-Forwarded-For is trusted.
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
+        # Rendered handout PDFs, keyed by content: per host, safe to delete.
+        "PDF_CACHE_DIR": os.environ.get("PDF_CACHE_DIR") or str(Path(instance_path) / "pdf-cache"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": not development,

@@ -1,5 +1,14 @@
 """One blueprint per area; the factory registers them in this order."""
 
-from . import admin, attendance, auth, calendars, groups, main, sessions
+from . import admin, attendance, auth, calendars, groups, handouts, main, sessions
 
-BLUEPRINTS = [auth.bp, main.bp, admin.bp, groups.bp, sessions.bp, calendars.bp, attendance.bp]
+BLUEPRINTS = [
+    auth.bp,
+    main.bp,
+    admin.bp,
+    groups.bp,
+    sessions.bp,
+    calendars.bp,
+    handouts.bp,
+    attendance.bp,
+]

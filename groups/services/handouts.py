@@ -1,0 +1,496 @@
+"""Handouts in the running practice: the library page, session packets,
+personalised print contexts and the PDFs the views and the CLI hand out.
+
+The library and the renderer (``groups.handouts``) are pure; this module
+adds what needs the database: who may get which handout, what is printed
+on it, and the packet a provider picked for a session.
+"""
+
+from __future__ import annotations
+
+import io
+import zoneinfo
+from dataclasses import dataclass
+
+from flask import current_app
+from peewee import fn
+
+from .. import audit
+from ..curricula import CURRICULA, FOCUS_LABELS, module_by_key
+from ..db import write_transaction
+from ..handouts import Handout, HandoutError, Library, load_library
+from ..handouts import render as renderer
+from ..models import Enrollment, Group, Module, PacketItem, Session, User
+from . import ServiceError
+
+MAX_PACKET_ITEMS = 20
+
+
+class LibraryUnavailable(RuntimeError):
+    """The content files are malformed; ``problems`` says where and how."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def library() -> Library:
+    """The handout library, or ``LibraryUnavailable`` listing every problem."""
+    try:
+        return load_library()
+    except HandoutError as error:
+        raise LibraryUnavailable(error.problems) from None
+
+
+def library_or_problems() -> tuple[Library | None, list[str]]:
+    try:
+        return library(), []
+    except LibraryUnavailable as error:
+        return None, error.problems
+
+
+def all_module_keys() -> list[str]:
+    return [m.key for modules in CURRICULA.values() for m in modules]
+
+
+def coverage_problems(lib: Library) -> list[str]:
+    """Tags naming no curriculum module, and modules with no handout."""
+    keys = all_module_keys()
+    known = set(keys)
+    problems = [
+        f"{h.source_path.name}: unknown module '{key}'"
+        for h in lib
+        for key in h.modules
+        if key not in known
+    ]
+    tagged = {key for h in lib for key in h.modules}
+    problems.extend(f"module '{key}' has no handout" for key in keys if key not in tagged)
+    return problems
+
+
+def startup_check(logger) -> list[str]:
+    """Load the library once at start-up and log anything wrong with it.
+
+    A malformed file does not stop the app: the library page shows the
+    problems and ``flask check-handouts`` lists them with a non-zero exit.
+    """
+    lib, problems = library_or_problems()
+    if lib is None:
+        logger.error(
+            "Handout content has %d problem(s); handouts are unavailable until fixed "
+            "(run `flask --app app check-handouts`):\n  %s",
+            len(problems),
+            "\n  ".join(problems),
+        )
+        return problems
+    coverage = coverage_problems(lib)
+    if coverage:
+        logger.warning("Handout content: %s", "; ".join(coverage))
+    return coverage
+
+
+# ---- Browsing --------------------------------------------------------------
+
+
+def module_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """(focus label, [(module key, "NN. title")]) for a grouped select."""
+    return [
+        (FOCUS_LABELS[focus], [(m.key, f"{i}. {m.title}") for i, m in enumerate(modules, 1)])
+        for focus, modules in CURRICULA.items()
+    ]
+
+
+def module_label(key: str) -> str:
+    module = module_by_key(key)
+    if module is None:
+        return key
+    focus = key.split("-", 1)[0]
+    return f"{FOCUS_LABELS.get(focus, focus)}: {module.title}"
+
+
+def browse(lib: Library, focus: str = "", module: str = "", kind: str = "") -> dict:
+    """The library page: guidance handouts, then module handouts by curriculum."""
+    handouts = lib.all()
+    if focus in FOCUS_LABELS:
+        handouts = [h for h in handouts if focus in h.focuses]
+    if module_by_key(module):
+        handouts = [h for h in handouts if module in h.modules]
+    if kind in ("guidance", "module"):
+        handouts = [h for h in handouts if h.kind == kind]
+    guidance = [h for h in handouts if h.kind == "guidance"]
+    by_curriculum = []
+    module_handouts = [h for h in handouts if h.kind == "module"]
+    for focus_key, modules in CURRICULA.items():
+        rows = []
+        for position, m in enumerate(modules, 1):
+            for h in module_handouts:
+                if h.modules and h.modules[0] == m.key:
+                    rows.append((position, m, h))
+        if rows:
+            by_curriculum.append((FOCUS_LABELS[focus_key], rows))
+    placed = {h.slug for _, rows in by_curriculum for _, _, h in rows}
+    return {
+        "guidance": guidance,
+        "by_curriculum": by_curriculum,
+        "other_modules": [h for h in module_handouts if h.slug not in placed],
+        "count": len(handouts),
+    }
+
+
+# ---- What is printed ---------------------------------------------------------
+
+
+def format_day(value, tz: str) -> str:
+    local = value.astimezone(zoneinfo.ZoneInfo(tz))
+    return f"{local:%A} {local.day} {local:%B %Y}"
+
+
+def print_context(
+    *,
+    group: Group | None = None,
+    session: Session | None = None,
+    member: User | None = None,
+    module_title: str | None = None,
+) -> renderer.PrintContext:
+    """What goes around the handouts. The focus is printed only when the
+    provider chose it for the session (it reveals what the group treats)."""
+    if session is not None:
+        group = session.group
+    show_focus = session is not None and session.packet_shows_focus
+    if session is not None and module_title is None and session.module_id:
+        module_title = session.module.title
+    return renderer.PrintContext(
+        practice_name=current_app.config["PRACTICE_NAME"],
+        group_name=group.name if group is not None else None,
+        focus_label=FOCUS_LABELS.get(group.focus) if show_focus else None,
+        # The group's own zone: every copy of a packet shows the same date,
+        # so a member's download reuses the copy the provider printed.
+        session_date=format_day(session.starts_at, group.timezone) if session else None,
+        module_title=module_title,
+        member_name=member.name if member is not None else None,
+    )
+
+
+def render(handouts: list[Handout], context: renderer.PrintContext, title=None) -> bytes:
+    return renderer.render_handouts_pdf(handouts, context, title=title)
+
+
+def packet_title(session: Session) -> str:
+    return f"Session handouts – {format_day(session.starts_at, session.group.timezone)}"
+
+
+def packet_filename(session: Session, suffix: str = "") -> str:
+    day = session.starts_at.astimezone(zoneinfo.ZoneInfo(session.group.timezone)).date()
+    return f"handouts-{day.isoformat()}{suffix}.pdf"
+
+
+# ---- Session packets ----------------------------------------------------------
+
+
+def packet_slugs(session: Session) -> list[str]:
+    return [
+        slug
+        for (slug,) in PacketItem.select(PacketItem.handout_slug)
+        .where(PacketItem.session == session)
+        .order_by(PacketItem.position, PacketItem.id)
+        .tuples()
+    ]
+
+
+def packet_handouts(session: Session, lib: Library) -> tuple[list[Handout], list[str]]:
+    """The packet's handouts in order, and slugs whose file has gone."""
+    slugs = packet_slugs(session)
+    return [lib[s] for s in slugs if s in lib], [s for s in slugs if s not in lib]
+
+
+def session_module_key(session: Session) -> str:
+    return session.module.key if session.module_id else ""
+
+
+def suggestions(session: Session, lib: Library) -> tuple[list[Handout], list[Handout]]:
+    """(suggested, the rest): handouts tagged to the session's module first,
+    then the guidance handouts for the group's focus."""
+    key = session_module_key(session)
+    tagged = lib.for_module(key) if key else []
+    tagged.sort(key=lambda h: h.kind != "module")  # the module's own handout first
+    seen = {h.slug for h in tagged}
+    guidance = [
+        h for h in lib.for_focus(session.group.focus) if h.kind == "guidance" and h.slug not in seen
+    ]
+    suggested = tagged + guidance
+    seen.update(h.slug for h in guidance)
+    return suggested, [h for h in lib if h.slug not in seen]
+
+
+def active_members(group: Group) -> list[User]:
+    return list(
+        User.select()
+        .join(Enrollment, on=(Enrollment.member == User.id))
+        .where(Enrollment.group == group, Enrollment.status == "active", User.active)
+        .order_by(User.name, User.id)
+    )
+
+
+def active_member_count(group: Group) -> int:
+    return (
+        Enrollment.select(fn.COUNT(Enrollment.id))
+        .join(User, on=(Enrollment.member == User.id))
+        .where(Enrollment.group == group, Enrollment.status == "active", User.active)
+        .scalar()
+    )
+
+
+@dataclass
+class PacketPanel:
+    """Everything the packet form on a session page shows (3 queries at most)."""
+
+    problems: list[str]
+    chosen: list[Handout]
+    missing: list[str]
+    suggested: list[Handout]
+    others: list[Handout]
+    checked: set[str]
+    member_count: int
+    focus_label: str
+    module_key: str
+
+    @property
+    def has_packet(self) -> bool:
+        return bool(self.chosen)
+
+    @property
+    def others_checked(self) -> bool:
+        return any(h.slug in self.checked for h in self.others)
+
+
+def packet_panel(session: Session, submitted: list[str] | None = None) -> PacketPanel:
+    lib, problems = library_or_problems()
+    slugs = packet_slugs(session)
+    count = active_member_count(session.group)
+    focus_label = FOCUS_LABELS.get(session.group.focus, session.group.focus)
+    if lib is None:
+        return PacketPanel(problems, [], slugs, [], [], set(), count, focus_label, "")
+    suggested, others = suggestions(session, lib)
+    chosen = [lib[s] for s in slugs if s in lib]
+    if submitted is not None:
+        checked = set(submitted)
+    elif slugs:
+        checked = set(slugs)
+    else:
+        # Nothing picked yet: tick the module's own handout, so "save" then
+        # "one copy per member" is all it takes.
+        checked = {h.slug for h in suggested if h.kind == "module"}
+    return PacketPanel(
+        problems=[],
+        chosen=chosen,
+        missing=[s for s in slugs if s not in lib],
+        suggested=suggested,
+        others=others,
+        checked=checked,
+        member_count=count,
+        focus_label=focus_label,
+        module_key=session_module_key(session),
+    )
+
+
+def save_packet(session: Session, slugs: list[str], show_focus: bool, *, by: User) -> bool:
+    """Replace the session's packet; return whether anything changed."""
+    lib = library()
+    slugs = list(dict.fromkeys(s for s in slugs if s))
+    unknown = [s for s in slugs if s not in lib]
+    if unknown:
+        raise ServiceError(
+            "These handouts are not in the library (was a file removed?): " + ", ".join(unknown),
+            "handouts",
+        )
+    if len(slugs) > MAX_PACKET_ITEMS:
+        raise ServiceError(
+            f"A packet holds at most {MAX_PACKET_ITEMS} handouts; untick some.", "handouts"
+        )
+    # Keep the order the provider sees: the suggestions, then the rest.
+    suggested, others = suggestions(session, lib)
+    order = {h.slug: i for i, h in enumerate(suggested + others)}
+    slugs.sort(key=lambda s: order.get(s, len(order)))
+    with write_transaction():
+        before = packet_slugs(session)
+        focus_before = (
+            Session.select(Session.packet_shows_focus).where(Session.id == session.id).scalar()
+        )
+        if before == slugs and bool(focus_before) == show_focus:
+            return False
+        PacketItem.delete().where(PacketItem.session == session).execute()
+        if slugs:
+            PacketItem.insert_many(
+                [
+                    {"session": session.id, "handout_slug": slug, "position": i}
+                    for i, slug in enumerate(slugs)
+                ]
+            ).execute()
+        Session.update(packet_shows_focus=show_focus).where(Session.id == session.id).execute()
+        session.packet_shows_focus = show_focus
+        audit.record(
+            "packet_changed",
+            actor=by,
+            target=session,
+            handouts=slugs,
+            shows_focus=show_focus,
+        )
+    return True
+
+
+def packet_session_ids(session_ids) -> set[int]:
+    """Which of these sessions have a packet (one query)."""
+    ids = [i for i in session_ids if i is not None]
+    if not ids:
+        return set()
+    return {
+        sid
+        for (sid,) in PacketItem.select(PacketItem.session)
+        .where(PacketItem.session.in_(ids))
+        .distinct()
+        .tuples()
+    }
+
+
+def merge_pdfs(parts: list[tuple[str, bytes]], *, title: str, author: str) -> bytes:
+    """One PDF of several, each part under its own bookmark."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for label, pdf in parts:
+        writer.append(PdfReader(io.BytesIO(pdf)), outline_item=label)
+    writer.add_metadata({"/Title": title, "/Author": author})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def render_packet(session: Session, member: User | None = None) -> tuple[bytes, list[Handout]]:
+    """The packet PDF (the provider's copy, or ``member``'s personalised
+    copy) and its handouts; ``ServiceError`` when the packet is empty."""
+    handouts, _ = packet_handouts(session, library())
+    if not handouts:
+        raise ServiceError("No handouts have been picked for this session yet.")
+    context = print_context(session=session, member=member)
+    return render(handouts, context, title=packet_title(session)), handouts
+
+
+def render_member_copies(session: Session) -> tuple[bytes, list[Handout], int]:
+    """One PDF holding a personalised copy of the packet for each active member."""
+    handouts, _ = packet_handouts(session, library())
+    if not handouts:
+        raise ServiceError("No handouts have been picked for this session yet.")
+    members = active_members(session.group)
+    if not members:
+        raise ServiceError("This group has no active members to print copies for.")
+    title = packet_title(session)
+    parts = [
+        (f"Copy for {m.name}", render(handouts, print_context(session=session, member=m), title))
+        for m in members
+    ]
+    author = current_app.config["PRACTICE_NAME"]
+    pdf = merge_pdfs(parts, title=f"{title} – member copies", author=author)
+    return pdf, handouts, len(members)
+
+
+# ---- Member catch-up handouts --------------------------------------------------
+
+
+def member_module_for(member: User, handout: Handout) -> Module | None:
+    """A module of a group the member is or was active in that ``handout`` is
+    tagged to (the most recent enrollment first), else None."""
+    if not handout.modules:
+        return None
+    return (
+        Module.select(Module, Group)
+        .join(Group, on=(Module.group == Group.id))
+        .join(Enrollment, on=(Enrollment.group == Group.id))
+        .where(
+            Enrollment.member == member,
+            Enrollment.joined_at.is_null(False),
+            Enrollment.status.in_(("active", "withdrawn")),
+            Module.key.in_(list(handout.modules)),
+        )
+        .order_by(Enrollment.status, Enrollment.joined_at.desc(), Module.position)
+        .first()
+    )
+
+
+def module_handouts(key: str) -> list[Handout]:
+    """The handouts tagged to a curriculum module key (for catch-up links);
+    empty when the library is broken or the key is unknown/custom."""
+    if not key:
+        return []
+    lib, _ = library_or_problems()
+    if lib is None:
+        return []
+    found = lib.for_module(key)
+    found.sort(key=lambda h: h.kind != "module")
+    return found
+
+
+def record_download(
+    handouts: list[Handout], *, copy: str, session: Session | None = None, **detail
+) -> None:
+    """Audit one download: slugs and ids only, never a member's name."""
+    slugs = [h.slug for h in handouts]
+    if session is not None:
+        audit.record("handout_downloaded", target=session, handouts=slugs, copy=copy, **detail)
+    else:
+        audit.record(
+            "handout_downloaded", target_type="handout", handouts=slugs, copy=copy, **detail
+        )
+
+
+# ---- Command line ---------------------------------------------------------------
+
+
+def render_for_cli(
+    slug: str,
+    *,
+    group_id: int | None = None,
+    session_id: int | None = None,
+    member_email: str | None = None,
+) -> tuple[bytes, Handout]:
+    """``flask render-handout``: look everything up, refuse unknowns clearly."""
+    handout = library().get(slug)
+    if handout is None:
+        raise ServiceError(
+            f"No handout with the slug '{slug}'. `flask --app app list-handouts` lists them."
+        )
+    group = session = member = None
+    if session_id is not None:
+        session = Session.select(Session, Group).join(Group).where(Session.id == session_id).first()
+        if session is None:
+            raise ServiceError(f"No session with id {session_id}.")
+    if group_id is not None:
+        group = Group.get_or_none(Group.id == group_id)
+        if group is None:
+            raise ServiceError(f"No group with id {group_id}.")
+        if session is not None and session.group_id != group.id:
+            raise ServiceError(
+                f"Session {session_id} belongs to group {session.group_id}, not group {group_id}."
+            )
+    if member_email:
+        member = User.by_email(member_email)
+        if member is None or not member.is_member:
+            raise ServiceError(f"No member with the email {member_email}.")
+        target = session.group if session is not None else group
+        if (
+            target is not None
+            and not Enrollment.select()
+            .where(Enrollment.group == target, Enrollment.member == member)
+            .exists()
+        ):
+            raise ServiceError(f"{member_email} is not enrolled in group {target.id}.")
+    pdf = render([handout], print_context(group=group, session=session, member=member))
+    audit.record(
+        "handout_downloaded",
+        target=session,
+        target_type="" if session is not None else "handout",
+        handouts=[handout.slug],
+        copy="member" if member is not None else "staff",
+        group_id=(session.group_id if session is not None else group.id if group else None),
+        via="cli",
+    )
+    return pdf, handout
