@@ -196,7 +196,7 @@ def test_export_query_count_is_fixed(client, practice, make_user):
 @pytest.mark.parametrize(
     ("start", "end", "message"),
     [
-        ("2026-05-01", "2026-04-01", "The start date is after the end date."),
+        ("2026-05-01", "2026-04-01", "The last day is before the first day."),
         ("2026-02-30", "2026-04-01", "Not a valid date value."),
         ("", "2026-04-01", "Pick the first day."),
         ("2026-04-01", "", "Pick the last day."),

@@ -365,7 +365,7 @@ def feed_for(user: User) -> Feed | None:
 
 def check_range(start: datetime.date | None, end: datetime.date | None) -> None:
     if start and end and start > end:
-        raise ServiceError("The start date is after the end date.", "end")
+        raise ServiceError("The last day is before the first day.", "end")
     if start and end and (end - start).days >= MAX_EXPORT_DAYS:
         raise ServiceError("Choose a range of at most five years.", "end")
 
