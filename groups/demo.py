@@ -1,42 +1,93 @@
-"""Demo data: a small practice to click through, or a large one for benchmarks."""
+"""Demo data: a small practice to click through, or a large one for benchmarks.
+
+Everything is placed relative to today, so a fresh demo always has sessions
+today and this week, held sessions (with attendance) in the past and a
+schedule ahead. Both scales describe their groups as ``GroupPlan``s and build
+them the same way: rows go in with ``insert_many`` in batches inside one
+transaction, and the demo password is hashed once for every account.
+
+Sessions are written directly rather than through ``create_schedule`` (which
+refuses past dates): past sessions are ``held``, modules are assigned in
+curriculum order with cancelled sessions covering nothing, and practice
+closures are skipped the way the schedule service skips them.
+"""
 
 from __future__ import annotations
 
+import datetime
+import random
+import time
+import zoneinfo
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from .clock import utcnow
+from .curricula import default_curriculum
 from .db import database
-from .models import User
+from .models import (
+    Attendance,
+    Closure,
+    CoFacilitator,
+    Enrollment,
+    Group,
+    Module,
+    Session,
+    User,
+)
 from .passwords import hash_password
+from .services.schedule import local_to_utc, weekly_dates
 
 DEMO_PASSWORD = "demo-password-2026"
+BATCH = 500
+WEEK = datetime.timedelta(weeks=1)
 
 
 class DemoError(RuntimeError):
     pass
 
 
+@dataclass
+class GroupPlan:
+    name: str
+    focus: str
+    lead: str  # email
+    timezone: str
+    location: str
+    format: str = "closed"
+    status: str = "active"
+    capacity: int = 10
+    co: tuple[str, ...] = ()
+    description: str = ""
+    first_day: datetime.date | None = None  # None: no schedule yet
+    weekday: int = 0
+    at: datetime.time = datetime.time(18, 0)
+    count: int = 10
+    duration: int = 90
+    members: list[str] = field(default_factory=list)  # active, joined before the start
+    late_joiners: dict[str, datetime.date] = field(default_factory=dict)  # open groups
+    waitlisted: list[str] = field(default_factory=list)
+    withdrawn: dict[str, str] = field(default_factory=dict)  # email -> reason
+    cancelled: dict[int, str] = field(default_factory=dict)  # session index -> reason
+    absent_streak: tuple[str, ...] = ()  # absent at the last two held sessions
+
+
 def load_demo(scale: str = "small") -> str:
-    if User.select().exists():
+    if User.select().exists() or Group.select().exists():
         raise DemoError(
-            "The database already has accounts; demo data is only loaded into an empty "
-            "database. Use a new DATABASE_URL or delete instance/groups.db first."
+            "The database is not empty (it already has accounts or groups); demo data is "
+            "only loaded into an empty database. Point DATABASE_URL at a new database, or "
+            "delete instance/groups.db and run `flask --app app init-db` first."
         )
+    started = time.perf_counter()
     password_hash = hash_password(DEMO_PASSWORD)
+    now = utcnow()
+    build = small_practice if scale == "small" else large_practice
+    users, closures, plans = build(now)
     with database.atomic():
-        User.create(
-            email="admin@example.org", name="Alex Admin", role="admin", password_hash=password_hash
-        )
-        User.create(
-            email="provider@example.org",
-            name="Dr. Priya Raman",
-            role="provider",
-            password_hash=password_hash,
-        )
-        User.create(
-            email="member@example.org",
-            name="Morgan Lee",
-            role="member",
-            password_hash=password_hash,
-        )
-    return demo_logins()
+        counts = Builder(now, password_hash).build(users, closures, plans)
+    seconds = time.perf_counter() - started
+    summary = ", ".join(f"{n:,} {name}" for name, n in counts.items())
+    return f"Loaded the {scale} demo practice in {seconds:.1f} s: {summary}.\n" + demo_logins()
 
 
 def demo_logins() -> str:
@@ -48,3 +99,499 @@ def demo_logins() -> str:
             "  member    member@example.org",
         ]
     )
+
+
+# --- the small practice ---------------------------------------------------------
+
+WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+SMALL_MEMBERS = [
+    ("member@example.org", "Morgan Lee", "America/New_York"),
+    ("jordan.price@example.org", "Jordan Price", "America/New_York"),
+    ("aisha.khan@example.org", "Aisha Khan", "America/New_York"),
+    ("ben.okafor@example.org", "Ben Okafor", "America/Chicago"),
+    ("carmen.diaz@example.org", "Carmen Diaz", "America/Chicago"),
+    ("dev.patel@example.org", "Dev Patel", "America/Denver"),
+    ("emma.schultz@example.org", "Emma Schultz", "America/New_York"),
+    ("farah.haddad@example.org", "Farah Haddad", "America/Los_Angeles"),
+    ("gabe.moreno@example.org", "Gabe Moreno", "America/Los_Angeles"),
+    ("hana.sato@example.org", "Hana Sato", "America/Los_Angeles"),
+    ("isaac.cohen@example.org", "Isaac Cohen", "America/New_York"),
+    ("julia.novak@example.org", "Julia Novak", "America/Chicago"),
+    ("kwame.mensah@example.org", "Kwame Mensah", "America/New_York"),
+    ("lena.fischer@example.org", "Lena Fischer", "Europe/London"),
+]
+
+
+def next_dst_change(tz: str, after: datetime.date) -> datetime.date:
+    """The first day after ``after`` whose UTC offset differs from the day before."""
+    zone = zoneinfo.ZoneInfo(tz)
+
+    def offset(day):
+        return datetime.datetime.combine(day, datetime.time(12), zone).utcoffset()
+
+    day = after
+    for _ in range(400):
+        if offset(day + datetime.timedelta(days=1)) != offset(day):
+            return day + datetime.timedelta(days=1)
+        day += datetime.timedelta(days=1)
+    return after  # a zone without daylight saving
+
+
+def small_practice(now: datetime.datetime):
+    today = now.astimezone(zoneinfo.ZoneInfo("America/New_York")).date()
+    users = [
+        ("admin@example.org", "Alex Admin", "admin", "America/New_York"),
+        ("provider@example.org", "Dr. Priya Raman", "provider", "America/New_York"),
+        ("marcus.bell@example.org", "Dr. Marcus Bell", "provider", "America/Los_Angeles"),
+        ("elena.ortiz@example.org", "Dr. Elena Ortiz", "provider", "America/Denver"),
+    ] + [(email, name, "member", tz) for email, name, tz in SMALL_MEMBERS]
+    m = [email for email, _, _ in SMALL_MEMBERS]
+
+    def in_days(n: int) -> datetime.date:
+        return today + datetime.timedelta(days=n)
+
+    # A closure two weeks from today: the Monday-style group below meets on
+    # today's weekday, so its session that day moves to the following week.
+    closures = [(in_days(14), "Practice staff training day")]
+    for year in (today.year, today.year + 1):
+        for month, day, reason in ((1, 1, "New Year's Day"), (12, 25, "Christmas Day")):
+            holiday = datetime.date(year, month, day)
+            if today < holiday <= in_days(365) and holiday != in_days(14):
+                closures.append((holiday, reason))
+
+    dst = next_dst_change("America/Los_Angeles", in_days(7))
+    adhd_start = max(in_days(7), dst - datetime.timedelta(weeks=4))
+    evening = WEEKDAY_NAMES[today.weekday()]
+    plans = [
+        GroupPlan(
+            name=f"{evening} evening anxiety skills",
+            focus="anxiety",
+            lead="provider@example.org",
+            co=("marcus.bell@example.org",),
+            timezone="America/New_York",
+            location="Room 2, 3rd floor",
+            description="A ten-week CBT skills group for everyday anxiety.",
+            capacity=8,
+            first_day=in_days(-35),
+            weekday=today.weekday(),
+            at=datetime.time(18, 0),
+            count=10,
+            members=[m[0], m[1], m[2], m[3], m[4], m[6], m[10], m[12]],
+            waitlisted=[m[7], m[11]],
+            withdrawn={m[5]: "Moved out of state"},
+            cancelled={6: "Dr. Raman is away at a conference; we pick up the following week."},
+            absent_streak=(m[1],),
+        ),
+        GroupPlan(
+            name="Small steps: depression (open group)",
+            focus="depression",
+            lead="provider@example.org",
+            timezone="America/Chicago",
+            location="https://video.example.org/small-steps",
+            format="open",
+            description="Behavioural activation, one small step a week. Join any week.",
+            capacity=10,
+            first_day=in_days(-56),
+            weekday=(today.weekday() + 2) % 7,
+            at=datetime.time(12, 0),
+            count=20,
+            members=[m[3], m[4], m[9], m[13]],
+            late_joiners={m[0]: in_days(-21), m[8]: in_days(-7)},
+            cancelled={3: "The practice was closed for snow."},
+        ),
+        GroupPlan(
+            name="Getting organised: adult ADHD (spring cohort)",
+            focus="adhd",
+            lead="marcus.bell@example.org",
+            timezone="America/Los_Angeles",
+            location="Room 5, Pasadena office",
+            description="Planning, prioritising and beating procrastination. Crosses the "
+            "daylight-saving change: it stays at 17:30 local time.",
+            first_day=adhd_start,
+            weekday=adhd_start.weekday(),
+            at=datetime.time(17, 30),
+            count=12,
+            members=[m[7], m[8], m[9], m[5]],
+        ),
+        GroupPlan(
+            name="Anxiety drop-in support (open group)",
+            focus="anxiety",
+            lead="elena.ortiz@example.org",
+            timezone="America/Denver",
+            location="https://video.example.org/anxiety-drop-in",
+            format="open",
+            capacity=12,
+            first_day=in_days(-70),
+            weekday=(today.weekday() + 4) % 7,
+            at=datetime.time(17, 0),
+            count=24,
+            duration=60,
+            members=[m[5], m[6], m[10], m[11], m[12]],
+            late_joiners={m[13]: in_days(-28)},
+        ),
+        GroupPlan(
+            name="Depression recovery cohort (autumn)",
+            focus="depression",
+            lead="elena.ortiz@example.org",
+            co=("provider@example.org",),
+            timezone="America/Denver",
+            location="Room 1, Boulder office",
+            status="completed",
+            first_day=in_days(-84),
+            weekday=(today.weekday() + 1) % 7,
+            at=datetime.time(10, 0),
+            count=10,
+            members=[m[1], m[2], m[6], m[11], m[12]],
+            withdrawn={m[10]: "Started individual therapy instead"},
+        ),
+        GroupPlan(
+            name="ADHD skills drop-in (open group)",
+            focus="adhd",
+            lead="marcus.bell@example.org",
+            timezone="America/New_York",
+            location="https://video.example.org/adhd-drop-in",
+            format="open",
+            first_day=in_days(-21),
+            weekday=(today.weekday() + 3) % 7,
+            at=datetime.time(19, 0),
+            count=16,
+            duration=60,
+            members=[m[2], m[4], m[10], m[13]],
+        ),
+        GroupPlan(
+            name="Winter anxiety cohort",
+            focus="anxiety",
+            lead="provider@example.org",
+            timezone="America/New_York",
+            location="Room 2, 3rd floor",
+            status="draft",
+            description="Being set up: schedule and members to follow.",
+        ),
+    ]
+    return users, closures, plans
+
+
+# --- the large practice ---------------------------------------------------------
+
+FIRST_NAMES = (
+    "Ava Ben Chloe Dan Eli Fay Gus Hugo Ines Jack Kira Liam Maya Noah Omar Pia Quinn Rosa "
+    "Sam Tara Uma Vic Wes Xena Yuri Zoe Ana Bo Cy Di"
+).split()
+LAST_NAMES = (
+    "Adams Baker Chen Diaz Evans Ford Garcia Hill Ito Jones Khan Lopez Moore Ng Owens "
+    "Park Quinn Reyes Smith Tran Usman Vega Wong Xu Young Zhou Abe Brooks Cruz Dunn"
+).split()
+ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles")
+TIMES = (datetime.time(9), datetime.time(12), datetime.time(17, 30), datetime.time(18, 30))
+
+LARGE_GROUPS = 360
+LARGE_MEMBERS = 3000
+LARGE_PROVIDERS = 30
+PER_GROUP = 12
+
+
+def large_practice(now: datetime.datetime):
+    """360 groups of 12, 3,000 members, about 10,800 sessions over a year."""
+    today = now.astimezone(zoneinfo.ZoneInfo("America/New_York")).date()
+    users = [("admin@example.org", "Alex Admin", "admin", "America/New_York")]
+    providers = ["provider@example.org"] + [
+        f"provider{i}@example.org" for i in range(1, LARGE_PROVIDERS)
+    ]
+    users.append(("provider@example.org", "Dr. Priya Raman", "provider", "America/New_York"))
+    users += [
+        (email, f"Dr. {FIRST_NAMES[i % 30]} {LAST_NAMES[(i * 7) % 30]}", "provider", ZONES[i % 4])
+        for i, email in enumerate(providers[1:], start=1)
+    ]
+    members = ["member@example.org"] + [f"member{i}@example.org" for i in range(1, LARGE_MEMBERS)]
+    users.append(("member@example.org", "Morgan Lee", "member", "America/New_York"))
+    users += [
+        (email, f"{FIRST_NAMES[i % 30]} {LAST_NAMES[(i // 30) % 30]}", "member", ZONES[i % 4])
+        for i, email in enumerate(members[1:], start=1)
+    ]
+    closures = []
+    for year in (today.year - 1, today.year, today.year + 1):
+        for month, day, reason in ((1, 1, "New Year's Day"), (7, 4, "Independence Day")):
+            closures.append((datetime.date(year, month, day), reason))
+        closures.append((datetime.date(year, 12, 25), "Christmas Day"))
+    closures = [(d, r) for d, r in closures if abs((d - today).days) <= 366]
+
+    plans = []
+    for i in range(LARGE_GROUPS):
+        focus = ("anxiety", "depression", "adhd")[i % 3]
+        count = 20 + (i * 13) % 21  # 20 to 40 sessions
+        # Starts spread over forty weeks, most of them in the past: a year of history and plans.
+        first_day = today + datetime.timedelta(weeks=(i % 40) - 30, days=i % 7)
+        weeks = count + 3
+        ended = first_day + datetime.timedelta(weeks=weeks) < today
+        # Everyone but the demo member, in turn (some members are in two groups).
+        seats = [
+            members[1 + (i * PER_GROUP + k) % (LARGE_MEMBERS - 1)] for k in range(PER_GROUP + 2)
+        ]
+        plan = GroupPlan(
+            name=f"{focus.upper() if focus == 'adhd' else focus.title()} group {i + 1:03d}",
+            focus=focus,
+            lead=providers[i % LARGE_PROVIDERS],
+            co=(providers[(i + 1) % LARGE_PROVIDERS],) if i % 4 == 0 else (),
+            timezone=ZONES[i % 4],
+            location=f"Room {1 + i % 9}" if i % 2 else f"https://video.example.org/g{i + 1}",
+            format="open" if i % 5 in (1, 3) else "closed",
+            status="completed" if ended else "active",
+            capacity=PER_GROUP,
+            first_day=first_day,
+            weekday=first_day.weekday() if first_day.weekday() < 5 else i % 5,
+            at=TIMES[i % 4],
+            count=count,
+            members=seats[:PER_GROUP],
+            waitlisted=seats[PER_GROUP:] if i % 10 == 0 else [],
+            cancelled={3: "Facilitator unwell; we pick up next week."} if i % 6 == 0 else {},
+        )
+        plans.append(plan)
+    # The demo member's groups meet today and later this week.
+    for plan, offset in ((plans[0], 0), (plans[1], 2)):
+        plan.first_day = today - datetime.timedelta(weeks=4)
+        plan.weekday = (today.weekday() + offset) % 7
+        plan.count, plan.status = 20, "active"
+        plan.members = ["member@example.org"] + plan.members[: PER_GROUP - 1]
+    return users, closures, plans
+
+
+# --- building ---------------------------------------------------------------------
+
+
+def insert(model, fields, rows) -> None:
+    for i in range(0, len(rows), BATCH):
+        model.insert_many(rows[i : i + BATCH], fields=fields).as_rowcount().execute()
+
+
+class Builder:
+    def __init__(self, now: datetime.datetime, password_hash: str):
+        self.now = now
+        self.password_hash = password_hash
+        self.random = random.Random(2026)
+
+    def build(self, users, closures, plans: list[GroupPlan]) -> dict[str, int]:
+        now = self.now
+        insert(
+            User,
+            [User.email, User.name, User.role, User.timezone, User.password_hash]
+            + [User.created_at, User.updated_at],
+            [(e, n, r, tz, self.password_hash, now, now) for e, n, r, tz in users],
+        )
+        self.user_ids = dict(User.select(User.email, User.id).tuples())
+        insert(Closure, [Closure.date, Closure.reason], closures)
+        self.closed = {day for day, _ in closures}
+        group_ids = self.groups(plans)
+        modules = self.modules(plans, group_ids)
+        sessions = self.sessions(plans, group_ids, modules)
+        enrollments = self.enrollments(plans, group_ids, sessions)
+        attendance = self.past_attendance(plans, group_ids, sessions, enrollments)
+        return {
+            "accounts": len(users),
+            "groups": len(plans),
+            "sessions": sum(len(s) for s in sessions.values()),
+            "enrollments": sum(len(e) for e in enrollments.values()),
+            "attendance records": attendance,
+            "closures": len(closures),
+        }
+
+    def groups(self, plans: list[GroupPlan]) -> dict[str, int]:
+        now, uid = self.now, self.user_ids
+        insert(
+            Group,
+            [
+                Group.name,
+                Group.focus,
+                Group.description,
+                Group.lead,
+                Group.capacity,
+                Group.format,
+                Group.location,
+                Group.timezone,
+                Group.status,
+                Group.start_date,
+                Group.weekday,
+                Group.start_time,
+                Group.duration_minutes,
+                Group.session_count,
+                Group.created_at,
+                Group.updated_at,
+            ],
+            [
+                (
+                    p.name,
+                    p.focus,
+                    p.description,
+                    uid[p.lead],
+                    p.capacity,
+                    p.format,
+                    p.location,
+                    p.timezone,
+                    p.status,
+                    p.first_day,
+                    p.weekday if p.first_day else None,
+                    p.at if p.first_day else None,
+                    p.duration if p.first_day else None,
+                    p.count if p.first_day else None,
+                    now,
+                    now,
+                )
+                for p in plans
+            ],
+        )
+        ids = dict(Group.select(Group.name, Group.id).tuples())
+        insert(
+            CoFacilitator,
+            [CoFacilitator.group, CoFacilitator.provider],
+            [(ids[p.name], uid[email]) for p in plans for email in p.co],
+        )
+        return ids
+
+    def modules(self, plans, group_ids) -> dict[int, list[int]]:
+        rows = [
+            (group_ids[p.name], position, m.key, m.title, m.purpose)
+            for p in plans
+            for position, m in enumerate(default_curriculum(p.focus), start=1)
+        ]
+        insert(
+            Module, [Module.group, Module.position, Module.key, Module.title, Module.purpose], rows
+        )
+        modules: dict[int, list[int]] = defaultdict(list)
+        query = Module.select(Module.group, Module.id).order_by(Module.group, Module.position)
+        for group_id, module_id in query.tuples():
+            modules[group_id].append(module_id)
+        return modules
+
+    def sessions(self, plans, group_ids, modules) -> dict[int, list[tuple]]:
+        """Weekly sessions in local time; the past is held, cancelled ones cover no module."""
+        rows = []
+        for p in plans:
+            if p.first_day is None:
+                continue
+            group_id = group_ids[p.name]
+            ordered = modules[group_id]
+            length = datetime.timedelta(minutes=p.duration)
+            days = weekly_dates(p.first_day, p.weekday, p.count, self.closed)
+            pointer = 0
+            for index, day in enumerate(days):
+                starts = local_to_utc(day, p.at, p.timezone)
+                reason = p.cancelled.get(index, "")
+                if reason:
+                    status, module = "cancelled", None
+                else:
+                    status = "held" if starts + length < self.now else "scheduled"
+                    module, pointer = ordered[pointer % len(ordered)], pointer + 1
+                revision = 1 if reason else 0
+                stamp = min(starts, self.now)
+                rows.append(
+                    (group_id, module, starts, starts + length, status, reason, revision, stamp)
+                )
+        insert(
+            Session,
+            [
+                Session.group,
+                Session.module,
+                Session.starts_at,
+                Session.ends_at,
+                Session.status,
+                Session.cancel_reason,
+                Session.revision,
+                Session.updated_at,
+            ],
+            rows,
+        )
+        by_group: dict[int, list[tuple]] = defaultdict(list)
+        query = Session.select(Session.id, Session.group, Session.starts_at, Session.status)
+        for session_id, group_id, starts, status in query.order_by(Session.starts_at).tuples():
+            by_group[group_id].append((session_id, Session.starts_at.python_value(starts), status))
+        return by_group
+
+    def enrollments(self, plans, group_ids, sessions) -> dict[int, list[tuple]]:
+        """Members joined a week before the first session (or later, in open groups)."""
+        rows = []
+        uid = self.user_ids
+        for p in plans:
+            group_id = group_ids[p.name]
+            first = sessions[group_id][0][1] if sessions.get(group_id) else self.now
+            joined = min(first, self.now) - WEEK
+            lead = uid[p.lead]
+            for n, email in enumerate(p.members):
+                at = joined + datetime.timedelta(minutes=n)
+                rows.append((group_id, uid[email], "active", at, at, None, "", lead))
+            for email, day in p.late_joiners.items():
+                at = local_to_utc(day, datetime.time(9), p.timezone)
+                rows.append((group_id, uid[email], "active", at, at, None, "", lead))
+            for n, email in enumerate(p.waitlisted):
+                at = joined + datetime.timedelta(days=1, minutes=n)
+                rows.append((group_id, uid[email], "waitlisted", at, None, None, "", lead))
+            for email, reason in p.withdrawn.items():
+                left = min(first + 2 * WEEK + datetime.timedelta(days=1), self.now)
+                rows.append((group_id, uid[email], "withdrawn", joined, joined, left, reason, lead))
+        insert(
+            Enrollment,
+            [
+                Enrollment.group,
+                Enrollment.member,
+                Enrollment.status,
+                Enrollment.requested_at,
+                Enrollment.joined_at,
+                Enrollment.withdrawn_at,
+                Enrollment.withdraw_reason,
+                Enrollment.created_by,
+            ],
+            rows,
+        )
+        by_group: dict[int, list[tuple]] = defaultdict(list)
+        for group_id, member_id, status, joined_at, withdrawn_at in rows_by_group(rows):
+            by_group[group_id].append((member_id, status, joined_at, withdrawn_at))
+        return by_group
+
+    def past_attendance(self, plans, group_ids, sessions, enrollments) -> int:
+        """Plausible attendance for every held session, for the members seated then.
+
+        Mostly present, some late, a few absent or excused; ``absent_streak``
+        members missed the last two held sessions, so they are flagged for a
+        check-in.
+        """
+        streaks = {
+            (group_ids[p.name], self.user_ids[email]) for p in plans for email in p.absent_streak
+        }
+        choices = ("present", "late", "absent", "excused")
+        weights = (78, 8, 9, 5)
+        rows = []
+        for p in plans:
+            group_id = group_ids[p.name]
+            lead = self.user_ids[p.lead]
+            held = [s for s in sessions.get(group_id, []) if s[2] == "held"]
+            last_two = {s[0] for s in held[-2:]}
+            for session_id, starts, _ in held:
+                for member_id, status, joined_at, withdrawn_at in enrollments[group_id]:
+                    if status == "waitlisted" or joined_at > starts:
+                        continue
+                    if withdrawn_at is not None and withdrawn_at <= starts:
+                        continue
+                    if (group_id, member_id) in streaks and session_id in last_two:
+                        mark = "absent"
+                    else:
+                        mark = self.random.choices(choices, weights)[0]
+                    note = "Let the group know in advance." if mark == "excused" else ""
+                    stamp = starts + datetime.timedelta(minutes=p.duration)
+                    rows.append((session_id, member_id, mark, note, lead, stamp))
+        insert(
+            Attendance,
+            [
+                Attendance.session,
+                Attendance.member,
+                Attendance.status,
+                Attendance.note,
+                Attendance.updated_by,
+                Attendance.updated_at,
+            ],
+            rows,
+        )
+        return len(rows)
+
+
+def rows_by_group(rows):
+    for group_id, member_id, status, _requested, joined_at, withdrawn_at, _r, _by in rows:
+        yield group_id, member_id, status, joined_at, withdrawn_at

@@ -417,3 +417,35 @@ def test_admin_manages_closures(client, now, make_user):
     provider = make_user("provider")
     login(client, provider)
     assert client.get("/admin/closures").status_code == 403
+
+
+def test_member_schedule_in_the_members_zone_with_cancellations_and_history(
+    client, now, provider, make_user
+):
+    from group_helpers import enroll_all
+
+    group = new_group(
+        provider,
+        name="Open anxiety group",
+        format="open",
+        timezone="America/Los_Angeles",
+        location="https://video.example.org/open",
+    )
+    upcoming = weekly(group, datetime.date(2026, 12, 7), count=3)
+    before = add_session(group, NOW - datetime.timedelta(days=14), status="held")
+    member = make_user("member", name="Tess Tokyo", timezone="Asia/Tokyo")
+    enroll_all(group, [member])  # joins today
+    schedule_service.cancel_session(upcoming[1], "Facilitator unwell", by=provider)
+    login(client, member)
+    page = client.get("/schedule").text
+    # Monday 18:00 in Los Angeles is Tuesday 11:00 in Tokyo.
+    assert "Tue 08 Dec, 11:00–12:30" in page
+    assert "<strong>Cancelled:</strong> Facilitator unwell" in page
+    assert 'href="https://video.example.org/open"' in page
+    assert "Asia/Tokyo" in page
+    # A session held before the member joined the open group is not in their history.
+    assert (
+        before.starts_at.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo")).strftime("%a %d %b %Y")
+        not in page
+    )
+    assert "Past sessions" not in page

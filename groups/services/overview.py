@@ -156,9 +156,15 @@ def member_schedule(member: User) -> dict:
         .order_by(Session.starts_at)
     )
     now = utcnow()
+    joined = {gid: e.joined_at for gid, e in groups.items()}
     return {
         "upcoming": [s for s in sessions if s.ends_at >= now],
-        "past": [s for s in reversed(sessions) if s.ends_at < now],
+        # Past sessions of an open group from before the member joined were not theirs.
+        "past": [
+            s
+            for s in reversed(sessions)
+            if s.ends_at < now and (joined[s.group_id] is None or s.ends_at > joined[s.group_id])
+        ],
         "waitlisted": [e for e in groups.values() if e.status == "waitlisted"],
         "now": now,
     }
