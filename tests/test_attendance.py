@@ -8,7 +8,9 @@ import json
 import pytest
 from attendance_helpers import build, roster_form, text_of
 from conftest import login
+from peewee import IntegrityError
 
+from groups.db import database
 from groups.models import Attendance, AuditLog, Enrollment, Session
 from groups.services import attendance
 from groups.services import enrollment as enrollment_service
@@ -289,3 +291,35 @@ def test_admin_can_take_attendance(client, make_user, frozen_time):
     session, form = open_roster(client, setup, user=admin)
     assert post(client, session, {**form, **statuses(setup, "present")}).status_code == 302
     assert Attendance.get().updated_by_id == admin.id
+
+
+def test_a_failure_half_way_saves_nothing(make_user, frozen_time, monkeypatch):
+    setup = build(make_user, frozen_time, members=3)
+    session = setup.at_session(0)
+    calls = []
+
+    def failing_record(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+
+    monkeypatch.setattr(attendance.audit, "record", failing_record)
+    entries = attendance.roster(session)
+    with pytest.raises(RuntimeError):
+        attendance.save_roster(
+            session,
+            {m.id: "present" for m in setup.members},
+            {},
+            attendance.version_token(entries),
+            by=setup.lead,
+        )
+    assert Attendance.select().count() == 0
+    assert Session.get_by_id(session.id).status == "scheduled"
+
+
+def test_database_refuses_a_second_row_for_the_same_member(make_user, frozen_time):
+    setup = build(make_user, frozen_time, members=1)
+    session = setup.mark(0, "present")
+    with pytest.raises(IntegrityError), database.atomic():
+        Attendance.create(session=session, member=setup.members[0], status="late")
+    assert Attendance.select().count() == 1

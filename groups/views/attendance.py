@@ -103,8 +103,9 @@ def take(session_id: int):
                     version = posted_version
             else:
                 counts = ", ".join(
-                    f"{n} {STATUS_LABELS[s].lower()}"
-                    for s, n in sorted(result.counts.items(), key=lambda kv: -kv[1])
+                    f"{result.counts[s]} {label.lower()}"
+                    for s, label in STATUS_LABELS.items()
+                    if s in result.counts
                 )
                 changed = result.created + result.updated
                 flash(
