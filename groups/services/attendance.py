@@ -212,9 +212,9 @@ def save_roster(
             # A double submit of what is already saved is harmless; anything
             # else would overwrite a change this form never showed.
             raise RosterError(
-                "Someone changed this session's attendance after you opened this page, so "
-                "nothing was saved. The latest saved values are shown next to your choices: "
-                "check them and save again.",
+                "Someone changed this session's attendance after you opened this page (or "
+                "the roster changed), so nothing was saved. The latest saved values are shown "
+                "next to your choices: check them and save again.",
                 stale=True,
             )
         errors = check_marks(entries, statuses, notes)

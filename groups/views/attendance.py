@@ -8,6 +8,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -41,9 +42,13 @@ def module_handouts(module: Module | None, endpoint: str) -> list[tuple[str, str
     """(title, url) of a default module's handouts; empty until the handout pages exist."""
     if module is None or not module.key or endpoint not in current_app.view_functions:
         return []
-    try:
-        library = load_library()
-    except HandoutError:
+    if "handout_library" not in g:  # load (and stat the content files) once per request
+        try:
+            g.handout_library = load_library()
+        except HandoutError:
+            g.handout_library = None
+    library = g.handout_library
+    if library is None:
         return []
     return [(h.title, url_for(endpoint, slug=h.slug)) for h in library.for_module(module.key)]
 
