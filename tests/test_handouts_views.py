@@ -18,7 +18,7 @@ from pypdf import PdfReader
 
 from groups.clock import utcnow
 from groups.db import database
-from groups.handouts import render
+from groups.handouts import load_library, render
 from groups.models import AuditLog, Enrollment, Module, PacketItem, Session
 from groups.services import groups as group_service
 
@@ -393,6 +393,30 @@ def test_unknown_handout_is_refused_next_to_the_field_and_nothing_changes(client
     assert not AuditLog.select().where(AuditLog.action == "packet_changed").exists()
 
 
+def test_a_packet_holds_at_most_ten_handouts(client, world):
+    login(client, world["provider_a"])
+    many = [h.slug for h in load_library() if h.kind == "module"][:11]
+    response = client.post(
+        f"/handouts/sessions/{world['session_a'].id}/packet", data={"handouts": many}
+    )
+    assert response.status_code == 200
+    assert "A packet holds at most 10 handouts" in response.get_data(as_text=True)
+    assert PacketItem.select().count() == 0
+
+
+def test_packet_form_needs_its_csrf_token(app, client, world):
+    app.config["WTF_CSRF_ENABLED"] = True
+    login(client, world["provider_a"])
+    session = world["session_a"]
+    page = client.get(f"/sessions/{session.id}").get_data(as_text=True)
+    assert 'name="csrf_token"' in page
+    response = client.post(
+        f"/handouts/sessions/{session.id}/packet", data={"handouts": [MODULE_HANDOUT]}
+    )
+    assert response.status_code == 400
+    assert PacketItem.select().count() == 0
+
+
 def test_save_and_print_goes_straight_to_the_member_copies(client, world):
     login(client, world["provider_a"])
     session = world["session_a"]
@@ -533,6 +557,9 @@ def test_second_download_comes_from_the_cache(client, world, write_calls):
     assert_pdf_attachment(first, f"{GUIDANCE}.pdf")
     assert second.data == first.data
     assert len(write_calls) == 1
+    text = pdf_text(first.data)
+    assert "Tuesday Evening Group" in text and "Wednesday 14 May 2031" in text
+    assert "Calming the body" in text  # the session's module
     assert len(downloads()) == 2  # the cache does not skip the audit
 
 

@@ -17,13 +17,14 @@ from peewee import fn
 
 from .. import audit
 from ..curricula import CURRICULA, FOCUS_LABELS, module_by_key
-from ..db import write_transaction
+from ..db import is_sqlite, write_transaction
 from ..handouts import Handout, HandoutError, Library, load_library
 from ..handouts import render as renderer
 from ..models import Enrollment, Group, Module, PacketItem, Session, User
 from . import ServiceError
 
-MAX_PACKET_ITEMS = 20
+# Each member's copy is rendered on its own: keep a packet printable in seconds.
+MAX_PACKET_ITEMS = 10
 
 
 class LibraryUnavailable(RuntimeError):
@@ -297,25 +298,26 @@ def save_packet(session: Session, slugs: list[str], show_focus: bool, *, by: Use
     """Replace the session's packet; return whether anything changed."""
     lib = library()
     slugs = list(dict.fromkeys(s for s in slugs if s))
+    if len(slugs) > MAX_PACKET_ITEMS:
+        raise ServiceError(
+            f"A packet holds at most {MAX_PACKET_ITEMS} handouts; untick some.", "handouts"
+        )
     unknown = [s for s in slugs if s not in lib]
     if unknown:
         raise ServiceError(
             "These handouts are not in the library (was a file removed?): " + ", ".join(unknown),
             "handouts",
         )
-    if len(slugs) > MAX_PACKET_ITEMS:
-        raise ServiceError(
-            f"A packet holds at most {MAX_PACKET_ITEMS} handouts; untick some.", "handouts"
-        )
     # Keep the order the provider sees: the suggestions, then the rest.
     suggested, others = suggestions(session, lib)
     order = {h.slug: i for i, h in enumerate(suggested + others)}
     slugs.sort(key=lambda s: order.get(s, len(order)))
     with write_transaction():
+        # Two saves at once (a double click) run one after the other: SQLite
+        # by BEGIN IMMEDIATE, PostgreSQL by locking the session row first.
+        current = Session.select(Session.packet_shows_focus).where(Session.id == session.id)
+        focus_before = (current if is_sqlite() else current.for_update()).scalar()
         before = packet_slugs(session)
-        focus_before = (
-            Session.select(Session.packet_shows_focus).where(Session.id == session.id).scalar()
-        )
         if before == slugs and bool(focus_before) == show_focus:
             return False
         PacketItem.delete().where(PacketItem.session == session).execute()
@@ -414,19 +416,6 @@ def member_module_for(member: User, handout: Handout) -> Module | None:
         .order_by(Enrollment.status, Enrollment.joined_at.desc(), Module.position)
         .first()
     )
-
-
-def module_handouts(key: str) -> list[Handout]:
-    """The handouts tagged to a curriculum module key (for catch-up links);
-    empty when the library is broken or the key is unknown/custom."""
-    if not key:
-        return []
-    lib, _ = library_or_problems()
-    if lib is None:
-        return []
-    found = lib.for_module(key)
-    found.sort(key=lambda h: h.kind != "module")
-    return found
 
 
 def record_download(

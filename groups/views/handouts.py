@@ -53,7 +53,6 @@ def init_app(app) -> None:
     app.jinja_env.globals.update(
         session_packet=service.packet_panel,
         packet_session_ids=lambda sessions: service.packet_session_ids(s.id for s in sessions),
-        module_handouts=service.module_handouts,
     )
     service.startup_check(app.logger)
 
