@@ -70,11 +70,18 @@ def start_session(user: User) -> None:
     session["seen_at"] = now
 
 
+# Reached without a login (calendar apps send no cookies): a logged-in
+# browser opening them neither extends nor ends its session.
+PUBLIC_ENDPOINTS = {"static", "main.healthz", "calendars.feed", "calendars.feed_other"}
+
+
 def enforce_session_limits():
     """Idle logoff after IDLE_TIMEOUT, and a hard stop after ABSOLUTE_TIMEOUT."""
     from flask import current_app
 
-    if not current_user.is_authenticated or request.endpoint in (None, "static"):
+    if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
         return None
     now = utcnow().timestamp()
     idle = current_app.config["IDLE_TIMEOUT"].total_seconds()
