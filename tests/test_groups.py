@@ -380,3 +380,24 @@ def test_group_list_runs_a_fixed_number_of_queries(client, make_user, now):
         add_session(group, NOW + datetime.timedelta(days=i + 1))
         enroll_all(group, [make_user("member")])
     assert queries() == few
+
+
+def test_admin_picks_the_lead_and_a_foreign_lead_id_is_refused(client, make_user):
+    admin = make_user("admin")
+    provider = make_user("provider", name="Dr. Chosen")
+    member = make_user("member")
+    login(client, admin)
+    before = snapshot()
+    for bad in (str(member.id), str(admin.id), "99999"):
+        response = client.post("/groups/new", data={**group_form(), "lead": bad})
+        assert response.status_code == 200
+        assert "Not a valid choice" in field_error(response.text, "lead")
+    assert snapshot() == before
+    response = client.post("/groups/new", data={**group_form(), "lead": str(provider.id)})
+    assert response.status_code == 302
+    group = Group.get()
+    assert group.lead_id == provider.id
+    other = make_user("provider")
+    response = client.post(f"/groups/{group.id}/edit", data={**group_form(), "lead": str(other.id)})
+    assert response.status_code == 302
+    assert Group.get_by_id(group.id).lead_id == other.id

@@ -193,21 +193,40 @@ def test_cancelling_shifts_the_modules_so_none_is_lost(now, provider):
     assert module_titles(group) == titles
 
 
-def test_held_sessions_keep_their_module_when_an_earlier_change_happens(now, provider):
+def test_held_sessions_keep_their_module_and_reordering_skips_no_module(now, provider):
     group = new_group(provider)
-    held = add_session(group, NOW - datetime.timedelta(days=7), status="held")
+    modules = group_service.group_modules(group)
+    titles = [m.title for m in modules]
+    held = add_session(group, NOW - datetime.timedelta(days=7), status="held", module=modules[0])
     for week in range(1, 4):
         add_session(group, NOW + datetime.timedelta(days=7 * week))
     schedule_service.assign_modules(group)
-    titles = [m.title for m in default_curriculum("anxiety")]
     assert module_titles(group) == titles[:4]
 
-    # Moving module 1 down changes only the sessions still to come.
-    first = group_service.group_modules(group)[0]
-    group_service.move_module(first, 1, by=provider)
-    held = Session.get_by_id(held.id)
-    assert held.module.title == titles[0]
-    assert module_titles(group)[1:] == [titles[2], titles[3], titles[4]]
+    # Module 1 (already covered) moves down: the upcoming sessions still start
+    # with module 2, and no module is skipped.
+    group_service.move_module(modules[0], 1, by=provider)
+    assert Session.get_by_id(held.id).module_id == modules[0].id
+    assert module_titles(group) == [titles[0], titles[1], titles[2], titles[3]]
+
+    # Module 5 moves to the front: it comes next, ahead of the rest.
+    for _ in range(4):
+        group_service.move_module(modules[4], -1, by=provider)
+    assert module_titles(group) == [titles[0], titles[4], titles[1], titles[2]]
+
+
+def test_an_open_group_starts_a_new_round_after_the_last_module(now, provider):
+    group = new_group(provider, format="open")
+    modules = group_service.group_modules(group)
+    titles = [m.title for m in modules]
+    for week, module in enumerate(modules):  # a whole round already held
+        add_session(
+            group, NOW - datetime.timedelta(days=7 * (len(modules) - week)), "held", module=module
+        )
+    for week in range(1, 4):
+        add_session(group, NOW + datetime.timedelta(days=7 * week))
+    schedule_service.assign_modules(group)
+    assert module_titles(group)[-3:] == titles[:3]
 
 
 def test_cancel_needs_a_reason_and_a_scheduled_session(now, provider):
@@ -368,6 +387,9 @@ def test_cancel_and_reschedule_pages(client, now, provider):
     assert response.status_code == 302
     page = client.get(f"/groups/{group.id}").text
     assert "Room flooded" in page
+
+    form = client.get(f"/sessions/{second.id}/reschedule").text
+    assert 'value="2026-12-14"' in form and 'value="18:00"' in form  # starts from the current
 
     response = client.post(
         f"/sessions/{second.id}/reschedule", data={"date": "2026-01-01", "time": "18:00"}

@@ -117,28 +117,41 @@ def create_schedule(
 
 
 def assign_modules(group: Group) -> None:
-    """Give every upcoming session the next module in curriculum order.
+    """Give every session still to be held the next module in curriculum order.
 
-    Held sessions keep the module they covered; cancelled sessions cover
-    nothing, so the modules after one shift along and none is lost. When
-    sessions outnumber modules the curriculum wraps round (open groups).
+    Held sessions keep the module they covered, and the sessions after them
+    take the modules not yet covered in the current round of the curriculum,
+    in order (so moving a module ahead of one already covered does not skip
+    it). Cancelled sessions cover nothing, so the modules after one shift
+    along and none is lost. When sessions outnumber modules the curriculum
+    starts a new round (open groups).
     """
-    modules = list(Module.select().where(Module.group == group).order_by(Module.position))
+    order = [
+        m.id
+        for m in Module.select(Module.id).where(Module.group == group).order_by(Module.position)
+    ]
+    everything = set(order)
     sessions = list(
         Session.select().where(Session.group == group).order_by(Session.starts_at, Session.id)
     )
-    index_of = {m.id: i for i, m in enumerate(modules)}
-    pointer = 0
+    covered: set[int] = set()  # modules covered in the current round
+
+    def cover(module_id: int) -> None:
+        if covered >= everything:
+            covered.clear()  # a new round begins
+        covered.add(module_id)
+
     now = utcnow()
     for session in sessions:
-        if session.status == "cancelled":
-            wanted = None
-        elif session.status == "held" and session.module_id in index_of:
-            pointer = index_of[session.module_id] + 1
+        if session.status == "held":
+            if session.module_id in everything:
+                cover(session.module_id)
             continue
-        else:
-            wanted = modules[pointer % len(modules)].id if modules else None
-            pointer += 1
+        wanted = None
+        if session.status != "cancelled" and order:
+            round_done = covered >= everything
+            wanted = next(m for m in order if round_done or m not in covered)
+            cover(wanted)
         if session.module_id != wanted:
             session.module = wanted
             session.updated_at = now

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zoneinfo
+
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
@@ -46,7 +48,9 @@ def cancel(session_id: int):
 @staff
 def reschedule(session_id: int):
     session = session_for_staff(current_user, session_id)
-    form = DateTimeForm()
+    # Starts from the session's current local date and time.
+    local = session.starts_at.astimezone(zoneinfo.ZoneInfo(session.group.timezone))
+    form = DateTimeForm(date=local.date(), time=local.time())
     if form.validate_on_submit():
         try:
             schedule.reschedule_session(session, form.date.data, form.time.data, by=current_user)
