@@ -37,14 +37,19 @@ def enrollment_audits() -> int:
 # --- concurrency ---------------------------------------------------------------
 
 
-def run_together(jobs):
-    """Run each job in its own thread with its own connection, released together."""
+def run_together(jobs, connect=True):
+    """Run each job in its own thread with its own connection, released together.
+
+    ``connect=False`` for jobs that are requests: the app opens and closes the
+    thread's connection itself.
+    """
     barrier = threading.Barrier(len(jobs))
     results: list = [None] * len(jobs)
     errors: list = []
 
     def worker(i, job):
-        database.connect(reuse_if_open=True)
+        if connect:
+            database.connect(reuse_if_open=True)
         try:
             barrier.wait(timeout=30)
             results[i] = job()
@@ -53,7 +58,8 @@ def run_together(jobs):
         except BaseException as error:  # anything else would reach a user as a 500
             errors.append(error)
         finally:
-            database.close()
+            if not database.is_closed():
+                database.close()
 
     threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
     for thread in threads:
@@ -97,6 +103,31 @@ def test_capacity_race_twenty_threads_one_seat(make_user, provider):
     assert enrollment_audits() - audits_before == 20
     returned = {r.member_id: r.status for r in results}
     assert returned == {r.member_id: r.status for r in rows}
+
+
+def test_capacity_race_through_the_pages_gives_every_user_an_answer(app, make_user, provider):
+    """The same race as 20 browsers: every request gets a redirect, none a 500."""
+    group = new_group(provider, capacity=3)
+    enroll_all(group, [make_user("member") for _ in range(2)])
+    racers = [make_user("member") for _ in range(20)]
+    clients = []
+    for _ in racers:
+        client = app.test_client()
+        login(client, provider)
+        clients.append(client)
+
+    def post(client, member):
+        return lambda: client.post(f"/groups/{group.id}/enroll", data={"email": member.email})
+
+    results, errors = run_together(
+        [post(c, m) for c, m in zip(clients, racers, strict=True)], connect=False
+    )
+    assert errors == []
+    assert [r.status_code for r in results] == [302] * 20
+    racing = {m.id for m in racers}
+    got = [s for member_id, s in statuses(group).items() if member_id in racing]
+    assert sorted(got) == ["active"] + ["waitlisted"] * 19
+    assert enrollment_service.active_count(group) == 3
 
 
 def test_the_same_enrollment_submitted_concurrently_leaves_one_row(make_user, provider):
