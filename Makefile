@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 FLASK := $(BIN)/flask --app app
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench load lint clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/run.py
+
+# 16 clients for 60 s against gunicorn (4 workers) on a temporary SQLite file;
+# LOAD_ARGS="--database-url postgresql://.../empty_db" runs it on PostgreSQL.
+load: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/load.py $(LOAD_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

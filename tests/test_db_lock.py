@@ -10,18 +10,20 @@ change reaches the database. Reads keep working meanwhile (WAL).
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import re
 import sqlite3
 
 import pytest
 from conftest import login
-from group_helpers import new_group
+from group_helpers import UTC, add_session, enroll_all, new_group
 
 from groups import create_app
+from groups.clock import utcnow
 from groups.db import database
 from groups.migrate import apply_migrations
-from groups.models import AuditLog, Enrollment
+from groups.models import Attendance, AuditLog, Enrollment, Session
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("TEST_DATABASE_URL")), reason="SQLite's write lock and busy timeout"
@@ -95,3 +97,31 @@ def test_enrollment_behind_a_long_lock_gets_503_and_saves_nothing(app, make_user
     retry = client.post(f"/groups/{group.id}/enroll", data={"email": member.email})
     assert retry.status_code == 302
     assert Enrollment.select().where(Enrollment.group == group).count() == 1
+
+
+def test_roster_save_behind_a_long_lock_gets_503_and_saves_no_row(app, make_user):
+    client = app.test_client()
+    provider = make_user("provider")
+    members = [make_user("member") for _ in range(4)]
+    group = new_group(provider, format="open")
+    enroll_all(group, members)
+    Enrollment.update(joined_at=datetime.datetime(2026, 1, 1, tzinfo=UTC)).execute()
+    session = add_session(group, utcnow() - datetime.timedelta(days=2))
+    login(client, provider)
+    path = f"/sessions/{session.id}/attendance"
+    form = client.get(path).get_data(as_text=True)
+    version = re.search(r'name="version" value="([^"]*)"', form).group(1)
+    data = {"version": version}
+    for member in members:
+        data[f"status-{member.id}"] = "present"
+        data[f"note-{member.id}"] = "on time"
+    audits_before = AuditLog.select().count()
+
+    with write_lock_held(app):
+        assert_try_again_page(client.post(path, data=data))
+
+    assert Attendance.select().where(Attendance.session == session).count() == 0
+    assert Session.get_by_id(session.id).status == "scheduled"
+    assert AuditLog.select().count() == audits_before
+    assert client.post(path, data=data).status_code == 302
+    assert Attendance.select().where(Attendance.session == session).count() == 4

@@ -1,0 +1,622 @@
+"""`make bench`: the app's main requests over real HTTP, each next to its floor.
+
+1. Builds ``demo-data --scale large`` in a temporary SQLite database (through
+   the CLI, as an operator would), then picks what to measure from it: a
+   member's schedule, a provider's group with 12 members and 20+ sessions, a
+   past session's 12-member roster, the practice's calendar for one year, a
+   member's feed, a module handout and a session packet.
+2. Starts gunicorn (sync workers, APP_ENV=production) on 127.0.0.1, logs in
+   through the real login form, warms up, and times several hundred requests
+   of each kind with one keep-alive client.
+3. Stops gunicorn, then measures the floors in this process: WeasyPrint
+   rendering the same HTML directly, and icalendar building the same events
+   from scratch with the caches cleared.
+4. Prints the table and writes ``benchmarks/results.json``.
+
+Cold measurements force the slow path before every sample, outside the
+timed part: ``ics_year_cold`` touches the year's sessions (a new
+``updated_at`` makes every cached VEVENT stale, in every worker) and
+``handout_cold`` empties the PDF cache directory.
+
+Ratios are p95 over the floor's p95: ``healthz`` for pages and the attendance
+save, ``ics_floor`` for the year calendar, the same member's events built
+from scratch for the member feed, ``pdf_floor`` for the handout and the
+packet's own HTML rendered directly for the packet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.harness import (  # noqa: E402
+    Client,
+    Response,
+    Server,
+    app_environment,
+    flask_cli,
+    summarise,
+)
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+# name, floor it is compared with, goal (for the table: what "good" means)
+ROWS = [
+    ("healthz", None, "floor for pages"),
+    ("member_schedule", "healthz", "p95 < 25 ms and < 5x healthz"),
+    ("group_page", "healthz", "p95 < 25 ms and < 5x healthz"),
+    ("attendance_save", "healthz", "p95 < 40 ms"),
+    ("ics_year_cold", "ics_floor", ""),
+    ("ics_year_warm", "ics_floor", "< 10% of ics_floor"),
+    ("ics_year_304", "ics_floor", "p95 < 5 ms"),
+    ("member_feed", "member_feed_floor", ""),
+    ("handout_cold", "pdf_floor", "< 1.2x pdf_floor"),
+    ("handout_warm", "pdf_floor", "p95 < 10 ms"),
+    ("packet", "packet_floor", ""),
+    ("pdf_floor", None, "WeasyPrint, same HTML, in-process"),
+    ("packet_floor", None, "WeasyPrint, packet HTML, in-process"),
+    ("ics_floor", None, "icalendar, same events, caches cleared"),
+    ("member_feed_floor", None, "icalendar, member's events, caches cleared"),
+]
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def expect(response: Response, status: int, what: str) -> float:
+    if response.status != status:
+        raise BenchError(
+            f"{what}: expected HTTP {status}, got {response.status}: {response.text[:300]!r}"
+        )
+    return response.seconds
+
+
+# --- choosing what to measure ------------------------------------------------------
+
+
+@dataclass
+class Targets:
+    member_email: str
+    provider_email: str
+    admin_email: str
+    group_id: int
+    attendance_session: int
+    year_start: datetime.date
+    year_end: datetime.date
+    year_sessions: int
+    feed_token: str
+    handout_path: str
+    handout_slug: str
+    packet_path: str
+    packet_session: int
+    notes: list[str] = field(default_factory=list)
+
+
+def make_app(database_url: str, base_url: str, pdf_cache: Path):
+    from groups import create_app
+
+    return create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "bench-in-process",
+            "BASE_URL": base_url,
+            "PDF_CACHE_DIR": str(pdf_cache),
+        }
+    )
+
+
+def choose_targets(app) -> Targets:
+    """Pick the measured objects from the demo data (in-process, before the server)."""
+    from peewee import fn
+
+    from groups.clock import utcnow
+    from groups.db import database
+    from groups.models import Enrollment, Group, PacketItem, Session, User
+    from groups.services import feeds
+    from groups.services import handouts as handout_service
+
+    notes = []
+    with app.app_context(), database.connection_context():
+        now = utcnow()
+        active = (
+            Enrollment.select(Enrollment.group, fn.COUNT(Enrollment.id).alias("n"))
+            .where(Enrollment.status == "active")
+            .group_by(Enrollment.group)
+        )
+        counts = {row.group_id: row.n for row in active}
+        sessions = {
+            gid: n
+            for gid, n in Session.select(Session.group, fn.COUNT(Session.id))
+            .group_by(Session.group)
+            .tuples()
+        }
+        candidates = [
+            g
+            for g in Group.select().where(Group.status == "active").order_by(Group.id)
+            if counts.get(g.id, 0) >= 12 and sessions.get(g.id, 0) >= 20
+        ]
+        if not candidates:
+            from benchmarks.world import seed
+
+            with app.test_request_context():
+                world = seed("bench")
+            candidates = [Group.get_by_id(world.attendance_group)]
+            notes.append(
+                "the demo data has no group with 12 members and 20+ sessions: measured a "
+                "group seeded by benchmarks/world.py instead"
+            )
+        group = None
+        for g in candidates:
+            past = (
+                Session.select()
+                .where(Session.group == g, Session.ends_at < now, Session.status != "cancelled")
+                .order_by(Session.starts_at.desc())
+                .first()
+            )
+            if past is not None:
+                group, session = g, past
+                break
+        if group is None:
+            raise BenchError(
+                "the large demo data has no active group with 12 members, 20+ sessions and a "
+                "past session; check `flask demo-data --scale large`"
+            )
+        provider = User.get_by_id(group.lead_id)
+        members = list(
+            User.select()
+            .join(Enrollment, on=(Enrollment.member == User.id))
+            .where(Enrollment.group == group, Enrollment.status == "active")
+            .order_by(User.id)
+        )
+        # The member with the most sessions on their schedule: the heaviest page.
+        per_member = {
+            m.id: n
+            for m, n in [
+                (m, Enrollment.select().where(Enrollment.member == m).count()) for m in members
+            ]
+        }
+        member = max(members, key=lambda m: (per_member[m.id], -m.id))
+        admin = User.select().where(User.role == "admin", User.active).order_by(User.id).first()
+
+        today = now.date()
+        year_start = today - datetime.timedelta(days=182)
+        year_end = year_start + datetime.timedelta(days=364)
+        with app.test_request_context():
+            year_sessions = len(feeds.export_feed(start=year_start, end=year_end))
+            token = feeds.issue_token(member)
+            lib = handout_service.library()
+            handout = module = None
+            for candidate in lib:
+                module = handout_service.member_module_for(member, candidate)
+                if module is not None and candidate.kind == "module":
+                    handout = candidate
+                    break
+            if handout is None:
+                raise BenchError("no module handout for the chosen member's groups")
+            packet_session = (
+                Session.select()
+                .join(PacketItem, on=(PacketItem.session == Session.id))
+                .where(Session.group == group)
+                .order_by(Session.starts_at.desc())
+                .first()
+            )
+            if packet_session is None:
+                packet_session = session
+                suggested, _ = handout_service.suggestions(session, lib)
+                handout_service.save_packet(
+                    session, [h.slug for h in suggested[:3]], False, by=provider
+                )
+                notes.append("packet: none in the demo data; picked the suggested handouts")
+    return Targets(
+        member_email=member.email,
+        provider_email=provider.email,
+        admin_email=admin.email,
+        group_id=group.id,
+        attendance_session=session.id,
+        year_start=year_start,
+        year_end=year_end,
+        year_sessions=year_sessions,
+        feed_token=token,
+        handout_path=f"/handouts/my/{handout.slug}.pdf",
+        handout_slug=handout.slug,
+        packet_path=f"/handouts/my/sessions/{packet_session.id}.pdf",
+        packet_session=packet_session.id,
+        notes=notes,
+    )
+
+
+# --- measuring over HTTP -----------------------------------------------------------
+
+
+def sample(
+    fn: Callable[[], float],
+    n: int,
+    budget: float | None = None,
+    minimum: int = 10,
+    prepare: Callable[[], None] | None = None,
+) -> list[float]:
+    """``n`` timings of ``fn`` (seconds), stopping early after ``budget`` seconds
+    once ``minimum`` are in. ``prepare`` runs untimed before each sample."""
+    times: list[float] = []
+    started = time.monotonic()
+    while len(times) < n:
+        if prepare is not None:
+            prepare()
+        times.append(fn())
+        if budget and len(times) >= minimum and time.monotonic() - started > budget:
+            break
+    return times
+
+
+ROSTER_STATUS = re.compile(r'name="status-(\d+)"')
+VERSION = re.compile(r'name="version" value="([^"]*)"')
+
+
+def measure_http(server: Server, targets: Targets, args, app) -> dict[str, list[float]]:
+    member, provider, admin = Client(server.port), Client(server.port), Client(server.port)
+    member.login(targets.member_email)
+    provider.login(targets.provider_email)
+    admin.login(targets.admin_email)
+    n, heavy, warm = args.requests, args.heavy, args.warmup
+    out: dict[str, list[float]] = {}
+
+    def run(name, fn, count=n, budget=None, prepare=None, warmup=warm):
+        for _ in range(warmup):
+            fn()
+        out[name] = sample(fn, count, budget, prepare=prepare)
+        print(f"  {name:<18} {len(out[name])} requests", file=sys.stderr)
+
+    anon = Client(server.port)
+    run("healthz", lambda: expect(anon.get("/healthz"), 200, "healthz"))
+    run("member_schedule", lambda: expect(member.get("/schedule"), 200, "member schedule"))
+    group_path = f"/groups/{targets.group_id}"
+    run("group_page", lambda: expect(provider.get(group_path), 200, "group page"))
+
+    # Attendance: read the form (untimed) for its version token, then time the
+    # save; statuses alternate so every save really writes 12 rows.
+    roster_path = f"/sessions/{targets.attendance_session}/attendance"
+    flip = {"i": 0}
+
+    def save_roster() -> float:
+        page = provider.get(roster_path)
+        expect(page, 200, "attendance form")
+        ids = sorted(set(ROSTER_STATUS.findall(page.text)))
+        if len(ids) < 12:
+            raise BenchError(f"the roster has {len(ids)} members, expected 12")
+        flip["i"] += 1
+        statuses = ("present", "late") if flip["i"] % 2 else ("absent", "excused")
+        data = [("version", VERSION.search(page.text).group(1))]
+        for k, mid in enumerate(ids):
+            data.append((f"status-{mid}", statuses[k % 2]))
+            data.append((f"note-{mid}", f"bench {flip['i']}" if k == 0 else ""))
+        return expect(provider.post(roster_path, data), 302, "attendance save")
+
+    run("attendance_save", save_roster, warmup=min(warm, 10))
+
+    # The practice-wide calendar of one year.
+    export_path = (
+        f"/calendars/export?what=practice&start={targets.year_start.isoformat()}"
+        f"&end={targets.year_end.isoformat()}"
+    )
+    touch = year_toucher(app, targets)
+    run(
+        "ics_year_cold",
+        lambda: expect(admin.get(export_path), 200, "calendar export (cold)"),
+        count=heavy,
+        budget=args.heavy_budget,
+        prepare=touch,
+        warmup=2,
+    )
+    run("ics_year_warm", lambda: expect(admin.get(export_path), 200, "calendar export"))
+    first = admin.get(export_path)
+    etag, modified = first.headers.get("etag"), first.headers.get("last-modified")
+    if etag or modified:
+        conditional = {"If-None-Match": etag} if etag else {"If-Modified-Since": modified}
+        run(
+            "ics_year_304",
+            lambda: expect(admin.get(export_path, conditional), 304, "calendar export 304"),
+        )
+    else:
+        targets.notes.append(
+            "ics_year_304: not measured, the export answers without ETag/Last-Modified "
+            "(so a repeat poll cannot be a 304)"
+        )
+    feed_path = f"/feed/{targets.feed_token}.ics"
+    run("member_feed", lambda: expect(anon.get(feed_path), 200, "member feed"))
+
+    cache = Path(args.pdf_cache)
+
+    def empty_cache():
+        shutil.rmtree(cache, ignore_errors=True)
+
+    run(
+        "handout_cold",
+        lambda: expect(member.get(targets.handout_path), 200, "handout (cold)"),
+        count=heavy,
+        budget=args.heavy_budget,
+        prepare=empty_cache,
+        warmup=3,
+    )
+    run("handout_warm", lambda: expect(member.get(targets.handout_path), 200, "handout"))
+    run("packet", lambda: expect(member.get(targets.packet_path), 200, "packet"))
+    for client in (member, provider, admin, anon):
+        client.close()
+    return out
+
+
+def year_toucher(app, targets: Targets) -> Callable[[], None]:
+    """Give every session of the year a new updated_at (untimed, before each cold sample)."""
+    from groups.db import database
+    from groups.models import Session
+
+    start = datetime.datetime.combine(
+        targets.year_start - datetime.timedelta(days=1), datetime.time(), datetime.UTC
+    )
+    end = datetime.datetime.combine(
+        targets.year_end + datetime.timedelta(days=2), datetime.time(), datetime.UTC
+    )
+    tick = {"n": 0}
+
+    def touch() -> None:
+        tick["n"] += 1
+        stamp = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(
+            seconds=tick["n"]
+        )
+        with app.app_context(), database.connection_context():
+            Session.update(updated_at=stamp).where(Session.starts_at.between(start, end)).execute()
+
+    return touch
+
+
+# --- floors, in this process ---------------------------------------------------------
+
+
+def measure_floors(app, targets: Targets, args) -> dict[str, list[float]]:
+    from groups import calendars
+    from groups.db import database
+    from groups.handouts import render as renderer
+    from groups.models import Session, User
+    from groups.services import feeds
+    from groups.services import handouts as handout_service
+
+    out: dict[str, list[float]] = {}
+    with app.test_request_context(), database.connection_context():
+        member = User.by_email(targets.member_email)
+        lib = handout_service.library()
+        handout = lib[targets.handout_slug]
+        module = handout_service.member_module_for(member, handout)
+        context = handout_service.print_context(
+            group=module.group, member=member, module_title=module.title
+        )
+        html = renderer.build_html([handout], context)
+        session = Session.get_by_id(targets.packet_session)
+        packet, _ = handout_service.packet_handouts(session, lib)
+        packet_html = renderer.build_html(
+            packet,
+            handout_service.print_context(session=session, member=member),
+            title=handout_service.packet_title(session),
+        )
+        year = feeds.export_feed(start=targets.year_start, end=targets.year_end)
+        mine = feeds.member_feed(member)
+
+    def pdf(markup: str) -> Callable[[], float]:
+        def once() -> float:
+            started = time.perf_counter()
+            renderer._write_pdf(markup)
+            return time.perf_counter() - started
+
+        return once
+
+    def ics(feed) -> Callable[[], float]:
+        def once() -> float:
+            calendars.clear_caches()
+            with app.test_request_context():
+                started = time.perf_counter()
+                feed.build()
+                return time.perf_counter() - started
+
+        return once
+
+    for name, fn in (
+        ("pdf_floor", pdf(html)),
+        ("packet_floor", pdf(packet_html)),
+        ("ics_floor", ics(year)),
+        ("member_feed_floor", ics(mine)),
+    ):
+        for _ in range(3):
+            fn()
+        out[name] = sample(fn, args.heavy, args.heavy_budget)
+        print(f"  {name:<18} {len(out[name])} runs", file=sys.stderr)
+    return out
+
+
+# --- reporting ---------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = "unknown"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    return {
+        "cpus": str(os.cpu_count()),
+        "cpu": model,
+        "ram": ram,
+        "python": platform.python_version(),
+        "os": platform.platform(),
+    }
+
+
+def results_table(timings: dict[str, list[float]]) -> dict[str, dict]:
+    results: dict[str, dict] = {}
+    for name, _floor, _goal in ROWS:
+        if name in timings:
+            results[name] = summarise(timings[name])
+    for name, floor, _goal in ROWS:
+        if name in results and floor and floor in results:
+            results[name]["ratio"] = round(results[name]["p95_ms"] / results[floor]["p95_ms"], 3)
+    return results
+
+
+def format_table(results: dict[str, dict], workers: int) -> str:
+    lines = [
+        "| measurement | n | p50 ms | p95 ms | req/s | ratio (p95 / floor p95) | goal |",
+        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for name, floor, goal in ROWS:
+        if name not in results:
+            lines.append(f"| {name} | – | – | – | – | not measured | {goal} |")
+            continue
+        r = results[name]
+        ratio = f"{r['ratio']:.3f} × {floor}" if "ratio" in r else ""
+        lines.append(
+            f"| {name} | {r['n']} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['rps']:.1f} "
+            f"| {ratio} | {goal} |"
+        )
+    return "\n".join(lines)
+
+
+def goals(results: dict[str, dict]) -> list[tuple[str, bool, str]]:
+    """(goal, met, figures) for each goal of the issue that could be measured."""
+
+    def p95(name):
+        return results[name]["p95_ms"]
+
+    checks = []
+    for name in ("member_schedule", "group_page"):
+        if name in results:
+            checks.append(
+                (
+                    f"{name} p95 < 25 ms and < 5x healthz",
+                    p95(name) < 25 and results[name]["ratio"] < 5,
+                    f"{p95(name):.2f} ms, {results[name]['ratio']:.2f}x",
+                )
+            )
+    if "attendance_save" in results:
+        checks.append(
+            (
+                "attendance_save p95 < 40 ms",
+                p95("attendance_save") < 40,
+                f"{p95('attendance_save'):.2f} ms",
+            )
+        )
+    if "ics_year_warm" in results and "ratio" in results["ics_year_warm"]:
+        r = results["ics_year_warm"]["ratio"]
+        checks.append(("ics_year_warm < 10% of ics_floor", r < 0.10, f"{r * 100:.1f}%"))
+    if "ics_year_304" in results:
+        checks.append(
+            ("ics_year_304 p95 < 5 ms", p95("ics_year_304") < 5, f"{p95('ics_year_304'):.2f} ms")
+        )
+    if "handout_warm" in results:
+        checks.append(
+            ("handout_warm p95 < 10 ms", p95("handout_warm") < 10, f"{p95('handout_warm'):.2f} ms")
+        )
+    if "handout_cold" in results and "ratio" in results["handout_cold"]:
+        r = results["handout_cold"]["ratio"]
+        checks.append(("handout_cold < 1.2x pdf_floor", r < 1.2, f"{r:.2f}x"))
+    return checks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=500, help="timed requests per page")
+    parser.add_argument("--heavy", type=int, default=200, help="samples of cold renders/floors")
+    parser.add_argument(
+        "--heavy-budget", type=float, default=30, help="seconds after which a heavy one stops"
+    )
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--scale", default="large", choices=["small", "large"])
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="groups-bench-"))
+    args.pdf_cache = str(tmp / "pdf-cache")
+    database_url = f"sqlite:///{tmp / 'bench.db'}"
+    server = Server(
+        database_url,
+        workers=args.workers,
+        extra_env={"PDF_CACHE_DIR": args.pdf_cache},
+        log_path=tmp / "gunicorn.log",
+    )
+    try:
+        env = app_environment(database_url, server.port, PDF_CACHE_DIR=args.pdf_cache)
+        started = time.monotonic()
+        flask_cli("init-db", env=env)
+        flask_cli("demo-data", "--scale", args.scale, env=env)
+        print(
+            f"demo data ({args.scale}) built in {time.monotonic() - started:.1f}s", file=sys.stderr
+        )
+        app = make_app(database_url, server.base_url, Path(args.pdf_cache))
+        targets = choose_targets(app)
+        print(
+            f"measuring group {targets.group_id}, session {targets.attendance_session}, "
+            f"{targets.year_sessions} sessions in the year",
+            file=sys.stderr,
+        )
+        server.start()
+        try:
+            timings = measure_http(server, targets, args, app)
+        finally:
+            server.stop()
+        timings.update(measure_floors(app, targets, args))
+    except BenchError as error:
+        print(f"bench failed: {error}", file=sys.stderr)
+        print(server.log(), file=sys.stderr)
+        return 1
+    finally:
+        server.stop()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"kept {tmp}", file=sys.stderr)
+
+    results = results_table(timings)
+    info = machine()
+    print()
+    print(
+        f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['ram']} RAM, Python "
+        f"{info['python']}; gunicorn {args.workers} sync workers, SQLite, "
+        f"{targets.year_sessions} sessions in the year's calendar"
+    )
+    print()
+    print(format_table(results, args.workers))
+    print()
+    for goal, met, figures in goals(results):
+        print(f"{'met ' if met else 'MISS'}  {goal}: {figures}")
+    for note in targets.notes:
+        print(f"note: {note}")
+    args.output.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    print(f"\nwrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
