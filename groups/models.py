@@ -144,6 +144,14 @@ class AuditLog(BaseModel):
     def delete_instance(self, *args, **kwargs):
         raise PermissionError("the audit log is append-only")
 
+    @classmethod
+    def update(cls, *args, **kwargs):
+        raise PermissionError("the audit log is append-only")
+
+    @classmethod
+    def delete(cls):
+        raise PermissionError("the audit log is append-only")
+
 
 class Closure(BaseModel):
     """A practice-wide closed day (holiday); generated sessions skip it."""

@@ -216,7 +216,12 @@ def test_audit_log_is_append_only(app, make_user):
         entry.save()
     with pytest.raises(PermissionError):
         entry.delete_instance()
+    with pytest.raises(PermissionError):
+        AuditLog.update(action="logout").where(AuditLog.id == entry.id).execute()
+    with pytest.raises(PermissionError):
+        AuditLog.delete().execute()
     assert AuditLog.get_by_id(entry.id).action == "login"
+    assert AuditLog.select().count() == 1
     with pytest.raises(ValueError, match="unknown audit action"):
         audit.record("made_up_action", actor=user)
 
