@@ -125,6 +125,7 @@ def world(make_user):
     session_a = new_session(group_a)
     session_b = new_session(group_b)
     return {
+        "module_a": Module.get(Module.group == group_a, Module.position == 3),
         "provider_a": provider_a,
         "provider_b": provider_b,
         "group_a": group_a,
@@ -181,12 +182,12 @@ def test_staff_pages_need_a_staff_login(client, as_role, no_render, url, role, s
 
 @pytest.mark.parametrize(
     "url",
-    ["/handouts/my/sessions/{session}.pdf", f"/handouts/my/{MODULE_HANDOUT}.pdf"],
+    ["/handouts/my/sessions/{session}.pdf", "/handouts/my/modules/{module}/1.pdf"],
 )
 @pytest.mark.parametrize("role", ["provider", "admin"])
 def test_member_downloads_are_for_members_only(client, world, as_role, no_render, url, role):
     as_role(role)
-    response = client.get(url.format(session=world["session_a"].id))
+    response = client.get(url.format(session=world["session_a"].id, module=world["module_a"].id))
     assert response.status_code == 403
 
 
@@ -259,7 +260,15 @@ def test_unknown_slug_is_404(client, world, no_render):
     assert client.get("/handouts/no-such-handout").status_code == 404
     assert client.get("/handouts/no-such-handout.pdf").status_code == 404
     login(client, world["ann"])
-    assert client.get("/handouts/my/no-such-handout.pdf").status_code == 404
+    module = world["module_a"].id  # one handout only
+    for url in (
+        f"/handouts/my/{MODULE_HANDOUT}.pdf",  # slugs are not member URLs
+        f"/handouts/my/modules/{module}/0.pdf",
+        f"/handouts/my/modules/{module}/2.pdf",
+        "/handouts/my/modules/99999/1.pdf",
+        f"/handouts/my/modules/{module}/x.pdf",
+    ):
+        assert client.get(url).status_code == 404, url
 
 
 # ---- Library and preview ------------------------------------------------------------
@@ -434,7 +443,7 @@ def test_member_copies_hold_one_named_copy_per_active_member(client, world, writ
     set_packet(world["session_a"], MODULE_HANDOUT)
     login(client, world["provider_a"])
     response = client.get(f"/handouts/sessions/{world['session_a'].id}/member-copies.pdf")
-    assert_pdf_attachment(response, "handouts-2031-05-14-member-copies.pdf")
+    assert_pdf_attachment(response, f"session-packet-{world['session_a'].id}-member-copies.pdf")
     reader = PdfReader(io.BytesIO(response.data))
     assert len(reader.pages) == 2  # a one-page module handout for each of two members
     first, second = (" ".join(p.extract_text().split()) for p in reader.pages)
@@ -447,7 +456,7 @@ def test_member_copies_hold_one_named_copy_per_active_member(client, world, writ
     # The member's own download is the copy already rendered for the provider.
     login(client, world["ann"])
     own = client.get(f"/handouts/my/sessions/{world['session_a'].id}.pdf")
-    assert_pdf_attachment(own, "handouts-2031-05-14.pdf")
+    assert_pdf_attachment(own, f"session-packet-{world['session_a'].id}.pdf")
     assert "Copy for Annabel Quist" in pdf_text(own.data)
     assert len(write_calls) == 2
 
@@ -497,28 +506,31 @@ def test_member_schedule_and_session_page_link_the_packet(client, world):
 
 def test_member_catch_up_handout_of_their_own_module(client, world):
     login(client, world["ann"])
-    response = client.get(f"/handouts/my/{MODULE_HANDOUT}.pdf")
-    assert_pdf_attachment(response, f"{MODULE_HANDOUT}.pdf")
+    module = world["module_a"]
+    response = client.get(f"/handouts/my/modules/{module.id}/1.pdf")
+    assert_pdf_attachment(response, f"handout-{module.id}-1.pdf")
     text = pdf_text(response.data)
     assert "Copy for Annabel Quist" in text and "Tuesday Evening Group" in text
+    assert "Calming the body" in text
 
 
 @pytest.mark.parametrize(
-    ("who", "slug", "status"),
+    ("who", "group", "position", "number", "status"),
     [
-        ("ann", "adhd-03-prioritising", 404),  # a module of another curriculum
-        ("ann", "what-to-expect-in-group", 200),  # guidance tagged to module 1 of hers
-        ("other", MODULE_HANDOUT, 404),  # an anxiety module, but her group is ADHD
-        ("wait", MODULE_HANDOUT, 404),  # never active in the group
-        ("gone", MODULE_HANDOUT, 200),  # was active: may still catch up
+        ("ann", "group_b", 3, 1, 404),  # a module of another group
+        ("ann", "group_a", 1, 2, 200),  # guidance tagged to module 1 of hers
+        ("other", "group_a", 3, 1, 404),  # her group is group B
+        ("wait", "group_a", 3, 1, 404),  # never active in the group
+        ("gone", "group_a", 3, 1, 200),  # was active: may still catch up
     ],
 )
 def test_member_handout_needs_a_module_of_their_group(
-    client, world, monkeypatch, who, slug, status
+    client, world, monkeypatch, who, group, position, number, status
 ):
     monkeypatch.setattr(render, "_write_pdf", lambda html: STUB_PDF)
+    module = Module.get(Module.group == world[group], Module.position == position)
     login(client, world[who])
-    assert client.get(f"/handouts/my/{slug}.pdf").status_code == status
+    assert client.get(f"/handouts/my/modules/{module.id}/{number}.pdf").status_code == status
 
 
 # ---- Downloads: audit, headers, cache ------------------------------------------------
@@ -534,7 +546,7 @@ def test_downloads_are_audited_without_member_names(client, world, monkeypatch):
     client.get(f"/handouts/{GUIDANCE}.pdf?group={world['group_a'].id}")
     login(client, world["ann"])
     client.get(f"/handouts/my/sessions/{session.id}.pdf")
-    client.get(f"/handouts/my/{MODULE_HANDOUT}.pdf")
+    client.get(f"/handouts/my/modules/{world['module_a'].id}/1.pdf")
     rows = downloads()
     assert [d["copy"] for _, d in rows] == ["member-copies", "staff", "staff", "member", "member"]
     assert rows[0][1] == {

@@ -181,8 +181,8 @@ def packet_title(session: Session) -> str:
 
 
 def packet_filename(session: Session, suffix: str = "") -> str:
-    day = session.starts_at.astimezone(zoneinfo.ZoneInfo(session.group.timezone)).date()
-    return f"handouts-{day.isoformat()}{suffix}.pdf"
+    """Neutral: a member's downloads folder says nothing about their group."""
+    return f"session-packet-{session.id}{suffix}.pdf"
 
 
 # ---- Session packets ----------------------------------------------------------
@@ -398,6 +398,23 @@ def render_member_copies(session: Session) -> tuple[bytes, list[Handout], int]:
 # ---- Member catch-up handouts --------------------------------------------------
 
 
+def member_module(member: User, module_id: int) -> Module | None:
+    """A module (with its group) of a group the member is or was active in,
+    else None."""
+    return (
+        Module.select(Module, Group)
+        .join(Group, on=(Module.group == Group.id))
+        .join(Enrollment, on=(Enrollment.group == Group.id))
+        .where(
+            Module.id == module_id,
+            Enrollment.member == member,
+            Enrollment.joined_at.is_null(False),
+            Enrollment.status.in_(("active", "withdrawn")),
+        )
+        .first()
+    )
+
+
 def member_module_for(member: User, handout: Handout) -> Module | None:
     """A module of a group the member is or was active in that ``handout`` is
     tagged to (the most recent enrollment first), else None."""
@@ -416,6 +433,31 @@ def member_module_for(member: User, handout: Handout) -> Module | None:
         .order_by(Enrollment.status, Enrollment.joined_at.desc(), Module.position)
         .first()
     )
+
+
+def module_handouts(lib: Library, module: Module) -> list[Handout]:
+    """A module's handouts, its own first: a member's catch-up link names
+    one by the module's row id and its 1-based number here, never by slug
+    (a slug such as ``anxiety-03-...`` in a URL would reveal the diagnosis in
+    access logs and browser history)."""
+    handouts = lib.for_module(module.key) if module.key else []
+    handouts.sort(key=lambda h: h.kind != "module")  # the module's own handout is number 1
+    return handouts
+
+
+def member_handout(member: User, module_id: int, number: int) -> tuple[Handout, Module] | None:
+    """Handout ``number`` of a module of the member's group, else None."""
+    module = member_module(member, module_id)
+    if module is None:
+        return None
+    handouts = module_handouts(library(), module)
+    if not 1 <= number <= len(handouts):
+        return None
+    return handouts[number - 1], module
+
+
+def member_handout_filename(module: Module, number: int) -> str:
+    return f"handout-{module.id}-{number}.pdf"
 
 
 def record_download(

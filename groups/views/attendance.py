@@ -26,6 +26,7 @@ from ..forms import ActionForm
 from ..handouts import HandoutError, load_library
 from ..models import Module
 from ..services import ServiceError, attendance, notes, pacing
+from ..services import handouts as handout_service
 from ..services.attendance import STATUS_LABELS, STATUS_SYMBOLS, RosterError
 from ..services.pacing import STATE_LABELS, STATE_SYMBOLS
 
@@ -50,7 +51,13 @@ def module_handouts(module: Module | None, endpoint: str) -> list[tuple[str, str
     library = g.handout_library
     if library is None:
         return []
-    return [(h.title, url_for(endpoint, slug=h.slug)) for h in library.for_module(module.key)]
+    handouts = handout_service.module_handouts(library, module)  # numbered as the view reads them
+    if endpoint == "handouts.member_handout":  # ids only: a slug names the diagnosis
+        return [
+            (h.title, url_for(endpoint, module_id=module.id, number=n))
+            for n, h in enumerate(handouts, 1)
+        ]
+    return [(h.title, url_for(endpoint, slug=h.slug)) for h in handouts]
 
 
 @bp.app_context_processor

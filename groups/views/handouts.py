@@ -223,17 +223,18 @@ def member_packet(session_id: int):
     return pdf_response(pdf, service.packet_filename(session))
 
 
-@bp.route("/my/<slug>.pdf")
+@bp.route("/my/modules/<int:module_id>/<int:number>.pdf")
 @member_only
-def member_handout(slug: str):
-    """A module handout (catch-up) of a group the member is or was active in."""
-    handout = handout_or_404(slug)
-    module = service.member_module_for(current_user, handout)
-    if module is None:
+def member_handout(module_id: int, number: int):
+    """A catch-up handout: handout ``number`` of a module of a group the
+    member is or was active in. The URL and the file name carry ids only."""
+    found = service.member_handout(current_user, module_id, number)
+    if found is None:
         abort(404)
+    handout, module = found
     context = service.print_context(
         group=module.group, member=current_user, module_title=module.title
     )
     pdf = service.render([handout], context)
     service.record_download([handout], copy="member", group_id=module.group_id)
-    return pdf_response(pdf, f"{handout.slug}.pdf")
+    return pdf_response(pdf, service.member_handout_filename(module, number))
