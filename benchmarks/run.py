@@ -208,6 +208,7 @@ def choose_targets(app) -> Targets:
                     break
             if handout is None:
                 raise BenchError("no module handout for the chosen member's groups")
+            handout_number = handout_service.module_handouts(lib, module).index(handout) + 1
             packet_session = (
                 Session.select()
                 .join(PacketItem, on=(PacketItem.session == Session.id))
@@ -232,7 +233,7 @@ def choose_targets(app) -> Targets:
         year_end=year_end,
         year_sessions=year_sessions,
         feed_token=token,
-        handout_path=f"/handouts/my/{handout.slug}.pdf",
+        handout_path=f"/handouts/my/modules/{module.id}/{handout_number}.pdf",
         handout_slug=handout.slug,
         packet_path=f"/handouts/my/sessions/{packet_session.id}.pdf",
         packet_session=packet_session.id,
