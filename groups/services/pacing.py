@@ -33,7 +33,7 @@ STATE_LABELS = {
     "covered": "Covered",
     "missed": "Missed",
     "caught_up": "Caught up",
-    "ahead": "Ahead",
+    "ahead": "Coming up",
 }
 # Symbols go with the words so the board reads without colour.
 STATE_SYMBOLS = {"covered": "✓", "missed": "✗", "caught_up": "↺", "ahead": "·"}
