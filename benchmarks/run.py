@@ -277,6 +277,8 @@ def measure_http(server: Server, targets: Targets, args, app) -> dict[str, list[
     out: dict[str, list[float]] = {}
 
     def run(name, fn, count=n, budget=None, prepare=None, warmup=warm):
+        if args.only and name not in args.only:
+            return
         for _ in range(warmup):
             fn()
         out[name] = sample(fn, count, budget, prepare=prepare)
@@ -326,7 +328,9 @@ def measure_http(server: Server, targets: Targets, args, app) -> dict[str, list[
     run("ics_year_warm", lambda: expect(admin.get(export_path), 200, "calendar export"))
     first = admin.get(export_path)
     etag, modified = first.headers.get("etag"), first.headers.get("last-modified")
-    if etag or modified:
+    if args.only and "ics_year_304" not in args.only:
+        pass
+    elif etag or modified:
         conditional = {"If-None-Match": etag} if etag else {"If-Modified-Since": modified}
         run(
             "ics_year_304",
@@ -439,6 +443,8 @@ def measure_floors(app, targets: Targets, args) -> dict[str, list[float]]:
         ("ics_floor", ics(year)),
         ("member_feed_floor", ics(mine)),
     ):
+        if args.only and name not in args.only:
+            continue
         for _ in range(3):
             fn()
         out[name] = sample(fn, args.heavy, args.heavy_budget)
@@ -556,6 +562,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="large", choices=["small", "large"])
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--only",
+        type=lambda v: set(v.split(",")),
+        default=set(),
+        help="comma-separated measurement names (default: all)",
+    )
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="groups-bench-"))
@@ -582,6 +594,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{targets.year_sessions} sessions in the year",
             file=sys.stderr,
         )
+        load_before = os.getloadavg()[0]
+        if load_before > (os.cpu_count() or 1) / 2:
+            print(
+                f"warning: load average {load_before:.1f} on {os.cpu_count()} CPUs; other work "
+                "on this machine will inflate the figures",
+                file=sys.stderr,
+            )
         server.start()
         try:
             timings = measure_http(server, targets, args, app)
@@ -605,7 +624,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['ram']} RAM, Python "
         f"{info['python']}; gunicorn {args.workers} sync workers, SQLite, "
-        f"{targets.year_sessions} sessions in the year's calendar"
+        f"{targets.year_sessions} sessions in the year's calendar; load average "
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     )
     print()
     print(format_table(results, args.workers))
