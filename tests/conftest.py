@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import os
+import shutil
 
 import pytest
 
@@ -41,13 +42,37 @@ def reset_postgres(url: str) -> None:
     conn.close()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory) -> str:
+    """One migrated SQLite file per run; each test starts from a copy of it."""
+    from groups.db import open_database
+
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    database.initialize(open_database(f"sqlite:///{path}"))
+    apply_migrations()
+    database.close()
+    return str(path)
+
+
 @pytest.fixture
-def database_url(tmp_path):
+def empty_database_url(tmp_path):
+    """A database with no tables at all (for testing the migrations themselves)."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         reset_postgres(url)
         return url
-    return f"sqlite:///{tmp_path / 'test.db'}"
+    return f"sqlite:///{tmp_path / 'empty.db'}"
+
+
+@pytest.fixture
+def database_url(tmp_path, migrated_sqlite_template):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        reset_postgres(url)
+        return url
+    path = tmp_path / "test.db"
+    shutil.copyfile(migrated_sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture

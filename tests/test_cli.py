@@ -23,9 +23,9 @@ def create_user(runner, *args, password=PASSWORD):
 
 
 @pytest.fixture
-def empty_app(database_url):
+def empty_app(empty_database_url):
     """An app on a database with no tables yet."""
-    app = create_app({"TESTING": True, "SECRET_KEY": "test", "DATABASE_URL": database_url})
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "DATABASE_URL": empty_database_url})
     yield app
     if not database.is_closed():
         database.close()
