@@ -154,6 +154,37 @@ class Server:
         self.stop()
         raise ServerFailed(f"gunicorn did not answer /healthz within {timeout:.0f}s\n{self.log()}")
 
+    def pids(self) -> list[int]:
+        """gunicorn's master and its live workers (from /proc; empty without it)."""
+        if self.proc is None or not Path("/proc/self/stat").exists():
+            return []
+        found = [self.proc.pid]
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == self.proc.pid:
+                    found.append(int(entry.name))
+        return found
+
+    @staticmethod
+    def cpu_seconds(pids: list[int]) -> float:
+        """CPU time (user + system) these processes have used so far.
+
+        A steadier figure than latency on a busy machine: other processes
+        inflate wall time, not this.
+        """
+        ticks = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def log(self, tail: int = 4000) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-tail:]

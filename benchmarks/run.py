@@ -18,6 +18,10 @@ timed part: ``ics_year_cold`` touches the year's sessions (a new
 ``updated_at`` makes every cached VEVENT stale, in every worker) and
 ``handout_cold`` empties the PDF cache directory.
 
+"CPU ms" is the server's CPU time per request (gunicorn's master and
+workers, user + system, from /proc; the bench process's own for the floors):
+unlike latency it hardly moves when other work shares the machine.
+
 Ratios are p95 over the floor's p95: ``healthz`` for pages and the attendance
 save, ``ics_floor`` for the year calendar, the same member's events built
 from scratch for the member feed, ``pdf_floor`` for the handout and the
@@ -268,20 +272,35 @@ ROSTER_STATUS = re.compile(r'name="status-(\d+)"')
 VERSION = re.compile(r'name="version" value="([^"]*)"')
 
 
-def measure_http(server: Server, targets: Targets, args, app) -> dict[str, list[float]]:
+def measure_http(
+    server: Server, targets: Targets, args, app, cpu: dict[str, float]
+) -> dict[str, list[float]]:
+    """Timings per measurement; ``cpu`` gets the server's CPU seconds per request."""
     member, provider, admin = Client(server.port), Client(server.port), Client(server.port)
     member.login(targets.member_email)
     provider.login(targets.provider_email)
     admin.login(targets.admin_email)
     n, heavy, warm = args.requests, args.heavy, args.warmup
     out: dict[str, list[float]] = {}
+    pids = server.pids()
 
     def run(name, fn, count=n, budget=None, prepare=None, warmup=warm):
         if args.only and name not in args.only:
             return
         for _ in range(warmup):
+            if prepare is not None:
+                prepare()
             fn()
-        out[name] = sample(fn, count, budget, prepare=prepare)
+        used = [0.0]
+
+        def timed() -> float:
+            before = server.cpu_seconds(pids)
+            seconds = fn()
+            used[0] += server.cpu_seconds(pids) - before
+            return seconds
+
+        out[name] = sample(timed, count, budget, prepare=prepare)
+        cpu[name] = used[0] / len(out[name])
         print(f"  {name:<18} {len(out[name])} requests", file=sys.stderr)
 
     anon = Client(server.port)
@@ -293,23 +312,28 @@ def measure_http(server: Server, targets: Targets, args, app) -> dict[str, list[
     # Attendance: read the form (untimed) for its version token, then time the
     # save; statuses alternate so every save really writes 12 rows.
     roster_path = f"/sessions/{targets.attendance_session}/attendance"
-    flip = {"i": 0}
+    form = {"i": 0, "data": []}
 
-    def save_roster() -> float:
+    def read_roster_form() -> None:
         page = provider.get(roster_path)
         expect(page, 200, "attendance form")
         ids = sorted(set(ROSTER_STATUS.findall(page.text)))
         if len(ids) < 12:
             raise BenchError(f"the roster has {len(ids)} members, expected 12")
-        flip["i"] += 1
-        statuses = ("present", "late") if flip["i"] % 2 else ("absent", "excused")
+        form["i"] += 1
+        statuses = ("present", "late") if form["i"] % 2 else ("absent", "excused")
         data = [("version", VERSION.search(page.text).group(1))]
         for k, mid in enumerate(ids):
             data.append((f"status-{mid}", statuses[k % 2]))
-            data.append((f"note-{mid}", f"bench {flip['i']}" if k == 0 else ""))
-        return expect(provider.post(roster_path, data), 302, "attendance save")
+            data.append((f"note-{mid}", f"bench {form['i']}" if k == 0 else ""))
+        form["data"] = data
 
-    run("attendance_save", save_roster, warmup=min(warm, 10))
+    run(
+        "attendance_save",
+        lambda: expect(provider.post(roster_path, form["data"]), 302, "attendance save"),
+        prepare=read_roster_form,
+        warmup=min(warm, 10),
+    )
 
     # The practice-wide calendar of one year.
     export_path = (
@@ -391,7 +415,7 @@ def year_toucher(app, targets: Targets) -> Callable[[], None]:
 # --- floors, in this process ---------------------------------------------------------
 
 
-def measure_floors(app, targets: Targets, args) -> dict[str, list[float]]:
+def measure_floors(app, targets: Targets, args, cpu: dict[str, float]) -> dict[str, list[float]]:
     from groups import calendars
     from groups.db import database
     from groups.handouts import render as renderer
@@ -419,10 +443,13 @@ def measure_floors(app, targets: Targets, args) -> dict[str, list[float]]:
         year = feeds.export_feed(start=targets.year_start, end=targets.year_end)
         mine = feeds.member_feed(member)
 
+    used = [0.0]
+
     def pdf(markup: str) -> Callable[[], float]:
         def once() -> float:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             renderer._write_pdf(markup)
+            used[0] += time.process_time() - cpu_started
             return time.perf_counter() - started
 
         return once
@@ -431,8 +458,9 @@ def measure_floors(app, targets: Targets, args) -> dict[str, list[float]]:
         def once() -> float:
             calendars.clear_caches()
             with app.test_request_context():
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 feed.build()
+                used[0] += time.process_time() - cpu_started
                 return time.perf_counter() - started
 
         return once
@@ -447,7 +475,9 @@ def measure_floors(app, targets: Targets, args) -> dict[str, list[float]]:
             continue
         for _ in range(3):
             fn()
+        used[0] = 0.0
         out[name] = sample(fn, args.heavy, args.heavy_budget)
+        cpu[name] = used[0] / len(out[name])
         print(f"  {name:<18} {len(out[name])} runs", file=sys.stderr)
     return out
 
@@ -480,11 +510,13 @@ def machine() -> dict[str, str]:
     }
 
 
-def results_table(timings: dict[str, list[float]]) -> dict[str, dict]:
+def results_table(timings: dict[str, list[float]], cpu: dict[str, float]) -> dict[str, dict]:
     results: dict[str, dict] = {}
     for name, _floor, _goal in ROWS:
         if name in timings:
             results[name] = summarise(timings[name])
+            if name in cpu:
+                results[name]["cpu_ms"] = round(cpu[name] * 1000, 2)
     for name, floor, _goal in ROWS:
         if name in results and floor and floor in results:
             results[name]["ratio"] = round(results[name]["p95_ms"] / results[floor]["p95_ms"], 3)
@@ -493,18 +525,19 @@ def results_table(timings: dict[str, list[float]]) -> dict[str, dict]:
 
 def format_table(results: dict[str, dict], workers: int) -> str:
     lines = [
-        "| measurement | n | p50 ms | p95 ms | req/s | ratio (p95 / floor p95) | goal |",
-        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+        "| measurement | n | p50 ms | p95 ms | req/s | CPU ms | ratio (p95 / floor p95) | goal |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for name, floor, goal in ROWS:
         if name not in results:
-            lines.append(f"| {name} | – | – | – | – | not measured | {goal} |")
+            lines.append(f"| {name} | – | – | – | – | – | not measured | {goal} |")
             continue
         r = results[name]
         ratio = f"{r['ratio']:.3f} × {floor}" if "ratio" in r else ""
+        cpu = f"{r['cpu_ms']:.1f}" if "cpu_ms" in r else ""
         lines.append(
             f"| {name} | {r['n']} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['rps']:.1f} "
-            f"| {ratio} | {goal} |"
+            f"| {cpu} | {ratio} | {goal} |"
         )
     return "\n".join(lines)
 
@@ -602,11 +635,12 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         server.start()
+        cpu: dict[str, float] = {}
         try:
-            timings = measure_http(server, targets, args, app)
+            timings = measure_http(server, targets, args, app, cpu)
         finally:
             server.stop()
-        timings.update(measure_floors(app, targets, args))
+        timings.update(measure_floors(app, targets, args, cpu))
     except BenchError as error:
         print(f"bench failed: {error}", file=sys.stderr)
         print(server.log(), file=sys.stderr)
@@ -618,7 +652,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"kept {tmp}", file=sys.stderr)
 
-    results = results_table(timings)
+    results = results_table(timings, cpu)
     info = machine()
     print()
     print(
