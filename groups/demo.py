@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from .clock import utcnow
 from .curricula import default_curriculum
 from .db import database
+from .handouts import HandoutError, load_library
 from .models import (
     Attendance,
     Closure,
@@ -31,6 +32,7 @@ from .models import (
     Enrollment,
     Group,
     Module,
+    PacketItem,
     Session,
     User,
 )
@@ -40,6 +42,8 @@ from .services.schedule import local_to_utc, weekly_dates
 DEMO_PASSWORD = "demo-password-2026"
 BATCH = 500
 WEEK = datetime.timedelta(weeks=1)
+DEMO_PROVIDER = "provider@example.org"
+DEMO_MEMBER = "member@example.org"
 
 
 class DemoError(RuntimeError):
@@ -386,12 +390,14 @@ class Builder:
         sessions = self.sessions(plans, group_ids, modules)
         enrollments = self.enrollments(plans, group_ids, sessions)
         attendance = self.past_attendance(plans, group_ids, sessions, enrollments)
+        packets = self.packets(plans, group_ids)
         return {
             "accounts": len(users),
             "groups": len(plans),
             "sessions": sum(len(s) for s in sessions.values()),
             "enrollments": sum(len(e) for e in enrollments.values()),
             "attendance records": attendance,
+            "session packets": packets,
             "closures": len(closures),
         }
 
@@ -590,6 +596,61 @@ class Builder:
             rows,
         )
         return len(rows)
+
+    def packets(self, plans, group_ids) -> int:
+        """Handouts for the demo provider's and demo member's sessions from
+        today to a week ahead, so "Handouts (PDF)" shows at the first login:
+        the module's own handout and one guidance handout that fits it."""
+        try:
+            lib = load_library()
+        except HandoutError:
+            return 0  # broken content files: `flask check-handouts` says why
+        ids = [
+            group_ids[p.name]
+            for p in plans
+            if p.status == "active"
+            and (
+                DEMO_PROVIDER in (p.lead, *p.co)
+                or DEMO_MEMBER in p.members
+                or DEMO_MEMBER in p.late_joiners
+            )
+        ]
+        if not ids:
+            return 0
+        upcoming = (
+            Session.select(Session.id, Group.focus, Module.key)
+            .join(Group, on=(Session.group == Group.id))
+            .switch(Session)
+            .join(Module, on=(Session.module == Module.id))
+            .where(
+                Session.group.in_(ids),
+                Session.status != "cancelled",
+                Session.starts_at.between(self.now - datetime.timedelta(hours=12), self.now + WEEK),
+            )
+            .order_by(Session.starts_at)
+        )
+        rows = []
+        sessions = 0
+        for n, (session_id, focus, key) in enumerate(upcoming.tuples()):
+            slugs = packet_slugs(lib, key, focus, n)
+            rows += [(session_id, slug, position) for position, slug in enumerate(slugs)]
+            sessions += bool(slugs)
+        insert(PacketItem, [PacketItem.session, PacketItem.handout_slug, PacketItem.position], rows)
+        return sessions
+
+
+FALLBACK_GUIDANCE = "what-to-expect-in-group"  # suits any session of any group
+
+
+def packet_slugs(lib, module_key: str, focus: str, n: int) -> list[str]:
+    """The module's own handout, then a guidance handout tagged to the module
+    (taking turns by ``n``) or, failing that, what to expect in group."""
+    tagged = lib.for_module(module_key)
+    own = [h.slug for h in tagged if h.kind == "module"][:1]
+    guidance = [h for h in tagged if h.kind == "guidance"] or [
+        h for h in lib.for_focus(focus) if h.slug == FALLBACK_GUIDANCE
+    ]
+    return own + ([guidance[n % len(guidance)].slug] if guidance else [])
 
 
 def rows_by_group(rows):
