@@ -130,8 +130,16 @@ def write_calls(monkeypatch):
 def rendered(tmp_path_factory):
     library = load_library(CONTENT_DIR)
     assert len(library) > 0
-    # The fullest standard header: every field printed, a member's copy.
-    context = dataclasses.replace(CONTEXT, member_name="Maria López", focus_label="Depression")
+    # The fullest header: every field printed at the longest a form accepts
+    # (120 characters), a member's copy. The header cuts long names, so
+    # handouts keep their page count.
+    context = dataclasses.replace(
+        CONTEXT,
+        group_name="Tuesday Evening Group, Riverside Clinic second floor " + "x" * 67,
+        module_title="Relationships, support and communicating needs " + "y" * 73,
+        member_name="Maria López",
+        focus_label="Depression",
+    )
     cache = tmp_path_factory.mktemp("pdf-cache")
     return {
         handout.slug: (handout, render_handouts_pdf([handout], context, cache_dir=cache))
