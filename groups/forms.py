@@ -122,20 +122,27 @@ def validate_location(form, field):
         raise ValidationError("Use one line for the location.")
 
 
+def bounded_int(
+    label: str, low: int, high: int, what: str, default: int, unit: str = ""
+) -> IntegerField:
+    """A required whole number in [low, high] with messages that say the range."""
+    return IntegerField(
+        label,
+        validators=[
+            InputRequired(f"Enter a number from {low} to {high}."),
+            NumberRange(low, high, f"{what} must be from {low} to {high}{unit}."),
+        ],
+        default=default,
+    )
+
+
 class GroupForm(FlaskForm):
     name = StringField("Group name", validators=[InputRequired(), Length(max=120)])
     focus = SelectField("Focus", choices=[SelectChoice(f, FOCUS_LABELS[f]) for f in FOCUSES])
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
     lead = SelectField("Lead provider", coerce=int, validate_choice=True)
     co_facilitators = SelectMultipleField("Co-facilitators", coerce=int, validate_choice=True)
-    capacity = IntegerField(
-        "Capacity",
-        validators=[
-            InputRequired("Enter a number from 1 to 50."),
-            NumberRange(1, 50, "Capacity must be from 1 to 50."),
-        ],
-        default=10,
-    )
+    capacity = bounded_int("Capacity", 1, 50, "Capacity", default=10)
     format = SelectField(
         "Format",
         choices=[
@@ -169,22 +176,10 @@ class ScheduleForm(FlaskForm):
     start_time = TimeField(
         "Start time (group's local time)", validators=[InputRequired("Pick a time.")]
     )
-    duration_minutes = IntegerField(
-        "Duration in minutes",
-        validators=[
-            InputRequired("Enter a number from 15 to 240."),
-            NumberRange(15, 240, "Duration must be from 15 to 240 minutes."),
-        ],
-        default=90,
+    duration_minutes = bounded_int(
+        "Duration in minutes", 15, 240, "Duration", default=90, unit=" minutes"
     )
-    session_count = IntegerField(
-        "Number of sessions",
-        validators=[
-            InputRequired("Enter a number from 1 to 52."),
-            NumberRange(1, 52, "The number of sessions must be from 1 to 52."),
-        ],
-        default=10,
-    )
+    session_count = bounded_int("Number of sessions", 1, 52, "The number of sessions", default=10)
 
 
 class ModuleForm(FlaskForm):
@@ -208,13 +203,8 @@ class DateTimeForm(FlaskForm):
 
 
 class MakeupForm(DateTimeForm):
-    duration_minutes = IntegerField(
-        "Duration in minutes",
-        validators=[
-            InputRequired("Enter a number from 15 to 240."),
-            NumberRange(15, 240, "Duration must be from 15 to 240 minutes."),
-        ],
-        default=90,
+    duration_minutes = bounded_int(
+        "Duration in minutes", 15, 240, "Duration", default=90, unit=" minutes"
     )
 
 

@@ -57,6 +57,18 @@ def waitlist_position(enrollment: Enrollment) -> int:
     return ids.index(enrollment.id) + 1
 
 
+def record_change(enrollment: Enrollment, *, by: User, previous: str | None = None) -> None:
+    """Audit an enrollment's new status (ids only: no names in the log)."""
+    detail = {
+        "group": enrollment.group_id,
+        "member": enrollment.member_id,
+        "status": enrollment.status,
+    }
+    if previous is not None:
+        detail["previous"] = previous
+    audit.record("enrollment_changed", actor=by, target=enrollment, **detail)
+
+
 ALREADY = {
     "active": "{name} is already enrolled in this group.",
     "waitlisted": "{name} is already on this group's waitlist.",
@@ -94,14 +106,7 @@ def enroll(group: Group, member: User, *, by: User) -> Enrollment:
                 joined_at=now if seat else None,
                 created_by=by,
             )
-            audit.record(
-                "enrollment_changed",
-                actor=by,
-                target=enrollment,
-                group=group.id,
-                member=member.id,
-                status=enrollment.status,
-            )
+            record_change(enrollment, by=by)
     except IntegrityError:
         # A concurrent request enrolled the same member first.
         raise ServiceError(
@@ -125,15 +130,7 @@ def withdraw(enrollment: Enrollment, reason: str, *, by: User) -> Enrollment | N
         enrollment.withdrawn_at = utcnow()
         enrollment.withdraw_reason = reason[:200]
         enrollment.save()
-        audit.record(
-            "enrollment_changed",
-            actor=by,
-            target=enrollment,
-            group=group.id,
-            member=enrollment.member_id,
-            status="withdrawn",
-            previous=was,
-        )
+        record_change(enrollment, by=by, previous=was)
         promoted = fill_from_waitlist(group, by=by)
     return promoted[0] if promoted else None
 
@@ -150,13 +147,5 @@ def fill_from_waitlist(group: Group, *, by: User) -> list[Enrollment]:
         enrollment.status = "active"
         enrollment.joined_at = now
         enrollment.save()
-        audit.record(
-            "enrollment_changed",
-            actor=by,
-            target=enrollment,
-            group=group.id,
-            member=enrollment.member_id,
-            status="active",
-            previous="waitlisted",
-        )
+        record_change(enrollment, by=by, previous="waitlisted")
     return promoted
