@@ -24,6 +24,7 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
+from http.client import HTTPException
 
 import pytest
 
@@ -97,7 +98,7 @@ class RosterStream(threading.Thread):
                 self.in_flight.clear()
                 assert response.status == 302, response.status
                 self.acked[session_id] = n
-        except (OSError, ConnectionError, AssertionError) as error:
+        except (OSError, HTTPException, AssertionError) as error:
             self.error = error
 
 
@@ -115,7 +116,7 @@ class EnrollStream(threading.Thread):
                 response = self.client.post(f"/groups/{group_id}/enroll", {"email": email})
                 assert response.status == 302, response.status
                 self.acked.append((group_id, email))
-        except (OSError, ConnectionError, AssertionError) as error:
+        except (OSError, HTTPException, AssertionError) as error:
             self.error = error
 
 
@@ -142,7 +143,8 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(app, world, start_server,
     server.kill()
     roster_stream.join(10)
     enroll_stream.join(10)
-    assert roster_stream.error is not None and enroll_stream.error is not None  # they were cut
+    assert roster_stream.error is not None  # cut by the kill
+    assert enroll_stream.error is not None or len(enroll_stream.acked) == len(world.spare_emails)
 
     server = start_server()
 
