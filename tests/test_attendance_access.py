@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 
 import pytest
@@ -256,3 +257,22 @@ def test_roster_save_query_count_is_bounded(app, make_user, frozen_time):
             assert client.post(f"/sessions/{session.id}/attendance", data=form).status_code == 302
         counts.append(q.n - members)  # one audit insert per member
     assert counts[0] == counts[1]
+
+
+
+def test_session_page_offers_attendance_only_from_the_day_of_the_session(
+    client, make_user, frozen_time
+):
+    from group_helpers import add_session, new_group
+
+    frozen_time.set(datetime.datetime(2026, 3, 10, 15, 0, tzinfo=datetime.UTC))  # 11:00 NY
+    provider = make_user("provider")
+    group = new_group(provider)
+    tonight = add_session(group, datetime.datetime(2026, 3, 10, 22, 0, tzinfo=datetime.UTC))
+    next_week = add_session(group, datetime.datetime(2026, 3, 17, 22, 0, tzinfo=datetime.UTC))
+    login(client, provider)
+
+    assert "Take attendance" in client.get(f"/sessions/{tonight.id}").text
+    page = client.get(f"/sessions/{next_week.id}").text
+    assert "Take attendance" not in page
+    assert "from the day of the session" in page

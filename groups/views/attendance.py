@@ -68,6 +68,7 @@ def attendance_helpers():
         "pacing_labels": STATE_LABELS,
         "pacing_symbols": STATE_SYMBOLS,
         "module_handouts": module_handouts,
+        "attendance_refusal": attendance.refusal,
     }
 
 
