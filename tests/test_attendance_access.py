@@ -259,7 +259,6 @@ def test_roster_save_query_count_is_bounded(app, make_user, frozen_time):
     assert counts[0] == counts[1]
 
 
-
 def test_session_page_offers_attendance_only_from_the_day_of_the_session(
     client, make_user, frozen_time
 ):
