@@ -351,7 +351,8 @@ def test_conditional_get_answers_304_without_building(app, client, practice, bui
     assert len(build_spy) == 1  # neither 304 built a calendar
 
     stale = fetch(feed_client, token, **{"If-None-Match": '"something-else"'})
-    assert stale.status_code == 200 and len(build_spy) == 2
+    assert stale.status_code == 200 and stale.data == first.data
+    assert len(build_spy) == 1  # unchanged data: the body kept by ETag, not a rebuild
     # An ETag that does not match wins over a fresh If-Modified-Since.
     both = fetch(feed_client, token, **{"If-None-Match": '"other"', "If-Modified-Since": modified})
     assert both.status_code == 200
@@ -524,3 +525,17 @@ def test_export_answers_conditional_requests(app, client, practice, make_user, b
     assert other_range.status_code == 200
     exported = AuditLog.select().where(AuditLog.action == "calendar_exported").count()
     assert exported == 2  # a 304 delivers nothing, so it is not an export
+
+
+def test_a_change_rebuilds_the_cached_body(app, client, practice, build_spy):
+    token = create_link(client, practice["member"])
+    feed_client = app.test_client()
+    first = fetch(feed_client, token)
+    assert fetch(feed_client, token).data == first.data and len(build_spy) == 1
+    group = make_group(practice["provider"], "Group Z")
+    add_sessions(group, NOW - 3 * WEEK, 2)
+    enroll(group, practice["member"])
+    changed = fetch(feed_client, token)
+    assert len(build_spy) == 2
+    assert changed.headers["ETag"] != first.headers["ETag"]
+    assert len(vevents(changed.data)) == len(vevents(first.data)) + 2
