@@ -269,7 +269,9 @@ def test_closed_group_refuses_enrollment_once_its_first_session_is_held(
         enrollment_service.enroll(group, late, by=provider)
     login(client, provider)
     response = client.post(f"/groups/{group.id}/enroll", data={"email": "late@example.org"})
-    assert "closed group" in field_error(response.text, "email")
+    # The page no longer offers the enroll form; it says why instead.
+    assert response.status_code == 422
+    assert "This is a closed group" in response.text
     assert late.id not in statuses(group)
 
 
@@ -376,3 +378,29 @@ def test_a_new_member_joins_the_waitlist_when_the_group_is_full(client, make_use
         or "waitlist" in client.get(f"/groups/{group.id}").text
     )
     assert statuses(group)[User.by_email("wren@example.org").id] == "waitlisted"
+
+
+def test_a_started_closed_group_shows_no_enroll_form_and_makes_no_account(client, make_user):
+    import datetime
+
+    from conftest import login
+    from group_helpers import add_session, new_group
+
+    from groups.clock import utcnow
+    from groups.models import User
+
+    provider = make_user("provider")
+    group = new_group(provider, format="closed")
+    add_session(group, utcnow() - datetime.timedelta(days=1), status="held")
+    login(client, provider)
+
+    page = client.get(f"/groups/{group.id}").text
+    assert "its first session has already taken place" in page
+    assert f'action="/groups/{group.id}/enroll"' not in page
+    before = User.select().count()
+    response = client.post(
+        f"/groups/{group.id}/members/new",
+        data={"name": "New Person", "email": "new@example.org", "timezone": "UTC"},
+    )
+    assert response.status_code == 302
+    assert User.select().count() == before

@@ -31,7 +31,13 @@ def active_count(group: Group) -> int:
     )
 
 
-def first_session_started(group: Group) -> bool:
+def first_session_started(group: Group, sessions: list[Session] | None = None) -> bool:
+    """Whether a session has been held or has begun (from ``sessions`` when given)."""
+    if sessions is not None:
+        now = utcnow()
+        return any(
+            s.status == "held" or (s.status != "cancelled" and s.starts_at <= now) for s in sessions
+        )
     return (
         Session.select()
         .where(
@@ -41,6 +47,18 @@ def first_session_started(group: Group) -> bool:
         )
         .exists()
     )
+
+
+def closed_reason(group: Group, sessions: list[Session] | None = None) -> str | None:
+    """Why the group takes no new members now, or None when it does."""
+    if group.status in ("completed", "archived"):
+        return f"This group is {group.status}; it takes no new members."
+    if group.format == "closed" and first_session_started(group, sessions):
+        return (
+            "This is a closed group and its first session has already taken place, "
+            "so it takes no new members. Consider an open group instead."
+        )
+    return None
 
 
 def waitlist(group: Group):
@@ -89,13 +107,8 @@ def enroll(group: Group, member: User, *, by: User) -> Enrollment:
             )
             if current is not None:
                 raise ServiceError(ALREADY[current.status].format(name=member.name), "member")
-            if group.status in ("completed", "archived"):
-                raise ServiceError(f"This group is {group.status}; it takes no new members.")
-            if group.format == "closed" and first_session_started(group):
-                raise ServiceError(
-                    "This is a closed group and its first session has already taken place, "
-                    "so it takes no new members. Consider an open group instead."
-                )
+            if reason := closed_reason(group):
+                raise ServiceError(reason)
             now = utcnow()
             seat = active_count(group) < group.capacity
             enrollment = Enrollment.create(

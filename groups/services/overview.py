@@ -14,6 +14,7 @@ from peewee import JOIN, fn
 
 from ..clock import utcnow
 from ..models import CoFacilitator, Enrollment, Group, Module, Session, User
+from .enrollment import closed_reason
 
 
 def group_rows(query) -> list[dict]:
@@ -108,6 +109,7 @@ def group_page(group: Group) -> dict:
         "sessions": sessions,
         "roster": roster,
         "waitlist": waitlisted,
+        "enrollment_closed": closed_reason(group, sessions),
         "now": utcnow(),
         **attendance_extras(group, sessions, roster),
     }

@@ -268,6 +268,10 @@ def flash_enrollment(row: Enrollment, member: User) -> None:
 @staff
 def new_member(group_id: int):
     group = group_for_staff(current_user, group_id)
+    if reason := enrollment.closed_reason(group):
+        # Refused before an account is made for nothing.
+        flash(reason, "error")
+        return redirect(url_for("groups.detail", group_id=group.id))
     form = MemberAccountForm(timezone=group.timezone)
     if form.validate_on_submit():
         try:

@@ -219,6 +219,7 @@ def build_world(live_server, monkeypatch) -> World:
         provider,
         name="Evening anxiety skills group for adults",
         capacity=3,
+        format="open",  # a started closed group offers no enroll form to check
         timezone=GROUP_TZ,
         description="Practical skills for worry and panic, one module a week.",
     )
