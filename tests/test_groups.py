@@ -401,3 +401,17 @@ def test_admin_picks_the_lead_and_a_foreign_lead_id_is_refused(client, make_user
     response = client.post(f"/groups/{group.id}/edit", data={**group_form(), "lead": str(other.id)})
     assert response.status_code == 302
     assert Group.get_by_id(group.id).lead_id == other.id
+
+
+def test_a_provider_is_not_offered_as_their_own_co_facilitator(client, make_user):
+    from conftest import login
+
+    lead = make_user("provider", name="Dr. Lead Person")
+    make_user("provider", name="Dr. Other Person")
+    login(client, lead)
+
+    page = client.get("/groups/new").text
+    co_select = page[page.index('id="co_facilitators"') :]
+    co_select = co_select[: co_select.index("</select>")]
+    assert "Dr. Other Person" in co_select
+    assert "Dr. Lead Person" not in co_select

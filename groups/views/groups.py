@@ -47,7 +47,12 @@ def index():
 def group_form(group: Group | None = None) -> GroupForm:
     form = GroupForm(obj=group)
     providers = list(User.providers())
-    form.co_facilitators.choices = [(p.id, p.name) for p in providers]
+    if current_user.is_admin:
+        co_choices = providers  # the lead is picked in the same form
+    else:
+        lead_id = group.lead_id if group else current_user.id
+        co_choices = [p for p in providers if p.id != lead_id]
+    form.co_facilitators.choices = [(p.id, p.name) for p in co_choices]
     if current_user.is_admin:
         form.lead.choices = [(p.id, p.name) for p in providers]
     else:
