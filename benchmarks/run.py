@@ -7,7 +7,9 @@
    member's feed, a module handout and a session packet.
 2. Starts gunicorn (sync workers, APP_ENV=production) on 127.0.0.1, logs in
    through the real login form, warms up, and times several hundred requests
-   of each kind with one keep-alive client.
+   of each kind with one keep-alive client: the cold ones kind by kind, the
+   rest in interleaved rounds (every kind once per round, shuffled), so the
+   pages and their floor see the same machine.
 3. Stops gunicorn, then measures the floors in this process: WeasyPrint
    rendering the same HTML directly, and icalendar building the same events
    from scratch with the caches cleared.
@@ -35,6 +37,7 @@ import datetime
 import json
 import os
 import platform
+import random
 import re
 import shutil
 import sys
@@ -304,10 +307,29 @@ def measure_http(
         print(f"  {name:<18} {len(out[name])} requests", file=sys.stderr)
 
     anon = Client(server.port)
-    run("healthz", lambda: expect(anon.get("/healthz"), 200, "healthz"))
-    run("member_schedule", lambda: expect(member.get("/schedule"), 200, "member schedule"))
-    group_path = f"/groups/{targets.group_id}"
-    run("group_page", lambda: expect(provider.get(group_path), 200, "group page"))
+
+    # Cold first, one kind at a time: each sample is prepared (untimed).
+    export_path = (
+        f"/calendars/export?what=practice&start={targets.year_start.isoformat()}"
+        f"&end={targets.year_end.isoformat()}"
+    )
+    run(
+        "ics_year_cold",
+        lambda: expect(admin.get(export_path), 200, "calendar export (cold)"),
+        count=heavy,
+        budget=args.heavy_budget,
+        prepare=year_toucher(app, targets),
+        warmup=2,
+    )
+    cache = Path(args.pdf_cache)
+    run(
+        "handout_cold",
+        lambda: expect(member.get(targets.handout_path), 200, "handout (cold)"),
+        count=heavy,
+        budget=args.heavy_budget,
+        prepare=lambda: shutil.rmtree(cache, ignore_errors=True),
+        warmup=3,
+    )
 
     # Attendance: read the form (untimed) for its version token, then time the
     # save; statuses alternate so every save really writes 12 rows.
@@ -328,64 +350,71 @@ def measure_http(
             data.append((f"note-{mid}", f"bench {form['i']}" if k == 0 else ""))
         form["data"] = data
 
-    run(
-        "attendance_save",
-        lambda: expect(provider.post(roster_path, form["data"]), 302, "attendance save"),
-        prepare=read_roster_form,
-        warmup=min(warm, 10),
-    )
-
-    # The practice-wide calendar of one year.
-    export_path = (
-        f"/calendars/export?what=practice&start={targets.year_start.isoformat()}"
-        f"&end={targets.year_end.isoformat()}"
-    )
-    touch = year_toucher(app, targets)
-    run(
-        "ics_year_cold",
-        lambda: expect(admin.get(export_path), 200, "calendar export (cold)"),
-        count=heavy,
-        budget=args.heavy_budget,
-        prepare=touch,
-        warmup=2,
-    )
-    run("ics_year_warm", lambda: expect(admin.get(export_path), 200, "calendar export"))
+    group_path = f"/groups/{targets.group_id}"
+    feed_path = f"/feed/{targets.feed_token}.ics"
+    conditional: dict[str, str] = {}
+    probes = [
+        ("healthz", lambda: expect(anon.get("/healthz"), 200, "healthz"), None),
+        ("member_schedule", lambda: expect(member.get("/schedule"), 200, "schedule"), None),
+        ("group_page", lambda: expect(provider.get(group_path), 200, "group page"), None),
+        (
+            "attendance_save",
+            lambda: expect(provider.post(roster_path, form["data"]), 302, "attendance save"),
+            read_roster_form,
+        ),
+        ("ics_year_warm", lambda: expect(admin.get(export_path), 200, "export"), None),
+        (
+            "ics_year_304",
+            lambda: expect(admin.get(export_path, conditional), 304, "export 304"),
+            None,
+        ),
+        ("member_feed", lambda: expect(anon.get(feed_path), 200, "member feed"), None),
+        ("handout_warm", lambda: expect(member.get(targets.handout_path), 200, "handout"), None),
+        ("packet", lambda: expect(member.get(targets.packet_path), 200, "packet"), None),
+    ]
+    probes = [p for p in probes if not args.only or p[0] in args.only]
     first = admin.get(export_path)
     etag, modified = first.headers.get("etag"), first.headers.get("last-modified")
-    if args.only and "ics_year_304" not in args.only:
-        pass
-    elif etag or modified:
-        conditional = {"If-None-Match": etag} if etag else {"If-Modified-Since": modified}
-        run(
-            "ics_year_304",
-            lambda: expect(admin.get(export_path, conditional), 304, "calendar export 304"),
-        )
+    if etag or modified:
+        conditional.update({"If-None-Match": etag} if etag else {"If-Modified-Since": modified})
     else:
+        probes = [p for p in probes if p[0] != "ics_year_304"]
         targets.notes.append(
-            "ics_year_304: not measured, the export answers without ETag/Last-Modified "
-            "(so a repeat poll cannot be a 304)"
+            "ics_year_304: not measured, the export answers without ETag/Last-Modified"
         )
-    feed_path = f"/feed/{targets.feed_token}.ics"
-    run("member_feed", lambda: expect(anon.get(feed_path), 200, "member feed"))
-
-    cache = Path(args.pdf_cache)
-
-    def empty_cache():
-        shutil.rmtree(cache, ignore_errors=True)
-
-    run(
-        "handout_cold",
-        lambda: expect(member.get(targets.handout_path), 200, "handout (cold)"),
-        count=heavy,
-        budget=args.heavy_budget,
-        prepare=empty_cache,
-        warmup=3,
-    )
-    run("handout_warm", lambda: expect(member.get(targets.handout_path), 200, "handout"))
-    run("packet", lambda: expect(member.get(targets.packet_path), 200, "packet"))
+    interleave(probes, n, warm, server, pids, out, cpu)
     for client in (member, provider, admin, anon):
         client.close()
     return out
+
+
+def interleave(probes, n, warm, server, pids, out, cpu) -> None:
+    """``n`` rounds, each timing every probe once in a shuffled order.
+
+    Taking the pages and their floor (``/healthz``) turn about keeps the ratios
+    fair when other work on the machine comes and goes during the run.
+    """
+    for _name, fn, prepare in probes:
+        for _ in range(warm):
+            if prepare is not None:
+                prepare()
+            fn()
+    times: dict[str, list[float]] = {name: [] for name, _, _ in probes}
+    used: dict[str, float] = {name: 0.0 for name, _, _ in probes}
+    order = list(probes)
+    shuffle = random.Random(2026).shuffle
+    for _ in range(n):
+        shuffle(order)
+        for name, fn, prepare in order:
+            if prepare is not None:
+                prepare()
+            before = server.cpu_seconds(pids)
+            times[name].append(fn())
+            used[name] += server.cpu_seconds(pids) - before
+    for name, _, _ in probes:
+        out[name] = times[name]
+        cpu[name] = used[name] / n
+        print(f"  {name:<18} {n} requests (interleaved)", file=sys.stderr)
 
 
 def year_toucher(app, targets: Targets) -> Callable[[], None]:
