@@ -99,7 +99,7 @@ class Stop(Exception):
 # --- the clients --------------------------------------------------------------------
 
 
-class User_:
+class Person:
     """One simulated person: a logged-in HTTP client looping over its tasks."""
 
     def __init__(self, port, tally: Tally, acks: Acks, deadline: float, email: str, password):
@@ -139,7 +139,7 @@ class User_:
             self.client.close()
 
 
-class Member(User_):
+class Member(Person):
     def __init__(self, *args, token: str, sessions: list[int]):
         super().__init__(*args)
         self.feed = f"/feed/{token}.ics"
@@ -164,7 +164,7 @@ class Member(User_):
         self.call("member session page", "GET", f"/sessions/{self.rng.choice(self.sessions)}")
 
 
-class Provider(User_):
+class Provider(Person):
     def __init__(self, *args, app, world, sessions: list[int], spares: list[str]):
         super().__init__(*args)
         self.app, self.world = app, world
@@ -240,7 +240,7 @@ class Provider(User_):
                 self.acks.withdrawn.append(row.id)
 
 
-class Admin(User_):
+class Admin(Person):
     """Exports the practice's next four weeks and one group's year, browses.
 
     The practice-wide export of a whole year is measured by ``make bench``;
@@ -359,7 +359,7 @@ def run_load(
     n_members = max(1, clients // 2)
     n_admins = max(1, clients // 8)
     n_providers = max(1, clients - n_members - n_admins)
-    users: list[User_] = []
+    users: list[Person] = []
     tokens = list(world.feed_tokens.items())
     for i in range(n_members):
         email, token = tokens[i % len(tokens)]
