@@ -220,7 +220,12 @@ class Session(BaseModel):
 
     class Meta:
         table_name = "group_session"
-        indexes = ((("group", "starts_at"), False),)
+        indexes = (
+            (("group", "starts_at"), False),
+            # Covers the calendar fingerprint (services/feeds.py): an
+            # index-only scan over a range of starts_at (migration 0002).
+            (("starts_at", "group", "module", "revision", "updated_at"), False),
+        )
 
 
 class Enrollment(BaseModel):

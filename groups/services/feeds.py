@@ -37,7 +37,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from flask import current_app
-from peewee import JOIN, IntegrityError, fn
+from peewee import JOIN, SQL, IntegrityError, fn
 
 from .. import audit
 from ..access import member_groups
@@ -176,17 +176,28 @@ def _fingerprint(conditions) -> tuple:
     to a session (each sets ``updated_at`` to now and most raise
     ``revision``), every change to a group (``updated_at``) and module
     reassignments. Cheap: no row leaves the database.
+
+    The sessions are aggregated alone, from the covering index on
+    ``(starts_at, group, module, revision, updated_at)``: no table row is
+    read and nothing is joined per session. Their module ids stand for the
+    joined modules (the foreign key keeps them equal; a removed module sets
+    them to NULL), and the groups' newest ``updated_at`` is taken from the
+    groups that have a session in the feed (one index probe per group).
+    Joining groups and modules to ~9,700 sessions cost a year's 304 about
+    9 ms; this costs about 2.5 (make bench).
     """
+    in_feed = Session.select(SQL("1")).where(Session.group == Group.id, *conditions)
+    groups_changed = Group.select(fn.MAX(Group.updated_at)).where(fn.EXISTS(in_feed))
     query = _where(
-        _joined(
-            fn.COUNT(Session.id),
+        Session.select(
+            fn.COUNT(SQL("*")),  # ids are never NULL; COUNT(*) skips reading them
             fn.SUM(Session.id),
             fn.SUM(Session.id * Session.id),
             fn.SUM(Session.revision),
             fn.MAX(Session.updated_at),
-            fn.MAX(Group.updated_at),
-            fn.COUNT(Module.id),
-            fn.SUM(Module.id),
+            groups_changed,
+            fn.COUNT(Session.module),
+            fn.SUM(Session.module),
         ),
         conditions,
     )
