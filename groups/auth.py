@@ -74,6 +74,10 @@ def start_session(user: User) -> None:
 # browser opening them neither extends nor ends its session.
 PUBLIC_ENDPOINTS = {"static", "main.healthz", "calendars.feed", "calendars.feed_other"}
 
+# Activity is written to the session at most once a minute, so most pages
+# send no new cookie. Idle logoff may then come up to a minute early, never late.
+SEEN_AT_RESOLUTION = 60
+
 
 def enforce_session_limits():
     """Idle logoff after IDLE_TIMEOUT, and a hard stop after ABSOLUTE_TIMEOUT."""
@@ -94,7 +98,8 @@ def enforce_session_limits():
         session.clear()
         flash("You were logged out after a period of inactivity. Please log in again.", "info")
         return redirect(url_for("auth.login"))
-    session["seen_at"] = now
+    if now - seen_at >= SEEN_AT_RESOLUTION:
+        session["seen_at"] = now
     return None
 
 

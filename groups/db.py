@@ -12,20 +12,29 @@ import os
 from flask import Flask
 from peewee import DatabaseProxy, DateTimeField, SqliteDatabase
 from playhouse.db_url import connect
+from playhouse.pool import PooledSqliteDatabase
 
 database = DatabaseProxy()
 
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal"}
 SQLITE_BUSY_TIMEOUT_SECONDS = 10
+# Connections are kept open between requests: opening one costs more than
+# a typical page's queries (SQLite parses the whole schema again, PostgreSQL
+# starts a backend). A sync worker uses one; threaded servers up to 32,
+# waiting up to 10 s for a free one. PostgreSQL's are renewed after 5 min.
+POOL = {"max_connections": 32, "timeout": 10}
+POSTGRES_STALE_SECONDS = 300
 
 
 def open_database(
     url: str, instance_path: str | None = None, busy_timeout: float = SQLITE_BUSY_TIMEOUT_SECONDS
 ):
-    """Create (not connect) the peewee database for a URL.
+    """Create (not connect) the pooled peewee database for a URL.
 
     ``busy_timeout`` is how long an SQLite write waits for another writer's
     lock before giving up (the request then gets a 503 "try again" page).
+    It is a pragma because the pool's own ``timeout`` is its wait for a
+    free connection.
     """
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
@@ -34,9 +43,12 @@ def open_database(
             # which is the parent of Flask's instance folder.
             path = os.path.join(os.path.dirname(instance_path), path)
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        return SqliteDatabase(path, timeout=busy_timeout, pragmas=SQLITE_PRAGMAS)
+        pragmas = {**SQLITE_PRAGMAS, "busy_timeout": int(busy_timeout * 1000)}
+        # A pooled connection moves between threads, one at a time.
+        return PooledSqliteDatabase(path, pragmas=pragmas, check_same_thread=False, **POOL)
     if url.startswith(("postgresql://", "postgres://")):
-        return connect(url.replace("postgres://", "postgresql://", 1))
+        pooled = "postgresql+pool://" + url.split("://", 1)[1]
+        return connect(pooled, stale_timeout=POSTGRES_STALE_SECONDS, **POOL)
     raise RuntimeError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {url!r}")
 
 

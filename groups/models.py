@@ -11,6 +11,7 @@ import secrets
 
 from peewee import (
     SQL,
+    BigIntegerField,
     BooleanField,
     CharField,
     DateField,
@@ -298,6 +299,17 @@ class PacketItem(BaseModel):
         indexes = ((("session", "handout_slug"), True),)
 
 
+class ChangeCounter(BaseModel):
+    """Changes counted by database triggers (migration 0003), never written by the app.
+
+    ``calendar`` rises with every committed change to a group, session,
+    module, enrollment or co-facilitator: the rows calendars are built from.
+    """
+
+    name = CharField(primary_key=True)
+    value = BigIntegerField(default=0)
+
+
 ALL_MODELS = [
     User,
     LoginAttempt,
@@ -313,4 +325,5 @@ ALL_MODELS = [
     SessionNote,
     CatchUpDone,
     PacketItem,
+    ChangeCounter,
 ]

@@ -155,6 +155,21 @@ def test_idle_timeout_is_thirty_minutes(client, make_user, frozen_time):
     assert "session_expired" in actions()
 
 
+def test_activity_is_recorded_at_most_once_a_minute(client, make_user, frozen_time):
+    """Most pages send no new session cookie; idle logoff is never late for it."""
+    user = make_user("member")
+    login_via_form(client, user.email)
+    client.get("/schedule")  # the first form on a page adds its CSRF token
+    frozen_time.advance(seconds=30)
+    assert "Set-Cookie" not in client.get("/schedule").headers
+    frozen_time.advance(seconds=31)  # a minute since the cookie was written
+    assert "Set-Cookie" in client.get("/schedule").headers
+    frozen_time.advance(minutes=29, seconds=59)
+    assert client.get("/schedule").status_code == 200
+    frozen_time.advance(minutes=30, seconds=1)
+    assert is_login_redirect(client.get("/schedule"))
+
+
 def test_absolute_limit_is_twelve_hours_even_when_active(client, make_user, frozen_time):
     user = make_user("member")
     login_via_form(client, user.email)

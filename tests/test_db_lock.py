@@ -75,7 +75,9 @@ def assert_try_again_page(response) -> None:
 
 
 def test_the_busy_timeout_is_configurable(app):
-    assert database.obj.timeout == BUSY_TIMEOUT
+    with database.connection_context():
+        (milliseconds,) = database.execute_sql("PRAGMA busy_timeout").fetchone()
+    assert milliseconds == BUSY_TIMEOUT * 1000
 
 
 def test_enrollment_behind_a_long_lock_gets_503_and_saves_nothing(app, make_user):

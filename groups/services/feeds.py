@@ -57,6 +57,8 @@ MEMBER_SUMMARY = "Group session"
 
 #: Finished calendars kept per worker, by ETag, up to this many bytes in all.
 BODY_CACHE_BYTES = 32 * 1024 * 1024
+#: Fingerprints kept per worker (a few hundred bytes each).
+FINGERPRINT_MEMO_SIZE = 4096
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 # A session's local date is within 14 hours of its UTC date in every zone.
@@ -246,6 +248,7 @@ class Feed:
     show_group_names: bool = False
     days: tuple = (None, None)
     changed_at: list = field(default_factory=list)
+    memo_key: tuple | None = None
     _rows: list | None = field(default=None, init=False, repr=False)
     _fingerprint: tuple | None = field(default=None, init=False, repr=False)
     _count: int | None = field(default=None, init=False, repr=False)
@@ -264,8 +267,22 @@ class Feed:
         return self._count if self._count is not None else len(self.rows)
 
     def fingerprint(self) -> tuple:
+        """The aggregate, or this worker's copy of it while nothing has changed.
+
+        The change counter is read first: a change committed after that read
+        raises the counter again, so a stale copy is never reused.
+        """
         if self._fingerprint is None:
-            self._fingerprint = _fingerprint(self.conditions)
+            if self.memo_key is None:
+                self._fingerprint = _fingerprint(self.conditions)
+            else:
+                changes, memo = _calendar_changes(), _fingerprint_memo()
+                kept = memo.get(self.memo_key)
+                if kept is not None and kept[0] == changes:
+                    self._fingerprint = kept[1]
+                else:
+                    self._fingerprint = _fingerprint(self.conditions)
+                    memo.put(self.memo_key, (changes, self._fingerprint))
         return self._fingerprint
 
     @property
@@ -322,8 +339,8 @@ class Feed:
         key, bodies = self.etag, _body_cache()
         hit = bodies.get(key)
         if hit is not None:
-            self._count = hit[1]
-            return hit[0]
+            body, self._count = hit
+            return body
         body = build_calendar(
             self.events(),
             name=self.name,
@@ -331,45 +348,77 @@ class Feed:
             host=uid_host(),
             refresh_minutes=REFRESH_MINUTES,
         )
-        bodies.put(key, body, len(self.rows))
+        bodies.put(key, (body, len(self.rows)))
         return body
 
 
-class _BodyCache:
-    """A small LRU of built calendars, bounded by total size."""
+class _LRU:
+    """A small least-recently-used map, bounded by the total ``weigh`` of its values."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, weigh):
         self.limit = limit
-        self.items: OrderedDict[str, tuple[bytes, int]] = OrderedDict()
+        self.weigh = weigh
+        self.items: OrderedDict = OrderedDict()
         self.size = 0
         self.lock = threading.Lock()
 
-    def get(self, key: str) -> tuple[bytes, int] | None:
+    def get(self, key):
         with self.lock:
             hit = self.items.get(key)
             if hit is not None:
                 self.items.move_to_end(key)
             return hit
 
-    def put(self, key: str, body: bytes, count: int) -> None:
-        if len(body) > self.limit // 4:
-            return  # one huge export must not push everything else out
+    def put(self, key, value) -> None:
+        weight = self.weigh(value)
+        if weight > self.limit // 4:
+            return  # one huge value must not push everything else out
         with self.lock:
-            if key in self.items:
-                return
-            self.items[key] = (body, count)
-            self.size += len(body)
+            old = self.items.pop(key, None)
+            if old is not None:
+                self.size -= self.weigh(old)
+            self.items[key] = value
+            self.size += weight
             while self.size > self.limit:
-                _, (old, _) = self.items.popitem(last=False)
-                self.size -= len(old)
+                _, dropped = self.items.popitem(last=False)
+                self.size -= self.weigh(dropped)
 
 
-def _body_cache() -> _BodyCache:
-    """This app's cache (one app per worker; each test's app starts empty)."""
-    return current_app.extensions.setdefault("feed_bodies", _BodyCache(BODY_CACHE_BYTES))
+def _body_cache() -> _LRU:
+    """This app's built calendars (one app per worker; each test's app starts empty)."""
+    return current_app.extensions.setdefault(
+        "feed_bodies", _LRU(BODY_CACHE_BYTES, weigh=lambda kept: len(kept[0]))
+    )
+
+
+def _fingerprint_memo() -> _LRU:
+    """This app's fingerprints, each with the change count it was computed at."""
+    return current_app.extensions.setdefault(
+        "feed_fingerprints", _LRU(FINGERPRINT_MEMO_SIZE, weigh=lambda kept: 1)
+    )
+
+
+def _calendar_changes() -> int:
+    """The database's count of changes to calendar rows (migration 0003's triggers).
+
+    Plain SQL: this one primary-key read is all a repeat poll costs, and
+    building it with peewee would take longer than running it.
+    """
+    row = database.execute_sql("SELECT value FROM change_counter WHERE name = 'calendar'")
+    return row.fetchone()[0]
 
 
 # --- subscription feeds -----------------------------------------------------
+
+
+def feed_since() -> datetime.datetime:
+    """Where subscription feeds begin: midnight UTC, ``FEED_LOOKBACK`` ago.
+
+    A whole day, so that a day's polls select the same sessions and share
+    one remembered fingerprint.
+    """
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - FEED_LOOKBACK
 
 
 def member_feed(member: User) -> Feed:
@@ -377,7 +426,7 @@ def member_feed(member: User) -> Feed:
 
     One query here (for Last-Modified), one for the ETag, one to build.
     """
-    since = utcnow() - FEED_LOOKBACK
+    since = feed_since()
     joined, withdrawn = (
         Enrollment.select(fn.MAX(Enrollment.joined_at), fn.MAX(Enrollment.withdrawn_at))
         .where(Enrollment.member == member)
@@ -390,6 +439,7 @@ def member_feed(member: User) -> Feed:
         audience="member",
         conditions=(Session.group.in_(member_groups(member)), Session.starts_at >= since),
         show_group_names=member.feed_shows_group_names,
+        memo_key=("member", member.id, since),
         changed_at=[
             member.updated_at,
             Enrollment.joined_at.python_value(joined),
@@ -403,7 +453,7 @@ def provider_feed(provider: User) -> Feed:
 
     One query here (for Last-Modified), one for the ETag, one to build.
     """
-    since = utcnow() - FEED_LOOKBACK
+    since = feed_since()
     # Leaving a group (a lead or co-facilitator change) touches that group's
     # updated_at, but the group is no longer in the rows: take the newest
     # change of any group so Last-Modified still rises.
@@ -413,6 +463,7 @@ def provider_feed(provider: User) -> Feed:
         timezone=provider.timezone,
         audience="staff",
         conditions=(Session.group.in_(_provider_group_ids(provider)), Session.starts_at >= since),
+        memo_key=("provider", provider.id, since),
         changed_at=[provider.updated_at, Group.updated_at.python_value(any_group)],
     )
 
@@ -471,7 +522,12 @@ def export_feed(
         )
         conditions.append(Session.starts_at < day_after + _ZONE_MARGIN)
     return Feed(
-        name=name, timezone=zone, audience="staff", conditions=tuple(conditions), days=(start, end)
+        name=name,
+        timezone=zone,
+        audience="staff",
+        conditions=tuple(conditions),
+        days=(start, end),
+        memo_key=("export", group and group.id, provider and provider.id, start, end),
     )
 
 

@@ -57,13 +57,16 @@ def group_rows(query) -> list[dict]:
     ]
 
 
-def sessions_of(group: Group) -> list[Session]:
-    return list(
-        Session.select(Session, Module)
-        .join(Module, JOIN.LEFT_OUTER, on=(Session.module == Module.id))
-        .where(Session.group == group)
-        .order_by(Session.starts_at, Session.id)
+def sessions_of(group: Group, modules: list[Module]) -> list[Session]:
+    """The group's sessions in order, each with its module from ``modules`` (no join)."""
+    by_id = {m.id: m for m in modules}
+    sessions = list(
+        Session.select().where(Session.group == group).order_by(Session.starts_at, Session.id)
     )
+    for s in sessions:
+        if s.module_id is not None:
+            s.module = by_id[s.module_id]
+    return sessions
 
 
 def enrollments_of(group: Group, statuses=("active", "waitlisted")) -> list[Enrollment]:
@@ -96,7 +99,10 @@ def facilitators_of(group: Group) -> tuple[User, list[User]]:
 
 def group_page(group: Group) -> dict:
     """Everything the group page shows, in a fixed number of queries."""
-    sessions = sessions_of(group)
+    from .pacing import group_modules
+
+    modules = group_modules([group.id])[group.id]
+    sessions = sessions_of(group, modules)
     rows = enrollments_of(group)
     roster = [e for e in rows if e.status == "active"]
     waitlisted = sorted(
@@ -110,16 +116,17 @@ def group_page(group: Group) -> dict:
         "roster": roster,
         "waitlist": waitlisted,
         "enrollment_closed": closed_reason(group, sessions),
-        "now": utcnow(),
-        **attendance_extras(group, sessions, roster),
+        # Sessions starting today or earlier can take attendance.
+        "today": utcnow().astimezone(zoneinfo.ZoneInfo(group.timezone)).strftime("%Y-%m-%d"),
+        **attendance_extras(group, modules, sessions, roster),
     }
 
 
-def attendance_extras(group: Group, sessions: list[Session], roster: list[Enrollment]) -> dict:
-    """Attendance grid, rates and group pacing for the group page (2-3 queries)."""
+def attendance_extras(group: Group, modules, sessions, roster) -> dict:
+    """Attendance grid, rates and group pacing for the group page (2 queries)."""
     from .pacing import group_page_extras
 
-    return group_page_extras(group, sessions, roster)
+    return group_page_extras(group, modules, sessions, roster)
 
 
 def member_record_extras(group: Group, member: User) -> dict:

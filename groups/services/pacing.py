@@ -422,9 +422,10 @@ def member_progress(member: User) -> list[dict]:
     return result
 
 
-def group_page_extras(group: Group, sessions: list[Session], roster: list[Enrollment]) -> dict:
-    """Attendance grid and group pacing for the group page (2-3 queries)."""
-    modules = group_modules([group.id])[group.id]
+def group_page_extras(
+    group: Group, modules: list[Module], sessions: list[Session], roster: list[Enrollment]
+) -> dict:
+    """Attendance grid and group pacing for the group page (2 queries)."""
     grid = attendance_grid(sessions, roster, held_rows([group.id]))
     return {"attendance": grid, "group_pacing": group_pacing(group, sessions, modules)}
 
