@@ -39,8 +39,9 @@ def can_run(user: User, group: Group) -> bool:
 
 
 def group_for_staff(user: User, group_id: int) -> Group:
-    group = visible_groups(user).where(Group.id == group_id).first()
-    if group is None:
+    """The group if ``user`` may run it, else 404 (a lead or admin costs one query)."""
+    group = Group.get_or_none(Group.id == group_id)
+    if group is None or not can_run(user, group):
         abort(404)
     return group
 

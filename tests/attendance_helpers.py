@@ -6,12 +6,10 @@ first session; ``at_session(n)`` moves the clock into the n-th session.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import re
 from dataclasses import dataclass, field
 
-from groups.db import database
 from groups.models import Group, Module, Session, User
 from groups.services import attendance
 from groups.services import enrollment as enrollment_service
@@ -124,27 +122,6 @@ def roster_form(html: str) -> dict[str, str]:
     ):
         data[name] = value
     return data
-
-
-@contextlib.contextmanager
-def count_queries():
-    """Count SQL statements run inside the block: ``with count_queries() as q: ...; q.n``."""
-
-    class Counter:
-        n = 0
-
-    counter = Counter()
-    real = database.obj.execute_sql
-
-    def counting(sql, params=None, *args, **kwargs):
-        counter.n += 1
-        return real(sql, params, *args, **kwargs)
-
-    database.obj.execute_sql = counting
-    try:
-        yield counter
-    finally:
-        del database.obj.execute_sql
 
 
 def text_of(html: str) -> str:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import re
 
 from icalendar import Calendar
 
 from groups.clock import utcnow
-from groups.db import database
 from groups.models import CoFacilitator, Enrollment, Group, Module, Session, User
 
 UTC = datetime.UTC
@@ -80,21 +78,3 @@ def token_from_page(html: str) -> str:
     match = re.search(r"/feed/([A-Za-z0-9_-]+)\.ics", html)
     assert match, "no feed URL on the page"
     return match.group(1)
-
-
-@contextlib.contextmanager
-def count_queries():
-    """Count SQL statements sent to the database inside the block."""
-    counter = {"n": 0, "sql": []}
-    real = database.obj.execute_sql
-
-    def counting(sql, params=None, *args, **kwargs):
-        counter["n"] += 1
-        counter["sql"].append(sql)
-        return real(sql, params, *args, **kwargs)
-
-    database.obj.execute_sql = counting
-    try:
-        yield counter
-    finally:
-        del database.obj.execute_sql

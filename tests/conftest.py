@@ -6,6 +6,7 @@ set, with the schema dropped and migrated again for every test.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import itertools
 import os
@@ -167,3 +168,29 @@ def frozen_time(monkeypatch):
             groups.clock.frozen_at += datetime.timedelta(**delta)
 
     return Clock()
+
+
+class QueryCount:
+    """What ``count_queries`` saw: ``n`` statements, their SQL in ``statements``."""
+
+    def __init__(self):
+        self.n = 0
+        self.statements: list[str] = []
+
+
+@contextlib.contextmanager
+def count_queries():
+    """Count SQL statements run inside the block: ``with count_queries() as q: ...; q.n``."""
+    counter = QueryCount()
+    real = database.obj.execute_sql
+
+    def counting(sql, params=None, *args, **kwargs):
+        counter.n += 1
+        counter.statements.append(sql)
+        return real(sql, params, *args, **kwargs)
+
+    database.obj.execute_sql = counting
+    try:
+        yield counter
+    finally:
+        del database.obj.execute_sql

@@ -6,11 +6,9 @@ sessions directly when a test needs past or held ones, and count SQL queries.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import re
 
-from groups.db import database
 from groups.models import Enrollment, Group, Session, User
 from groups.services import enrollment as enrollment_service
 from groups.services import groups as group_service
@@ -72,30 +70,6 @@ def module_titles(group: Group, include_cancelled=False) -> list[str | None]:
         for s in sessions
         if include_cancelled or s.status != "cancelled"
     ]
-
-
-@contextlib.contextmanager
-def count_queries():
-    """Count the SQL statements run inside the block: ``with count_queries() as q: ...; q.n``."""
-
-    class Counter:
-        n = 0
-        statements: list[str] = []
-
-    counter = Counter()
-    counter.statements = []
-    real = database.obj.execute_sql
-
-    def counting(sql, params=None, *args, **kwargs):
-        counter.n += 1
-        counter.statements.append(sql)
-        return real(sql, params, *args, **kwargs)
-
-    database.obj.execute_sql = counting
-    try:
-        yield counter
-    finally:
-        del database.obj.execute_sql
 
 
 def field_error(html: str, field_id: str) -> str:

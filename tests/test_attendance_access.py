@@ -7,8 +7,8 @@ import datetime
 import io
 
 import pytest
-from attendance_helpers import build, count_queries, roster_form
-from conftest import login
+from attendance_helpers import build, roster_form
+from conftest import count_queries, login
 
 from groups.models import Attendance, AuditLog, CatchUpDone, CoFacilitator, SessionNote
 from groups.services.attendance import safe_cell

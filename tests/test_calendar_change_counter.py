@@ -13,8 +13,8 @@ import datetime
 import os
 
 import pytest
-from calendar_helpers import NOW, add_sessions, count_queries, enroll, make_group
-from conftest import login
+from calendar_helpers import NOW, add_sessions, enroll, make_group
+from conftest import count_queries, login
 from peewee import fn
 
 from groups.db import database, open_database
@@ -75,7 +75,7 @@ def test_a_repeat_poll_skips_the_aggregate_until_something_changes(client, setup
     validator = {"If-None-Match": first.headers["ETag"]}
     with count_queries() as counted:
         assert client.get(PATH, headers=validator).status_code == 304
-    assert not any("SUM(" in sql.upper() for sql in counted["sql"])
+    assert not any("SUM(" in sql.upper() for sql in counted.statements)
 
     frozen_time.advance(minutes=1)
     Group.update(location="Room 9", updated_at=frozen_time.now).where(
@@ -84,7 +84,7 @@ def test_a_repeat_poll_skips_the_aggregate_until_something_changes(client, setup
     with count_queries() as counted:
         again = client.get(PATH, headers=validator)
     assert again.status_code == 200
-    assert any("SUM(" in sql.upper() for sql in counted["sql"])
+    assert any("SUM(" in sql.upper() for sql in counted.statements)
     assert b"Room 9" in again.data
 
 

@@ -10,14 +10,13 @@ from calendar_helpers import (
     FOCUS_WORDS,
     NOW,
     add_sessions,
-    count_queries,
     enroll,
     make_group,
     session_uid,
     uids,
     vevents,
 )
-from conftest import login
+from conftest import count_queries, login
 
 from groups.models import AuditLog, SessionNote
 
@@ -187,7 +186,7 @@ def test_export_query_count_is_fixed(client, practice, make_user):
     add_sessions(make_group(practice["other"], "Bigger"), NOW, 25)
     with count_queries() as large:
         export(client, "practice")
-    assert large["n"] == small["n"]
+    assert large.n == small.n
 
 
 # --- bad input ------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from calendar_helpers import (
     FOCUS_WORDS,
     NOW,
     add_sessions,
-    count_queries,
     enroll,
     make_group,
     session_uid,
@@ -22,7 +21,7 @@ from calendar_helpers import (
     uids,
     vevents,
 )
-from conftest import login
+from conftest import count_queries, login
 from werkzeug.http import http_date
 
 from groups.models import AuditLog, Enrollment, Module, SessionNote, User
@@ -439,8 +438,8 @@ def test_feed_query_count_does_not_grow_with_sessions(app, client, practice, mak
     with count_queries() as large_304:
         fetch(feed_client, token, **{"If-None-Match": big.headers["ETag"]})
     assert len(vevents(big.data)) == 5 + 60
-    assert large["n"] == small["n"] <= 6
-    assert large_304["n"] == small_304["n"] <= 6
+    assert large.n == small.n <= 6
+    assert large_304.n == small_304.n <= 6
 
 
 def test_provider_feed_query_count_is_fixed(app, client, practice, make_user):
@@ -452,7 +451,7 @@ def test_provider_feed_query_count_is_fixed(app, client, practice, make_user):
         add_sessions(make_group(practice["provider"], name), NOW, 15)
     with count_queries() as large:
         fetch(feed_client, token)
-    assert large["n"] == small["n"]
+    assert large.n == small.n
 
 
 # --- injection through the real views ---------------------------------------------

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from conftest import login
-from group_helpers import UTC, count_queries, enroll_all, new_group, weekly
+from conftest import count_queries, login
+from group_helpers import UTC, enroll_all, new_group, weekly
 
 from groups.models import (
     AuditLog,

@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from conftest import login
+from conftest import count_queries, login
 from group_helpers import (
     UTC,
     add_session,
-    count_queries,
     enroll_all,
     field_error,
     module_titles,

@@ -70,20 +70,12 @@ def sessions_of(group: Group, modules: list[Module]) -> list[Session]:
 
 
 def enrollments_of(group: Group, statuses=("active", "waitlisted")) -> list[Enrollment]:
+    """The group's enrollments, each member with their id and name only."""
     return list(
-        Enrollment.select(Enrollment, User)
+        Enrollment.select(Enrollment, User.id, User.name)
         .join(User, on=(Enrollment.member == User.id))
         .where(Enrollment.group == group, Enrollment.status.in_(statuses))
         .order_by(Enrollment.status, Enrollment.requested_at, Enrollment.id)
-    )
-
-
-def co_facilitators_of(group: Group) -> list[User]:
-    return list(
-        User.select()
-        .join(CoFacilitator, on=(CoFacilitator.provider == User.id))
-        .where(CoFacilitator.group == group)
-        .order_by(User.name)
     )
 
 
@@ -91,7 +83,9 @@ def facilitators_of(group: Group) -> tuple[User, list[User]]:
     """The lead and the co-facilitators by name, in one query."""
     co = CoFacilitator.select(CoFacilitator.provider).where(CoFacilitator.group == group)
     people = list(
-        User.select().where((User.id == group.lead_id) | User.id.in_(co)).order_by(User.name)
+        User.select(User.id, User.name)
+        .where((User.id == group.lead_id) | User.id.in_(co))
+        .order_by(User.name)
     )
     lead = next(p for p in people if p.id == group.lead_id)
     return lead, [p for p in people if p.id != group.lead_id]
