@@ -10,10 +10,10 @@ import datetime
 import zoneinfo
 from collections import defaultdict
 
-from peewee import JOIN, fn
+from peewee import JOIN, SQL, fn
 
 from ..clock import utcnow
-from ..models import CoFacilitator, Enrollment, Group, Module, Session, User
+from ..models import CoFacilitator, Enrollment, Group, Module, PacketItem, Session, User
 from .enrollment import closed_reason
 
 
@@ -175,7 +175,8 @@ SCHEDULE_COLUMNS = (
 def member_schedule(member: User) -> dict:
     """A member's sessions across their current groups (2 queries).
 
-    Sessions carry only ``SCHEDULE_COLUMNS`` (other fields read as None).
+    Sessions carry only ``SCHEDULE_COLUMNS`` (other fields read as None),
+    and ``has_packet``: whether the provider prepared handouts for it.
     """
     groups = {
         e.group_id: e
@@ -191,8 +192,9 @@ def member_schedule(member: User) -> dict:
         .where(Enrollment.member == member, Enrollment.status.in_(("active", "waitlisted")))
     }
     active_ids = [gid for gid, e in groups.items() if e.status == "active"]
+    packet = PacketItem.select(SQL("1")).where(PacketItem.session == Session.id)
     sessions = list(
-        Session.select(*SCHEDULE_COLUMNS)
+        Session.select(*SCHEDULE_COLUMNS, fn.EXISTS(packet).alias("has_packet"))
         .join(Group, on=(Session.group == Group.id))
         .switch(Session)
         .join(Module, JOIN.LEFT_OUTER, on=(Session.module == Module.id))
