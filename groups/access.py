@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import abort
 from peewee import JOIN
 
+from .db import row_by_id
 from .models import CoFacilitator, Enrollment, Group, Session, User
 
 
@@ -40,7 +41,7 @@ def can_run(user: User, group: Group) -> bool:
 
 def group_for_staff(user: User, group_id: int) -> Group:
     """The group if ``user`` may run it, else 404 (a lead or admin costs one query)."""
-    group = Group.get_or_none(Group.id == group_id)
+    group = row_by_id(Group, group_id)
     if group is None or not can_run(user, group):
         abort(404)
     return group

@@ -15,6 +15,7 @@ from flask_login import LoginManager, current_user, logout_user
 
 from . import audit
 from .clock import utcnow
+from .db import row_by_id
 from .models import User
 
 login_manager = LoginManager()
@@ -29,7 +30,7 @@ def load_user(user_id: str) -> User | None:
     pk, _, token = user_id.partition(":")
     if not pk.isdigit() or not token:
         return None
-    user = User.get_or_none(User.id == int(pk))
+    user = row_by_id(User, int(pk))
     if user is None or not user.active or user.session_token != token:
         return None
     return user

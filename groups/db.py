@@ -68,6 +68,23 @@ def write_transaction():
     return database.atomic()
 
 
+_BY_ID_SQL: dict[tuple[type, type], str] = {}
+
+
+def row_by_id(model, pk: int):
+    """``model.get_or_none(model.id == pk)``, its SQL built once per model and database kind.
+
+    For the lookups every request makes (the logged-in user, the group of a
+    group page): building a peewee query each time cost more than running
+    it (a third of a calendar 304, make bench).
+    """
+    key = (model, type(database.obj))
+    if key not in _BY_ID_SQL:
+        _BY_ID_SQL[key] = model.select().where(model.id == 0).sql()[0]
+    found = list(model.raw(_BY_ID_SQL[key], pk))  # read to the end: no statement left open
+    return found[0] if found else None
+
+
 def init_app(app: Flask) -> None:
     busy_timeout = app.config.get("SQLITE_BUSY_TIMEOUT", SQLITE_BUSY_TIMEOUT_SECONDS)
     database.initialize(open_database(app.config["DATABASE_URL"], app.instance_path, busy_timeout))
