@@ -5,17 +5,27 @@ index instead of joining every session to its group and module. These check
 the two things that join used to see directly: a group's change, for groups
 with a session in the calendar only, and a module vanishing under sessions
 (the foreign key sets their module to NULL).
+
+A worker reuses a calendar's aggregate while migration 0003's change count
+stands still: the rest check that the count moves for every kind of change,
+whoever makes it (another worker's connection, a cascade), and that a repeat
+poll then skips the aggregate.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 
 import pytest
-from calendar_helpers import NOW, add_sessions, make_group, vevents
-from conftest import login
+from calendar_helpers import NOW, add_sessions, enroll, make_group, vevents
+from conftest import count_queries, login
+from peewee import fn
 
-from groups.models import Module, Session
+from groups.db import database, open_database
+from groups.models import Attendance, ChangeCounter, CoFacilitator, Group, Module, Session
+
+ON_POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
 
 WEEK = datetime.timedelta(weeks=1)
 PATH = "/calendars/export?what=practice&start=2026-03-01&end=2026-05-31"
@@ -73,3 +83,103 @@ def test_a_module_removed_under_sessions_changes_the_export(client, setup):
     assert again.status_code == 200
     titles = {str(e["SUMMARY"]) for e in vevents(again.data)}
     assert "Tuesday Calm Circle" in titles  # the session without a module
+
+
+# --- the change count ------------------------------------------------------------
+
+
+def changes() -> int:
+    return ChangeCounter.get_by_id("calendar").value
+
+
+def test_each_calendar_table_counts_inserts_updates_and_deletes(setup, make_user):
+    group = setup["inside"]
+    steps = [
+        lambda: Session.update(cancel_reason="Snow").where(Session.group == group).execute(),
+        lambda: Module.update(title="Renamed").where(Module.group == group).execute(),
+        lambda: enroll(group, make_user("member")),
+        lambda: CoFacilitator.create(group=group, provider=make_user("provider")),
+        lambda: CoFacilitator.delete().where(CoFacilitator.group == group).execute(),
+        lambda: group.save(),
+    ]
+    for step in steps:
+        before = changes()
+        with database.atomic():
+            step()
+        assert changes() > before
+
+
+def test_writes_outside_calendars_leave_the_count_alone(setup, make_user):
+    session = Session.select().first()
+    member = make_user("member")
+    before = changes()
+    Attendance.create(session=session, member=member, status="present")
+    assert changes() == before
+
+
+def test_a_cascade_is_counted(setup):
+    module = Module.get(Module.group == setup["inside"], Module.position == 1)
+    before = changes()
+    module.delete_instance()  # ON DELETE SET NULL under its sessions
+    assert changes() > before
+
+
+def test_a_repeat_poll_skips_the_aggregate_until_something_changes(client, setup):
+    first = client.get(PATH)
+    validator = {"If-None-Match": first.headers["ETag"]}
+    with count_queries() as counted:
+        assert client.get(PATH, headers=validator).status_code == 304
+    assert not any("SUM(" in sql.upper() for sql in counted.statements)
+
+    setup["clock"].advance(minutes=1)
+    Group.update(location="Room 9", updated_at=setup["clock"].now).where(
+        Group.id == setup["inside"].id
+    ).execute()
+    with count_queries() as counted:
+        again = client.get(PATH, headers=validator)
+    assert again.status_code == 200
+    assert any("SUM(" in sql.upper() for sql in counted.statements)
+    assert b"Room 9" in again.data
+
+
+def test_a_change_from_another_connection_is_seen(client, app, setup):
+    """Another worker (or host) commits through its own connection."""
+    first = client.get(PATH)
+    assert client.get(PATH, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    setup["clock"].advance(minutes=1)
+    other = open_database(app.config["DATABASE_URL"])
+    try:
+        with other.bind_ctx([Group]), other.atomic():
+            Group.update(location="Annex", updated_at=setup["clock"].now).where(
+                Group.id == setup["inside"].id
+            ).execute()
+    finally:
+        other.close()
+    again = client.get(PATH, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 200
+    assert b"Annex" in again.data
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="deferred PostgreSQL triggers count once")
+def test_sqlite_counts_each_row(setup):
+    before = changes()
+    updated = Session.update(revision=Session.revision + 1).execute()
+    assert changes() == before + updated
+
+
+def test_a_transaction_rolled_back_counts_nothing(setup):
+    before = changes()
+    with pytest.raises(RuntimeError):
+        with database.atomic():
+            Session.update(revision=fn.COALESCE(Session.revision, 0) + 1).execute()
+            raise RuntimeError("abandoned")
+    assert changes() == before
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="SQLite counts each row")
+def test_postgres_counts_a_transaction_once_at_commit(setup):
+    before = changes()
+    with database.atomic():
+        Session.update(revision=Session.revision + 1).execute()
+        Module.update(title="Renamed").where(Module.group == setup["inside"]).execute()
+    assert changes() == before + 1
