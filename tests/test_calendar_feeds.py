@@ -119,6 +119,18 @@ def test_feed_serves_the_members_sessions(client, practice):
     assert event["DTSTART"].params["TZID"] == "America/Los_Angeles"
 
 
+def test_feed_reaches_back_to_midnight_utc_180_days_ago(client, practice):
+    """A whole day, so one day's polls select the same sessions (and share a fingerprint)."""
+    cutoff = datetime.datetime.combine(
+        (NOW - datetime.timedelta(days=180)).date(), datetime.time(), datetime.UTC
+    )
+    kept = add_sessions(practice["group"], cutoff + datetime.timedelta(hours=1), 1)
+    dropped = add_sessions(practice["group"], cutoff - datetime.timedelta(hours=1), 1)
+    data = fetch(client, create_link(client, practice["member"])).data
+    assert session_uid(kept[0]) in uids(data)
+    assert session_uid(dropped[0]) not in uids(data)
+
+
 def test_feed_needs_no_login(app, practice):
     token = create_link(app.test_client(), practice["member"])
     fresh = app.test_client()  # a calendar app: no cookies at all
