@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from handout_samples import GUIDANCE, MODULE
 
 from groups.handouts.library import (
     CONTENT_DIR,
@@ -21,39 +22,6 @@ from groups.handouts.library import (
     load_library,
 )
 from groups.handouts.markup import markdown_to_html
-
-GUIDANCE = """\
----
-slug: sample-guidance
-title: Talking it through
-summary: A short sample handout for the tests.
-kind: guidance
-focuses: [anxiety, depression]
-modules: []
----
-Some calm words for the test.
-
-## A heading
-
-- one point
-"""
-
-MODULE = """\
----
-slug: sample-module
-title: A module worksheet
-summary: A short sample worksheet.
-kind: module
-focuses: [adhd]
-modules: [adhd-01-sample, adhd-02-sample]
----
-Write below.
-
-:::lines 3
-
-- [ ] First thing
-- [ ] Second thing
-"""
 
 
 def write(directory: Path, relative: str, text: str) -> Path:

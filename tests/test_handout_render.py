@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from handout_samples import GUIDANCE, MODULE
 from pypdf import PdfReader
 
 from groups.handouts import render
@@ -23,41 +24,6 @@ from groups.handouts.render import (
     render_handouts_pdf,
     static_path_for_url,
 )
-
-SAMPLE_GUIDANCE = """\
----
-slug: sample-guidance
-title: Talking it through
-summary: A short sample handout for the tests.
-kind: guidance
-focuses: [anxiety, depression]
-modules: []
----
-Some calm words for the test.
-
-## A heading
-
-| Step | What to try |
-|---|---|
-| One | Take a breath |
-"""
-
-SAMPLE_MODULE = """\
----
-slug: sample-module
-title: A module worksheet
-summary: A short sample worksheet.
-kind: module
-focuses: [adhd]
-modules: [adhd-01-sample]
----
-Write below.
-
-:::lines 3
-
-- [ ] First thing
-- [ ] Second thing
-"""
 
 CONTEXT = PrintContext(
     practice_name="Riverside Psychiatry Associates",
@@ -86,8 +52,8 @@ def sample_library(tmp_path):
     content = tmp_path / "content"
     (content / "guidance").mkdir(parents=True)
     (content / "modules").mkdir()
-    (content / "guidance/sample-guidance.md").write_text(SAMPLE_GUIDANCE, encoding="utf-8")
-    (content / "modules/sample-module.md").write_text(SAMPLE_MODULE, encoding="utf-8")
+    (content / "guidance/sample-guidance.md").write_text(GUIDANCE, encoding="utf-8")
+    (content / "modules/sample-module.md").write_text(MODULE, encoding="utf-8")
     return load_library(content)
 
 
@@ -359,7 +325,7 @@ def test_editing_the_content_file_invalidates_the_cache(sample_library, tmp_path
     handout = sample_library["sample-guidance"]
     before = render_handouts_pdf([handout], CONTEXT, cache_dir=cache)
     path = Path(handout.source_path)
-    path.write_text(SAMPLE_GUIDANCE.replace("Some calm words", "Some new words"), "utf-8")
+    path.write_text(GUIDANCE.replace("Some calm words", "Some new words"), "utf-8")
     edited = load_library(path.parents[1])["sample-guidance"]
     assert edited.content_hash != handout.content_hash
     after = render_handouts_pdf([edited], CONTEXT, cache_dir=cache)
