@@ -238,17 +238,19 @@ class Feed:
     ``days`` keeps sessions whose local date (in their group's zone) lies in
     the inclusive range. ``changed_at`` adds timestamps of things that
     change the feed without touching a session (a withdrawal, a settings
-    change), so Last-Modified rises with them.
+    change), so Last-Modified rises with them. ``memo_key`` names the
+    selection (who, which range): its fingerprint is reused while the
+    database's calendar change count stands still.
     """
 
     name: str
     timezone: str
     audience: str
+    memo_key: tuple
     conditions: tuple = ()
     show_group_names: bool = False
     days: tuple = (None, None)
     changed_at: list = field(default_factory=list)
-    memo_key: tuple | None = None
     _rows: list | None = field(default=None, init=False, repr=False)
     _fingerprint: tuple | None = field(default=None, init=False, repr=False)
     _count: int | None = field(default=None, init=False, repr=False)
@@ -273,16 +275,13 @@ class Feed:
         raises the counter again, so a stale copy is never reused.
         """
         if self._fingerprint is None:
-            if self.memo_key is None:
-                self._fingerprint = _fingerprint(self.conditions)
+            changes, memo = _calendar_changes(), _fingerprint_memo()
+            kept = memo.get(self.memo_key)
+            if kept is not None and kept[0] == changes:
+                self._fingerprint = kept[1]
             else:
-                changes, memo = _calendar_changes(), _fingerprint_memo()
-                kept = memo.get(self.memo_key)
-                if kept is not None and kept[0] == changes:
-                    self._fingerprint = kept[1]
-                else:
-                    self._fingerprint = _fingerprint(self.conditions)
-                    memo.put(self.memo_key, (changes, self._fingerprint))
+                self._fingerprint = _fingerprint(self.conditions)
+                memo.put(self.memo_key, (changes, self._fingerprint))
         return self._fingerprint
 
     @property
