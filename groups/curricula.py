@@ -10,16 +10,14 @@ module instead).
 
 from dataclasses import dataclass
 
+from .models import FOCUS_LABELS, FOCUSES  # noqa: F401  (re-exported for the curricula's users)
+
 
 @dataclass(frozen=True)
 class CurriculumModule:
     key: str  # stable slug, e.g. "anxiety-01-understanding-anxiety"; handout files refer to it
     title: str  # short title, e.g. "Understanding anxiety"
     purpose: str  # one sentence on what the module is for
-
-
-FOCUSES = ("anxiety", "depression", "adhd")
-FOCUS_LABELS = {"anxiety": "Anxiety", "depression": "Depression", "adhd": "ADHD"}
 
 
 def _m(key: str, title: str, purpose: str) -> CurriculumModule:

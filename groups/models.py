@@ -7,6 +7,7 @@ practice's own zone.
 
 from __future__ import annotations
 
+import datetime
 import secrets
 
 from peewee import (
@@ -22,11 +23,13 @@ from peewee import (
     TimeField,
 )
 
+from . import clock
 from .clock import utcnow
 from .db import UTCDateTimeField, database
 
 ROLES = ("admin", "provider", "member")
 FOCUSES = ("anxiety", "depression", "adhd")
+FOCUS_LABELS = {"anxiety": "Anxiety", "depression": "Depression", "adhd": "ADHD"}
 GROUP_FORMATS = ("closed", "open")
 GROUP_STATUSES = ("draft", "active", "completed", "archived")
 SESSION_STATUSES = ("scheduled", "held", "cancelled")
@@ -184,6 +187,26 @@ class Group(BaseModel):
     class Meta:
         table_name = "therapy_group"
 
+    # Time in the group's own zone ------------------------------------------
+
+    def local(self, value: datetime.datetime | None) -> datetime.datetime | None:
+        """A stored UTC time as wall-clock time in the group's zone."""
+        return clock.to_local(value, self.timezone)
+
+    def today(self) -> datetime.date:
+        """Today's date where the group meets."""
+        return clock.today_in(self.timezone)
+
+    # Its rows, in their one order --------------------------------------------
+
+    def sessions_in_order(self, *columns):
+        """The group's sessions, oldest first (ties by id)."""
+        return Session.in_order(*columns).where(Session.group == self)
+
+    def modules_in_order(self, *columns):
+        """The group's curriculum modules by position."""
+        return Module.in_order(*columns).where(Module.group == self)
+
 
 class CoFacilitator(BaseModel):
     group = ForeignKeyField(Group, backref="co_facilitators", on_delete="CASCADE")
@@ -204,6 +227,19 @@ class Module(BaseModel):
 
     class Meta:
         indexes = ((("group", "position"), False),)
+
+    @classmethod
+    def in_order(cls, *columns):
+        return cls.select(*columns).order_by(cls.position, cls.id)
+
+    @classmethod
+    def by_group(cls, group_ids) -> dict[int, list[Module]]:
+        """Each group's modules in order, for several groups in one query."""
+        found: dict[int, list[Module]] = {gid: [] for gid in group_ids}
+        if found:
+            for module in cls.in_order().where(cls.group.in_(list(found))):
+                found[module.group_id].append(module)
+        return found
 
 
 class Session(BaseModel):
@@ -228,6 +264,34 @@ class Session(BaseModel):
             (("starts_at", "group", "module", "revision", "updated_at"), False),
         )
 
+    @classmethod
+    def in_order(cls, *columns):
+        return cls.select(*columns).order_by(cls.starts_at, cls.id)
+
+    # The one way to say "this session changed for calendars": every write
+    # that changes what a calendar shows of a session goes through these.
+
+    def calendar_changed(self) -> None:
+        """Raise SEQUENCE and LAST-MODIFIED of this session (the caller saves)."""
+        self.revision += 1
+        self.updated_at = utcnow()
+
+    @classmethod
+    def calendar_changed_where(cls, *conditions) -> int:
+        """Raise SEQUENCE and LAST-MODIFIED of every session matching ``conditions``."""
+        return (
+            cls.update(revision=cls.revision + 1, updated_at=utcnow()).where(*conditions).execute()
+        )
+
+    @classmethod
+    def by_group(cls, group_ids) -> dict[int, list[Session]]:
+        """Each group's sessions in order, for several groups in one query."""
+        found: dict[int, list[Session]] = {gid: [] for gid in group_ids}
+        if found:
+            for session in cls.in_order().where(cls.group.in_(list(found))):
+                found[session.group_id].append(session)
+        return found
+
 
 class Enrollment(BaseModel):
     """A member's place in a group; withdrawn rows stay as history."""
@@ -243,6 +307,26 @@ class Enrollment(BaseModel):
 
     class Meta:
         indexes = ((("group", "status", "requested_at"), False),)
+
+    @classmethod
+    def active_in(cls, group):
+        """Enrollments holding a seat in ``group``: status active, account active.
+
+        A deactivated account is not an active member, whatever its
+        enrollment says: it neither counts against capacity on pages nor
+        receives a copy of a packet.
+        """
+        return (
+            cls.select(cls, User)
+            .join(User, on=(cls.member == User.id))
+            .where(cls.group == group, cls.status == "active", User.active)
+            .order_by(User.name, User.id)
+        )
+
+    @classmethod
+    def group_ids_of(cls, member, statuses=("active",)):
+        """A subquery: ids of the groups ``member`` is enrolled in with one of ``statuses``."""
+        return cls.select(cls.group).where(cls.member == member, cls.status.in_(statuses))
 
 
 # At most one current (active or waitlisted) enrollment per group and member;

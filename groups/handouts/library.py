@@ -28,10 +28,10 @@ from pathlib import Path
 import yaml
 from markupsafe import Markup
 
+from ..models import FOCUSES
 from .markup import markdown_to_html, write_lines_problems
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
-FOCUSES = ("anxiety", "depression", "adhd")
 KINDS = ("guidance", "module")
 REQUIRED_KEYS = ("slug", "title", "summary", "kind", "focuses", "modules")
 SLUG_RE = re.compile(r"^[a-z0-9-]+$")
