@@ -14,6 +14,7 @@ from ..db import database
 from ..forms import ActionForm, ClosureForm, UserForm
 from ..models import AuditLog, Closure, User
 from ..services import ServiceError, accounts
+from .helpers import apply_service_error, password_link_url
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -26,10 +27,6 @@ def get_user_or_404(user_id: int) -> User:
     if user is None:
         abort(404)
     return user
-
-
-def password_link_url(token: str) -> str:
-    return url_for("auth.set_password", token=token, _external=True)
 
 
 @bp.route("/")
@@ -58,11 +55,6 @@ def users():
         filters={"role": role, "q": search},
         action_form=ActionForm(),
     )
-
-
-def apply_service_error(form, error: ServiceError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    (field.errors if field is not None else form.form_errors).append(error.message)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

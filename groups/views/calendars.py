@@ -35,7 +35,7 @@ from ..clock import utcnow
 from ..forms import ActionForm
 from ..models import Group, User
 from ..services import ServiceError, feeds
-from .admin import apply_service_error
+from .helpers import apply_service_error
 
 bp = Blueprint("calendars", __name__)
 

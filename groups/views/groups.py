@@ -22,7 +22,7 @@ from ..forms import (
 from ..models import Enrollment, Group, Module, User
 from ..services import ServiceError, accounts, enrollment, overview, schedule
 from ..services import groups as group_service
-from .admin import apply_service_error, password_link_url
+from .helpers import apply_service_error, password_link_url
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
 staff = role_required("admin", "provider")

@@ -11,7 +11,7 @@ from ..access import session_for_member, session_for_staff
 from ..auth import role_required
 from ..forms import DateTimeForm, ReasonForm
 from ..services import ServiceError, schedule
-from .admin import apply_service_error
+from .helpers import apply_service_error
 
 bp = Blueprint("sessions", __name__, url_prefix="/sessions")
 staff = role_required("admin", "provider")
