@@ -195,6 +195,42 @@ def _handout_problems(problems: list[str]):
     )
 
 
+@click.command("list-measures")
+def list_measures_command():
+    """Print the code and title of every measure."""
+    from .measures import MeasureError, load_measures
+
+    try:
+        measures = load_measures()
+    except MeasureError as error:
+        _measure_problems(error.problems)
+    width = max((len(m.code) for m in measures), default=0)
+    for measure in measures:
+        click.echo(f"{measure.code:<{width}}  {measure.title}")
+
+
+@click.command("check-measures")
+def check_measures_command():
+    """Check every measure file: keys, options, bands, thresholds and safety items."""
+    from .measures import check_measures, load_measures
+
+    problems = check_measures()
+    if problems:
+        _measure_problems(problems)
+    measures = load_measures()
+    click.echo(f"All {len(measures)} measures are valid: {', '.join(measures.codes())}.")
+
+
+def _measure_problems(problems: list[str]):
+    from .measures.library import MEASURES_DIR
+
+    for problem in problems:
+        click.echo(f"  {problem}", err=True)
+    raise click.ClickException(
+        f"{len(problems)} problem(s) in the measure files under {MEASURES_DIR}."
+    )
+
+
 def init_app(app: Flask) -> None:
     for command in (
         init_db_command,
@@ -205,5 +241,7 @@ def init_app(app: Flask) -> None:
         list_handouts_command,
         render_handout_command,
         check_handouts_command,
+        list_measures_command,
+        check_measures_command,
     ):
         app.cli.add_command(command)
