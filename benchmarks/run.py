@@ -109,6 +109,7 @@ class Targets:
     feed_token: str
     handout_path: str
     handout_slug: str
+    handout_module: int
     packet_path: str
     packet_session: int
     notes: list[str] = field(default_factory=list)
@@ -133,7 +134,7 @@ def choose_targets(app) -> Targets:
 
     from groups.clock import utcnow
     from groups.db import database
-    from groups.models import Enrollment, Group, PacketItem, Session, User
+    from groups.models import Enrollment, Group, Module, PacketItem, Session, User
     from groups.services import feeds
     from groups.services import handouts as handout_service
 
@@ -208,14 +209,20 @@ def choose_targets(app) -> Targets:
             token = feeds.issue_token(member)
             lib = handout_service.library()
             handout = module = None
-            for candidate in lib:
-                module = handout_service.member_module_for(member, candidate)
-                if module is not None and candidate.kind == "module":
-                    handout = candidate
+            # The first module of the member's groups that has its own handout
+            # (number 1 of the module's handouts when it exists).
+            for candidate in (
+                Module.in_order(Module, Group)
+                .join(Group)
+                .where(Module.group.in_(Enrollment.group_ids_of(member)))
+            ):
+                found = handout_service.module_handouts(lib, candidate)
+                if found and found[0].kind == "module":
+                    module, handout = candidate, found[0]
                     break
             if handout is None:
                 raise BenchError("no module handout for the chosen member's groups")
-            handout_number = handout_service.module_handouts(lib, module).index(handout) + 1
+            handout_number = 1
             packet_session = (
                 Session.select()
                 .join(PacketItem, on=(PacketItem.session == Session.id))
@@ -242,6 +249,7 @@ def choose_targets(app) -> Targets:
         feed_token=token,
         handout_path=f"/handouts/my/modules/{module.id}/{handout_number}.pdf",
         handout_slug=handout.slug,
+        handout_module=module.id,
         packet_path=f"/handouts/my/sessions/{packet_session.id}.pdf",
         packet_session=packet_session.id,
         notes=notes,
@@ -448,7 +456,7 @@ def measure_floors(app, targets: Targets, args, cpu: dict[str, float]) -> dict[s
     from groups import calendars
     from groups.db import database
     from groups.handouts import render as renderer
-    from groups.models import Session, User
+    from groups.models import Group, Module, Session, User
     from groups.services import feeds
     from groups.services import handouts as handout_service
 
@@ -457,7 +465,12 @@ def measure_floors(app, targets: Targets, args, cpu: dict[str, float]) -> dict[s
         member = User.by_email(targets.member_email)
         lib = handout_service.library()
         handout = lib[targets.handout_slug]
-        module = handout_service.member_module_for(member, handout)
+        module = (
+            Module.select(Module, Group)
+            .join(Group)
+            .where(Module.id == targets.handout_module)
+            .get()
+        )
         context = handout_service.print_context(
             group=module.group, member=member, module_title=module.title
         )

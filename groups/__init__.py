@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import audit, auth, commands, config, db, errors, navigation, security
+from .services import handouts as handout_service
 
 csrf = CSRFProtect()
 
@@ -42,6 +43,7 @@ def register_extensions(app: Flask) -> None:
     audit.init_app(app)
     errors.init_app(app)
     navigation.init_app(app)
+    handout_service.init_app(app)
     commands.init_app(app)
 
 

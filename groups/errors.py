@@ -7,6 +7,8 @@ from flask_wtf.csrf import CSRFError
 from peewee import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from .services.handouts import LibraryUnavailable
+
 MESSAGES = {
     400: ("Something was wrong with that request", "Please go back and try again."),
     401: ("Please log in", "You need to log in to see this page."),
@@ -40,6 +42,14 @@ def init_app(app: Flask) -> None:
     def http_error(error):
         detail = error.description if error.code == 429 else None
         return render_error(error.code or 500, detail)
+
+    @app.errorhandler(LibraryUnavailable)
+    def library_unavailable(error):
+        return render_error(
+            503,
+            "The handout library has a problem, so handouts cannot be printed right now. "
+            "An administrator can run `flask --app app check-handouts` to see what to fix.",
+        )
 
     @app.errorhandler(OperationalError)
     def database_busy(error):

@@ -6,8 +6,10 @@ from urllib.parse import urlsplit
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     EmailField,
+    HiddenField,
     IntegerField,
     PasswordField,
     SelectChoice,
@@ -28,6 +30,7 @@ from wtforms.validators import (
 )
 
 from .curricula import FOCUS_LABELS, FOCUSES
+from .models import SESSION_NOTE_MAX
 from .passwords import MAX_PASSWORD_LENGTH, password_problem
 from .services.accounts import valid_timezone
 
@@ -211,3 +214,23 @@ class MakeupForm(DateTimeForm):
 class ClosureForm(FlaskForm):
     date = DateField("Date", validators=[InputRequired("Pick a date.")])
     reason = StringField("Reason (e.g. holiday)", validators=[Optional(), Length(max=120)])
+
+
+class NoteForm(FlaskForm):
+    """A session's private note; ``version`` is the saved note's, so a save never overwrites
+    a newer note unseen."""
+
+    text = TextAreaField(
+        "Private note",
+        description="What was covered, observations, follow-ups. "
+        f"Up to {SESSION_NOTE_MAX:,} characters.",
+        render_kw={"maxlength": SESSION_NOTE_MAX, "rows": 10},
+    )
+    version = HiddenField()
+
+
+class PacketForm(FlaskForm):
+    """A session's handouts; the service checks the slugs against the library."""
+
+    handouts = SelectMultipleField("Handouts", choices=[], validate_choice=False)
+    show_focus = BooleanField("Print the group's focus on the handouts")

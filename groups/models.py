@@ -35,6 +35,10 @@ GROUP_STATUSES = ("draft", "active", "completed", "archived")
 SESSION_STATUSES = ("scheduled", "held", "cancelled")
 ENROLLMENT_STATUSES = ("active", "waitlisted", "withdrawn")
 ATTENDANCE_STATUSES = ("present", "late", "absent", "excused")
+# The longest note on one member's attendance row (the column's own length).
+ATTENDANCE_NOTE_MAX = 500
+# The longest private session note; the column is unbounded text, so this is the app's limit.
+SESSION_NOTE_MAX = 2000
 
 
 def new_session_token() -> str:
@@ -342,7 +346,7 @@ class Attendance(BaseModel):
     session = ForeignKeyField(Session, backref="attendance", on_delete="CASCADE")
     member = ForeignKeyField(User, backref="attendance", on_delete="CASCADE")
     status = CharField(choices=[(s, s) for s in ATTENDANCE_STATUSES])
-    note = CharField(default="", max_length=500)
+    note = CharField(default="", max_length=ATTENDANCE_NOTE_MAX)
     updated_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
     updated_at = UTCDateTimeField(default=utcnow)
 

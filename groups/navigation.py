@@ -9,6 +9,8 @@ from flask_login import current_user
 
 from .curricula import FOCUS_LABELS
 from .forms import COMMON_TIMEZONES
+from .services.attendance import STATUS_LABELS, STATUS_SYMBOLS
+from .services.pacing import STATE_LABELS, STATE_SYMBOLS
 
 STATUS_CLASSES = {
     "active": "ok",
@@ -74,5 +76,9 @@ def init_app(app: Flask) -> None:
         common_timezones=COMMON_TIMEZONES,
         focus_labels=FOCUS_LABELS,
         status_class=status_class,
+        attendance_labels=STATUS_LABELS,
+        attendance_symbols=STATUS_SYMBOLS,
+        pacing_labels=STATE_LABELS,
+        pacing_symbols=STATE_SYMBOLS,
     )
     app.jinja_env.filters["local"] = local_time

@@ -272,6 +272,17 @@ def test_take_attendance_links_from_home_group_and_session(client, make_user, fr
     assert f'href="/sessions/{session.id}/note"' in session_page
 
 
+def test_session_page_sums_up_the_saved_attendance(client, make_user, frozen_time):
+    setup = build(make_user, frozen_time, members=3)
+    first, second, third = setup.members
+    session = setup.mark(0, {first: "present", second: "present", third: "absent"})
+    login(client, setup.lead)
+    page = text_of(client.get(f"/sessions/{session.id}").get_data(as_text=True))
+    assert "2 present, 1 absent." in page
+    unmarked = setup.at_session(1)
+    assert "present," not in text_of(client.get(f"/sessions/{unmarked.id}").get_data(as_text=True))
+
+
 def test_csrf_is_required(app, make_user, frozen_time):
     app.config["WTF_CSRF_ENABLED"] = True
     client = app.test_client()

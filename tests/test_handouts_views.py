@@ -14,6 +14,7 @@ import json
 
 import pytest
 from conftest import login
+from flask import url_for
 from pypdf import PdfReader
 
 from groups.clock import utcnow
@@ -212,6 +213,21 @@ def test_provider_b_gets_404_for_provider_a_packet_and_personalisation(
     assert downloads() == []
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "path"),
+    [
+        ("sessions.note", "/sessions/{id}/note"),
+        ("sessions.packet", "/handouts/sessions/{id}/packet"),
+        ("sessions.packet_pdf", "/handouts/sessions/{id}/packet.pdf"),
+        ("sessions.member_copies", "/handouts/sessions/{id}/member-copies.pdf"),
+    ],
+)
+def test_session_routes_keep_their_published_urls(app, endpoint, path):
+    """The note and the packet moved into the sessions blueprint; links made earlier still work."""
+    with app.test_request_context():
+        assert url_for(endpoint, session_id=7) == path.format(id=7)
+
+
 def test_provider_b_cannot_change_provider_a_packet(client, world):
     login(client, world["provider_b"])
     response = client.post(
@@ -393,7 +409,7 @@ def test_unknown_handout_is_refused_next_to_the_field_and_nothing_changes(client
         f"/handouts/sessions/{world['session_a'].id}/packet",
         data={"handouts": [MODULE_HANDOUT, "../../etc/passwd"]},
     )
-    assert response.status_code == 200
+    assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert 'id="handouts-error"' in page and "not in the library" in page
     # The provider's ticks survive the error.
@@ -408,7 +424,7 @@ def test_a_packet_holds_at_most_ten_handouts(client, world):
     response = client.post(
         f"/handouts/sessions/{world['session_a'].id}/packet", data={"handouts": many}
     )
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "A packet holds at most 10 handouts" in response.get_data(as_text=True)
     assert PacketItem.select().count() == 0
 

@@ -18,27 +18,37 @@ import csv
 import datetime
 import hashlib
 import io
-import zoneinfo
 from dataclasses import dataclass, field
 
-from peewee import JOIN
+from peewee import JOIN, fn
 
 from .. import audit
 from ..clock import utcnow
 from ..db import is_sqlite, write_transaction
-from ..models import ATTENDANCE_STATUSES, Attendance, Enrollment, Group, Session, User
+from ..models import (
+    ATTENDANCE_NOTE_MAX,
+    ATTENDANCE_STATUSES,
+    Attendance,
+    Enrollment,
+    Group,
+    Session,
+    User,
+)
 from . import ServiceError
 
 STATUS_LABELS = {"present": "Present", "late": "Late", "absent": "Absent", "excused": "Excused"}
 # One letter per status for the grid: readable without colour.
 STATUS_SYMBOLS = {"present": "P", "late": "L", "absent": "A", "excused": "E"}
 ATTENDED = ("present", "late")
-NOTE_MAX = 500
 CHECK_IN_AFTER = 2  # consecutive absences
 
 
 class RosterError(ServiceError):
-    """A refused roster save; ``member_errors`` maps member ids to messages."""
+    """A refused roster save; ``member_errors`` maps member ids to messages.
+
+    ``stale`` marks a real edit conflict: the saved roster changed after the
+    form was drawn (the page answers 409 rather than 422 for it).
+    """
 
     def __init__(self, message: str, member_errors: dict[int, str] | None = None, stale=False):
         super().__init__(message)
@@ -115,21 +125,48 @@ def version_token(entries: list[RosterEntry]) -> str:
     return digest.hexdigest()[:32]
 
 
-def local_date(value: datetime.datetime, tz: str) -> datetime.date:
-    return value.astimezone(zoneinfo.ZoneInfo(tz)).date()
-
-
 def refusal(session: Session, group: Group) -> str | None:
     """Why attendance cannot be taken for this session now, or None."""
     if session.status == "cancelled":
         return "This session was cancelled, so it has no attendance."
-    if local_date(session.starts_at, group.timezone) > local_date(utcnow(), group.timezone):
-        day = session.starts_at.astimezone(zoneinfo.ZoneInfo(group.timezone))
+    day = group.local(session.starts_at)
+    if day.date() > group.today():
         return (
             f"This session is on {day:%A %d %B %Y}. Attendance can be taken from the day "
             "of the session."
         )
     return None
+
+
+@dataclass
+class RosterPage:
+    """What the roster page shows before anything is submitted (3 queries)."""
+
+    entries: list[RosterEntry]
+    version: str
+    refusal: str | None
+    rates: dict[int, Rate]
+
+
+def roster_page(session: Session) -> RosterPage:
+    entries = roster(session)
+    return RosterPage(
+        entries=entries,
+        version=version_token(entries),
+        refusal=refusal(session, session.group),
+        rates=rates(held_rows([session.group_id])),
+    )
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    """How many members have each status on this session, in label order (1 query)."""
+    found = dict(
+        Attendance.select(Attendance.status, fn.COUNT(Attendance.id))
+        .where(Attendance.session == session)
+        .group_by(Attendance.status)
+        .tuples()
+    )
+    return {status: found[status] for status in STATUS_LABELS if found.get(status)}
 
 
 def parse_marks(form) -> tuple[dict[int, str], dict[int, str]]:
@@ -169,8 +206,8 @@ def check_marks(
                 else f"“{status[:20]}” is not an attendance status; choose present, late, "
                 "absent or excused."
             )
-        elif len(notes.get(member_id, "").strip()) > NOTE_MAX:
-            errors[member_id] = f"Keep the note to {NOTE_MAX} characters or fewer."
+        elif len(notes.get(member_id, "").strip()) > ATTENDANCE_NOTE_MAX:
+            errors[member_id] = f"Keep the note to {ATTENDANCE_NOTE_MAX} characters or fewer."
     return errors
 
 
@@ -270,11 +307,10 @@ def save_roster(
         if new_rows:
             Attendance.insert_many(new_rows).execute()
         if session.status == "scheduled":
-            # Held sessions keep their module (schedule.assign_modules) and the
-            # calendar entry changes, so the revision rises.
+            # Held sessions keep their module (schedule.assign_modules), and
+            # calendars show the status.
             session.status = "held"
-            session.revision += 1
-            session.updated_at = now
+            session.calendar_changed()
             session.save(only=[Session.status, Session.revision, Session.updated_at])
     return result
 
@@ -361,6 +397,7 @@ def check_ins(provider_groups) -> list[dict]:
             Enrollment.group.in_(list(groups)),
             Enrollment.member.in_(sorted({member_id for _g, member_id in flagged})),
             Enrollment.status == "active",
+            User.active,
         )
     )
     result = []
@@ -427,9 +464,7 @@ def attendance_grid(sessions: list[Session], enrollments: list[Enrollment], rows
 
 def group_grid(group: Group) -> dict:
     """The attendance grid of one group (3 queries): for the CSV export."""
-    sessions = list(
-        Session.select().where(Session.group == group).order_by(Session.starts_at, Session.id)
-    )
+    sessions = list(group.sessions_in_order())
     enrollments = list(
         Enrollment.select(Enrollment, User)
         .join(User, JOIN.INNER, on=(Enrollment.member == User.id))
@@ -451,10 +486,9 @@ def safe_cell(value) -> str:
 
 def grid_csv(group: Group, grid: dict) -> str:
     """The grid as CSV text: one row per member, one column per held session."""
-    zone = zoneinfo.ZoneInfo(group.timezone)
     header = ["Member", "Enrollment"]
     for session in grid["columns"]:
-        header.append(session.starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"))
+        header.append(group.local(session.starts_at).strftime("%Y-%m-%d %H:%M"))
     header += ["Attended", "Recorded", "Rate (%)"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")

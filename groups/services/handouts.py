@@ -9,16 +9,15 @@ on it, and the packet a provider picked for a session.
 from __future__ import annotations
 
 import io
-import zoneinfo
+import os
 from dataclasses import dataclass
 
-from flask import current_app
-from peewee import fn
+from flask import Flask, current_app
 
 from .. import audit
 from ..curricula import CURRICULA, FOCUS_LABELS, module_by_key
 from ..db import is_sqlite, write_transaction
-from ..handouts import Handout, HandoutError, Library, load_library
+from ..handouts import Handout, HandoutError, Library, check_library, load_library
 from ..handouts import render as renderer
 from ..models import Enrollment, Group, Module, PacketItem, Session, User
 from . import ServiceError
@@ -54,21 +53,6 @@ def all_module_keys() -> list[str]:
     return [m.key for modules in CURRICULA.values() for m in modules]
 
 
-def coverage_problems(lib: Library) -> list[str]:
-    """Tags naming no curriculum module, and modules with no handout."""
-    keys = all_module_keys()
-    known = set(keys)
-    problems = [
-        f"{h.source_path.name}: unknown module '{key}'"
-        for h in lib
-        for key in h.modules
-        if key not in known
-    ]
-    tagged = {key for h in lib for key in h.modules}
-    problems.extend(f"module '{key}' has no handout" for key in keys if key not in tagged)
-    return problems
-
-
 def startup_check(logger) -> list[str]:
     """Load the library once at start-up and log anything wrong with it.
 
@@ -84,10 +68,20 @@ def startup_check(logger) -> list[str]:
             "\n  ".join(problems),
         )
         return problems
-    coverage = coverage_problems(lib)
+    # The files parse; what is left are tags and modules that do not match.
+    coverage = check_library(lib.directory, module_keys=all_module_keys())
     if coverage:
         logger.warning("Handout content: %s", "; ".join(coverage))
     return coverage
+
+
+def init_app(app: Flask) -> None:
+    """Where rendered PDFs are kept, and the start-up content check."""
+    # Set per app (tests give each app its own); config.py supplies the default.
+    renderer.set_cache_dir(
+        app.config.get("PDF_CACHE_DIR") or os.path.join(app.instance_path, "pdf-cache")
+    )
+    startup_check(app.logger)
 
 
 # ---- Browsing --------------------------------------------------------------
@@ -138,11 +132,22 @@ def browse(lib: Library, focus: str = "", module: str = "", kind: str = "") -> d
     }
 
 
+def library_page(focus: str = "", module: str = "", kind: str = "") -> dict:
+    """The library page: the filtered handouts, or the problems that stop it loading."""
+    lib, problems = library_or_problems()
+    return {
+        "problems": problems,
+        "data": browse(lib, focus, module, kind) if lib is not None else None,
+        "module_choices": module_choices(),
+    }
+
+
 # ---- What is printed ---------------------------------------------------------
 
 
-def format_day(value, tz: str) -> str:
-    local = value.astimezone(zoneinfo.ZoneInfo(tz))
+def session_day(session: Session) -> str:
+    """The session's date in its group's zone, as printed on handouts."""
+    local = session.group.local(session.starts_at)
     return f"{local:%A} {local.day} {local:%B %Y}"
 
 
@@ -166,7 +171,7 @@ def print_context(
         focus_label=FOCUS_LABELS.get(group.focus) if show_focus else None,
         # The group's own zone: every copy of a packet shows the same date,
         # so a member's download reuses the copy the provider printed.
-        session_date=format_day(session.starts_at, group.timezone) if session else None,
+        session_date=session_day(session) if session else None,
         module_title=module_title,
         member_name=member.name if member is not None else None,
     )
@@ -177,7 +182,7 @@ def render(handouts: list[Handout], context: renderer.PrintContext, title=None) 
 
 
 def packet_title(session: Session) -> str:
-    return f"Session handouts – {format_day(session.starts_at, session.group.timezone)}"
+    return f"Session handouts – {session_day(session)}"
 
 
 def packet_filename(session: Session, suffix: str = "") -> str:
@@ -223,24 +228,6 @@ def suggestions(session: Session, lib: Library) -> tuple[list[Handout], list[Han
     return suggested, [h for h in lib if h.slug not in seen]
 
 
-def active_members(group: Group) -> list[User]:
-    return list(
-        User.select()
-        .join(Enrollment, on=(Enrollment.member == User.id))
-        .where(Enrollment.group == group, Enrollment.status == "active", User.active)
-        .order_by(User.name, User.id)
-    )
-
-
-def active_member_count(group: Group) -> int:
-    return (
-        Enrollment.select(fn.COUNT(Enrollment.id))
-        .join(User, on=(Enrollment.member == User.id))
-        .where(Enrollment.group == group, Enrollment.status == "active", User.active)
-        .scalar()
-    )
-
-
 @dataclass
 class PacketPanel:
     """Everything the packet form on a session page shows (3 queries at most)."""
@@ -251,6 +238,7 @@ class PacketPanel:
     suggested: list[Handout]
     others: list[Handout]
     checked: set[str]
+    shows_focus: bool  # the focus box: as saved, or as just submitted
     member_count: int
     focus_label: str
     module_key: str
@@ -264,13 +252,17 @@ class PacketPanel:
         return any(h.slug in self.checked for h in self.others)
 
 
-def packet_panel(session: Session, submitted: list[str] | None = None) -> PacketPanel:
+def packet_panel(
+    session: Session, submitted: list[str] | None = None, show_focus: bool | None = None
+) -> PacketPanel:
+    """The panel as saved, or (``submitted``, ``show_focus``) as a refused form sent it."""
     lib, problems = library_or_problems()
     slugs = packet_slugs(session)
-    count = active_member_count(session.group)
+    count = Enrollment.active_in(session.group).count()
     focus_label = FOCUS_LABELS.get(session.group.focus, session.group.focus)
+    shows_focus = session.packet_shows_focus if show_focus is None else show_focus
     if lib is None:
-        return PacketPanel(problems, [], slugs, [], [], set(), count, focus_label, "")
+        return PacketPanel(problems, [], slugs, [], [], set(), shows_focus, count, focus_label, "")
     suggested, others = suggestions(session, lib)
     chosen = [lib[s] for s in slugs if s in lib]
     if submitted is not None:
@@ -288,6 +280,7 @@ def packet_panel(session: Session, submitted: list[str] | None = None) -> Packet
         suggested=suggested,
         others=others,
         checked=checked,
+        shows_focus=shows_focus,
         member_count=count,
         focus_label=focus_label,
         module_key=session_module_key(session),
@@ -340,18 +333,9 @@ def save_packet(session: Session, slugs: list[str], show_focus: bool, *, by: Use
     return True
 
 
-def packet_session_ids(session_ids) -> set[int]:
-    """Which of these sessions have a packet (one query)."""
-    ids = [i for i in session_ids if i is not None]
-    if not ids:
-        return set()
-    return {
-        sid
-        for (sid,) in PacketItem.select(PacketItem.session)
-        .where(PacketItem.session.in_(ids))
-        .distinct()
-        .tuples()
-    }
+def has_packet(session: Session) -> bool:
+    """Has a provider picked handouts for this session (1 query)?"""
+    return PacketItem.select().where(PacketItem.session == session).exists()
 
 
 def merge_pdfs(parts: list[tuple[str, bytes]], *, title: str, author: str) -> bytes:
@@ -382,7 +366,7 @@ def render_member_copies(session: Session) -> tuple[bytes, list[Handout], int]:
     handouts, _ = packet_handouts(session, library())
     if not handouts:
         raise ServiceError("No handouts have been picked for this session yet.")
-    members = active_members(session.group)
+    members = [e.member for e in Enrollment.active_in(session.group)]
     if not members:
         raise ServiceError("This group has no active members to print copies for.")
     title = packet_title(session)
@@ -415,26 +399,6 @@ def member_module(member: User, module_id: int) -> Module | None:
     )
 
 
-def member_module_for(member: User, handout: Handout) -> Module | None:
-    """A module of a group the member is or was active in that ``handout`` is
-    tagged to (the most recent enrollment first), else None."""
-    if not handout.modules:
-        return None
-    return (
-        Module.select(Module, Group)
-        .join(Group, on=(Module.group == Group.id))
-        .join(Enrollment, on=(Enrollment.group == Group.id))
-        .where(
-            Enrollment.member == member,
-            Enrollment.joined_at.is_null(False),
-            Enrollment.status.in_(("active", "withdrawn")),
-            Module.key.in_(list(handout.modules)),
-        )
-        .order_by(Enrollment.status, Enrollment.joined_at.desc(), Module.position)
-        .first()
-    )
-
-
 def module_handouts(lib: Library, module: Module) -> list[Handout]:
     """A module's handouts, its own first: a member's catch-up link names
     one by the module's row id and its 1-based number here, never by slug
@@ -443,6 +407,13 @@ def module_handouts(lib: Library, module: Module) -> list[Handout]:
     handouts = lib.for_module(module.key) if module.key else []
     handouts.sort(key=lambda h: h.kind != "module")  # the module's own handout is number 1
     return handouts
+
+
+def handouts_by_module(modules: list[Module]) -> dict[int, list[Handout]]:
+    """Each module's handouts, numbered as above; none while the library has a
+    problem (the library page and the session page say what it is)."""
+    lib, _problems = library_or_problems()
+    return {m.id: module_handouts(lib, m) if lib is not None else [] for m in modules}
 
 
 def member_handout(member: User, module_id: int, number: int) -> tuple[Handout, Module] | None:

@@ -9,14 +9,12 @@ from __future__ import annotations
 from .. import audit
 from ..clock import utcnow
 from ..db import write_transaction
-from ..models import Session, SessionNote, User
+from ..models import SESSION_NOTE_MAX, Session, SessionNote, User
 from . import ServiceError
-
-NOTE_MAX = 2000
 
 
 class StaleNote(ServiceError):
-    """The note changed since the form was opened."""
+    """The note changed since the form was opened: a real edit conflict (the page answers 409)."""
 
 
 def note_of(session: Session) -> SessionNote | None:
@@ -36,9 +34,10 @@ def read_note(session: Session, *, by: User) -> SessionNote | None:
 
 def save_note(session: Session, text: str, version: str, *, by: User) -> SessionNote:
     text = (text or "").replace("\r\n", "\n").strip()
-    if len(text) > NOTE_MAX:
+    if len(text) > SESSION_NOTE_MAX:
         raise ServiceError(
-            f"Keep the note to {NOTE_MAX:,} characters or fewer (it has {len(text):,}).", "text"
+            f"Keep the note to {SESSION_NOTE_MAX:,} characters or fewer (it has {len(text):,}).",
+            "text",
         )
     with write_transaction():
         note = note_of(session)

@@ -93,9 +93,7 @@ def facilitators_of(group: Group) -> tuple[User, list[User]]:
 
 def group_page(group: Group) -> dict:
     """Everything the group page shows, in a fixed number of queries."""
-    from .pacing import group_modules
-
-    modules = group_modules([group.id])[group.id]
+    modules = list(group.modules_in_order())
     sessions = sessions_of(group, modules)
     rows = enrollments_of(group)
     roster = [e for e in rows if e.status == "active"]

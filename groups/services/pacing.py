@@ -16,17 +16,17 @@ first session and wraps round, so a late joiner still completes every module.
 from __future__ import annotations
 
 import datetime
-import zoneinfo
 from dataclasses import dataclass, field
 
 from peewee import IntegrityError
 
 from .. import audit
-from ..clock import utcnow
+from ..clock import utcnow, weekly_dates
 from ..db import database
 from ..models import Attendance, CatchUpDone, Closure, Enrollment, Group, Module, Session, User
 from . import ServiceError
 from .attendance import ATTENDED, Rate, attendance_grid, held_rows
+from .handouts import handouts_by_module
 from .schedule import MAX_CLOSURE_SKIPS
 
 STATE_LABELS = {
@@ -37,10 +37,6 @@ STATE_LABELS = {
 }
 # Symbols go with the words so the board reads without colour.
 STATE_SYMBOLS = {"covered": "✓", "missed": "✗", "caught_up": "↺", "ahead": "·"}
-
-
-def _local(value: datetime.datetime, tz: str) -> datetime.date:
-    return value.astimezone(zoneinfo.ZoneInfo(tz)).date()
 
 
 # Group pacing -----------------------------------------------------------------
@@ -95,23 +91,20 @@ def extra_dates(after: datetime.date, weekday: int, count: int) -> list[datetime
     Always exactly one query (even for ``count == 0``), so a page's query
     count does not depend on whether the group is behind.
     """
-    first = after + datetime.timedelta(days=(weekday - after.weekday()) % 7 or 7)
-    horizon = first + datetime.timedelta(weeks=count + MAX_CLOSURE_SKIPS)
+    first = after + datetime.timedelta(days=1)
+    horizon = first + datetime.timedelta(weeks=count + MAX_CLOSURE_SKIPS + 1)
     closed = {
         c.date for c in Closure.select(Closure.date).where(Closure.date.between(first, horizon))
     }
-    dates, day = [], first
-    while len(dates) < count and day <= horizon:
-        if day not in closed:
-            dates.append(day)
-        day += datetime.timedelta(weeks=1)
+    # A projection, not a schedule: past the skip limit it shows fewer dates
+    # rather than refusing.
+    dates, _skipped = weekly_dates(first, weekday, count, closed, max_skips=MAX_CLOSURE_SKIPS)
     return dates
 
 
 def group_pacing(group: Group, sessions: list[Session], modules: list[Module]) -> GroupPacing:
     """Pacing of a group from its sessions (oldest first) and modules (1 query: closures)."""
     now = utcnow()
-    tz = group.timezone
     pacing = GroupPacing()
     by_id = {m.id: m for m in modules}
     first_session: dict[int, Session] = {}
@@ -140,10 +133,10 @@ def group_pacing(group: Group, sessions: list[Session], modules: list[Module]) -
     pacing.extra_needed = len(missing)
     planned = [s for s in sessions if not s.is_makeup]
     if planned:
-        pacing.planned_end = _local(planned[-1].starts_at, tz)
+        pacing.planned_end = group.local(planned[-1].starts_at).date()
     if running:
-        pacing.projected_end = _local(running[-1].starts_at, tz)
-    last = pacing.projected_end or group.start_date or _local(now, tz)
+        pacing.projected_end = group.local(running[-1].starts_at).date()
+    last = pacing.projected_end or group.start_date or group.today()
     weekday = group.weekday if group.weekday is not None else last.weekday()
     dates = extra_dates(last, weekday, len(missing))
     for item, day in zip(missing, dates, strict=False):
@@ -242,28 +235,6 @@ def member_pacing(
     return MemberPacing(member=member, items=items, start_position=start_position)
 
 
-def group_modules(group_ids: list[int]) -> dict[int, list[Module]]:
-    modules: dict[int, list[Module]] = {gid: [] for gid in group_ids}
-    if group_ids:
-        query = Module.select().where(Module.group.in_(group_ids)).order_by(Module.position)
-        for module in query:
-            modules[module.group_id].append(module)
-    return modules
-
-
-def group_sessions(group_ids: list[int]) -> dict[int, list[Session]]:
-    sessions: dict[int, list[Session]] = {gid: [] for gid in group_ids}
-    if group_ids:
-        query = (
-            Session.select()
-            .where(Session.group.in_(group_ids))
-            .order_by(Session.starts_at, Session.id)
-        )
-        for session in query:
-            sessions[session.group_id].append(session)
-    return sessions
-
-
 def first_joined(enrollments) -> dict[int, datetime.datetime]:
     joined: dict[int, datetime.datetime] = {}
     for e in enrollments:
@@ -276,8 +247,8 @@ def first_joined(enrollments) -> dict[int, datetime.datetime]:
 
 def pacing_board(group: Group) -> dict:
     """Members x modules for one group (5 queries)."""
-    modules = group_modules([group.id])[group.id]
-    sessions = group_sessions([group.id])[group.id]
+    modules = list(group.modules_in_order())
+    sessions = list(group.sessions_in_order())
     enrollments = list(
         Enrollment.select(Enrollment, User)
         .join(User, on=(Enrollment.member == User.id))
@@ -294,7 +265,10 @@ def pacing_board(group: Group) -> dict:
     ):
         done.setdefault(member_id, set()).add(module_id)
     joined = first_joined(enrollments)
-    members = {e.member_id: e.member for e in enrollments if e.status == "active"}
+    # Active members as Enrollment.active_in counts them: a deactivated account is not one.
+    members = {
+        e.member_id: e.member for e in enrollments if e.status == "active" and e.member.active
+    }
     rows = [
         member_pacing(
             group,
@@ -311,13 +285,14 @@ def pacing_board(group: Group) -> dict:
         "modules": modules,
         "rows": rows,
         "group_pacing": group_pacing(group, sessions, modules),
+        "handouts_by_module": handouts_by_module(modules),
     }
 
 
 def one_member(group: Group, member: User) -> dict:
     """A member's pacing and attendance history in one group (5 queries)."""
-    modules = group_modules([group.id])[group.id]
-    sessions = group_sessions([group.id])[group.id]
+    modules = list(group.modules_in_order())
+    sessions = list(group.sessions_in_order())
     joined = first_joined(
         Enrollment.select().where(Enrollment.group == group, Enrollment.member == member)
     )
@@ -352,6 +327,7 @@ def one_member(group: Group, member: User) -> dict:
             {"session": s, "module": modules_by_id.get(s.module_id), "record": r}
             for s, r in history
         ],
+        "handouts_by_module": handouts_by_module(modules),
     }
 
 
@@ -367,8 +343,8 @@ def member_progress(member: User) -> list[dict]:
     for e in enrollments:
         groups.setdefault(e.group_id, e.group)
     ids = list(groups)
-    modules = group_modules(ids)
-    sessions = group_sessions(ids)
+    modules = Module.by_group(ids)
+    sessions = Session.by_group(ids)
     joined = {gid: None for gid in ids}
     for e in enrollments:
         if e.joined_at is not None and (
@@ -416,6 +392,7 @@ def member_progress(member: User) -> list[dict]:
                     }
                     for s in history
                 ],
+                "handouts_by_module": handouts_by_module(modules[gid]),
             }
         )
     result.sort(key=lambda r: (not r["current"], r["group"].name))

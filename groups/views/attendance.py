@@ -1,84 +1,29 @@
-"""Attendance and pacing: take a roster, export it, pace groups and members, notes."""
+"""Attendance and pacing: take a roster, export it, pace groups and members."""
 
 from __future__ import annotations
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    current_app,
-    flash,
-    g,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import HiddenField, TextAreaField
 
 from .. import audit
 from ..access import group_for_staff, member_of_group, session_for_staff
 from ..auth import role_required, safe_next
 from ..clock import utcnow
-from ..forms import ActionForm
-from ..handouts import HandoutError, load_library
-from ..models import Module
-from ..services import ServiceError, attendance, notes, pacing
-from ..services import handouts as handout_service
-from ..services.attendance import STATUS_LABELS, STATUS_SYMBOLS, RosterError
-from ..services.pacing import STATE_LABELS, STATE_SYMBOLS
+from ..models import ATTENDANCE_NOTE_MAX, Module
+from ..services import ServiceError, attendance, pacing
+from ..services.attendance import STATUS_LABELS, RosterError
+from .helpers import INVALID
 
 bp = Blueprint("attendance", __name__)
 staff = role_required("admin", "provider")
-
-
-class NoteForm(FlaskForm):
-    text = TextAreaField("Private note")
-    version = HiddenField()
-
-
-def module_handouts(module: Module | None, endpoint: str) -> list[tuple[str, str]]:
-    """(title, url) of a default module's handouts; empty until the handout pages exist."""
-    if module is None or not module.key or endpoint not in current_app.view_functions:
-        return []
-    if "handout_library" not in g:  # load (and stat the content files) once per request
-        try:
-            g.handout_library = load_library()
-        except HandoutError:
-            g.handout_library = None
-    library = g.handout_library
-    if library is None:
-        return []
-    handouts = handout_service.module_handouts(library, module)  # numbered as the view reads them
-    if endpoint == "handouts.member_handout":  # ids only: a slug names the diagnosis
-        return [
-            (h.title, url_for(endpoint, module_id=module.id, number=n))
-            for n, h in enumerate(handouts, 1)
-        ]
-    return [(h.title, url_for(endpoint, slug=h.slug)) for h in handouts]
-
-
-@bp.app_context_processor
-def attendance_helpers():
-    return {
-        "attendance_labels": STATUS_LABELS,
-        "attendance_symbols": STATUS_SYMBOLS,
-        "pacing_labels": STATE_LABELS,
-        "pacing_symbols": STATE_SYMBOLS,
-        "module_handouts": module_handouts,
-        "attendance_refusal": attendance.refusal,
-    }
 
 
 @bp.route("/sessions/<int:session_id>/attendance", methods=["GET", "POST"])
 @staff
 def take(session_id: int):
     session = session_for_staff(current_user, session_id)
-    group = session.group
-    entries = attendance.roster(session)
-    version = attendance.version_token(entries)
+    page = attendance.roster_page(session)
+    entries, version = page.entries, page.version
     chosen = {e.member.id: e.status for e in entries}
     typed = {e.member.id: e.note for e in entries}
     saved = {}  # member id -> saved status shown beside a refused (stale) choice
@@ -86,8 +31,6 @@ def take(session_id: int):
     message, message_kind = None, "error"
     code = 200
     if request.method == "POST":
-        if not ActionForm().validate_on_submit():
-            abort(400)
         statuses, posted_notes = attendance.parse_marks(request.form)
         posted_version = request.form.get("version", "")
         chosen.update(statuses)
@@ -105,7 +48,9 @@ def take(session_id: int):
                 )
             except RosterError as error:
                 message, errors = error.message, error.member_errors
-                code = 409 if error.stale else 422
+                # 409 only for a real edit conflict: the saved roster changed
+                # after this form was drawn. Anything else is a refused form.
+                code = 409 if error.stale else INVALID
                 if error.stale:
                     saved = {
                         e.member.id: e.status
@@ -128,11 +73,10 @@ def take(session_id: int):
                     "success",
                 )
                 return redirect(url_for("attendance.take", session_id=session.id))
-    rows = attendance.held_rows([group.id])
     return render_template(
         "attendance/take.html",
         session=session,
-        group=group,
+        group=session.group,
         entries=entries,
         chosen=chosen,
         typed=typed,
@@ -141,9 +85,9 @@ def take(session_id: int):
         message=message,
         message_kind=message_kind,
         version=version,
-        refusal=attendance.refusal(session, group),
-        rates=attendance.rates(rows),
-        note_max=attendance.NOTE_MAX,
+        refusal=page.refusal,
+        rates=page.rates,
+        note_max=ATTENDANCE_NOTE_MAX,
         statuses=list(STATUS_LABELS),
     ), code
 
@@ -175,7 +119,6 @@ def board(group_id: int):
     return render_template(
         "attendance/board.html",
         group=group,
-        action_form=ActionForm(),
         **pacing.pacing_board(group),
     )
 
@@ -190,8 +133,6 @@ def catch_up(group_id: int, member_id: int, module_id: int):
     module = Module.get_or_none(Module.id == module_id, Module.group == group)
     if module is None:
         abort(404)
-    if not ActionForm().validate_on_submit():
-        abort(400)
     done = request.form.get("done", "1") != "0"
     try:
         pacing.set_catch_up(group, member, module, done, by=current_user)
@@ -204,45 +145,6 @@ def catch_up(group_id: int, member_id: int, module_id: int):
             flash(f"“{module.title}” is a catch-up item for {member.name} again.", "success")
     back = safe_next(request.form.get("next")) or url_for("attendance.board", group_id=group.id)
     return redirect(back)
-
-
-@bp.route("/sessions/<int:session_id>/note", methods=["GET", "POST"])
-@role_required("provider")
-def note(session_id: int):
-    """A provider's private note: only the group's providers, never admins or members."""
-    session = session_for_staff(current_user, session_id)
-    form = NoteForm()
-    current = None
-    code = 200
-    if form.validate_on_submit():
-        try:
-            notes.save_note(session, form.text.data, form.version.data or "", by=current_user)
-        except notes.StaleNote as error:
-            form.text.errors.append(error.message)
-            current = notes.read_note(session, by=current_user)
-            form.version.data = notes.version_of(current)
-            code = 409
-        except ServiceError as error:
-            form.text.errors.append(error.message)
-            code = 422
-        else:
-            flash("Saved the private note.", "success")
-            return redirect(url_for("attendance.note", session_id=session.id))
-    elif request.method == "POST":
-        abort(400)
-    else:
-        current = notes.read_note(session, by=current_user)
-        form.text.data = current.text if current else ""
-        form.version.data = notes.version_of(current)
-    return render_template(
-        "attendance/note.html",
-        session=session,
-        group=session.group,
-        form=form,
-        current=current,
-        stale=code == 409,
-        note_max=notes.NOTE_MAX,
-    ), code
 
 
 @bp.route("/progress")

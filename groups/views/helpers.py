@@ -1,4 +1,4 @@
-"""What several views share: one way to show a refused form, and the admin's object loaders.
+"""What several views share: one way to show a refused form, PDF attachments, password links.
 
 The error convention: a service refuses with :class:`~groups.services.ServiceError`
 naming the field; the view puts the message next to that field (or above
@@ -8,7 +8,7 @@ A form that fails its own validators is re-rendered the same way.
 
 from __future__ import annotations
 
-from flask import render_template, request, url_for
+from flask import Response, render_template, request, url_for
 from flask_wtf import FlaskForm
 
 from ..services import ServiceError
@@ -30,3 +30,11 @@ def render_form(template: str, form: FlaskForm, **context):
 
 def password_link_url(token: str) -> str:
     return url_for("auth.set_password", token=token, _external=True)
+
+
+def pdf_response(data: bytes, filename: str) -> Response:
+    """An attachment no browser or proxy keeps (copies carry member names)."""
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

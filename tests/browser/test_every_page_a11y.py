@@ -57,8 +57,8 @@ NOT_HTML = {
     "handouts.download": "PDF download",
     "handouts.member_handout": "PDF download",
     "handouts.member_packet": "PDF download",
-    "handouts.packet_pdf": "PDF download",
-    "handouts.packet_member_copies": "PDF download",
+    "sessions.packet_pdf": "PDF download",
+    "sessions.member_copies": "PDF download",
 }
 
 GROUP_TZ = "America/New_York"
