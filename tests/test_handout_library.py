@@ -379,7 +379,7 @@ def test_handouts_only_name_known_modules():
 
 def test_curricula_and_print_template_use_us_spelling():
     from groups.curricula import CURRICULA
-    from groups.handouts.render import TEMPLATES_DIR, TEMPLATE_NAME
+    from groups.handouts.render import TEMPLATE_NAME, TEMPLATES_DIR
 
     texts = [m.title + " " + m.purpose for modules in CURRICULA.values() for m in modules]
     texts.append((TEMPLATES_DIR / TEMPLATE_NAME).read_text(encoding="utf-8"))

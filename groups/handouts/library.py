@@ -29,7 +29,8 @@ import yaml
 from markupsafe import Markup
 
 from ..models import FOCUSES
-from .markup import directive_problems, markdown_to_html
+from .directives import directive_problems
+from .markup import markdown_to_html
 from .spelling import spelling_problems
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
@@ -213,10 +214,14 @@ def check_library(
     directory = Path(directory) if directory is not None else CONTENT_DIR
     handouts, problems = _scan(directory)
     # Spelling is checked here and not on load: a slip must fail the check,
-    # not take the handouts offline.
-    for handout in handouts:
-        name = handout.source_path.relative_to(directory).as_posix()
-        text = handout.source_path.read_text(encoding="utf-8-sig")
+    # not take the handouts offline. Broken files are checked too, so one run
+    # lists everything to fix.
+    for path in sorted(directory.rglob("*.md")) if directory.is_dir() else ():
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            continue  # already reported by _scan
+        name = path.relative_to(directory).as_posix()
         problems.extend(f"{name}: {problem}" for problem in spelling_problems(text))
     if module_keys is not None:
         keys = list(dict.fromkeys(module_keys))
