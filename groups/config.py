@@ -12,6 +12,9 @@ import os
 import secrets
 from pathlib import Path
 
+# Printed on every handout; a practice outside the US sets its own line.
+DEFAULT_CRISIS_TEXT = "In a crisis, call or text 988 (US), or call 911"
+
 
 class ConfigError(RuntimeError):
     """Start-up cannot continue; the message says what to set."""
@@ -49,6 +52,9 @@ def from_environment(instance_path: str) -> dict:
         "PRACTICE_NAME": os.environ.get("PRACTICE_NAME", "Riverside Psychiatry"),
         "PRACTICE_TIMEZONE": os.environ.get("PRACTICE_TIMEZONE", "America/New_York"),
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Printed on handouts: the phone only when set, the crisis line always.
+        "PRACTICE_PHONE": os.environ.get("PRACTICE_PHONE", "").strip() or None,
+        "CRISIS_TEXT": os.environ.get("CRISIS_TEXT", "").strip() or DEFAULT_CRISIS_TEXT,
         # Number of proxies in front of the app whose X-Forwarded-For is trusted.
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
         # Rendered handout PDFs, keyed by content: per host, safe to delete.

@@ -41,7 +41,7 @@ CURRICULA: dict[str, tuple[CurriculumModule, ...]] = {
         _m(
             "anxiety-03-calming-the-body",
             "Calming the body: breathing and grounding",
-            "Practise slow breathing and grounding so members have a reliable "
+            "Practice slow breathing and grounding so members have a reliable "
             "way to settle the body when anxiety rises.",
         ),
         _m(
@@ -66,19 +66,19 @@ CURRICULA: dict[str, tuple[CurriculumModule, ...]] = {
             "anxiety-07-building-an-exposure-ladder",
             "Building an exposure ladder",
             "Rank avoided situations from easiest to hardest and plan the "
-            "first small steps towards facing them.",
+            "first small steps toward facing them.",
         ),
         _m(
             "anxiety-08-facing-fears-step-by-step",
             "Facing fears step by step",
-            "Carry out planned exposure practice, drop safety behaviours and "
+            "Carry out planned exposure practice, drop safety behaviors and "
             "learn from what actually happens.",
         ),
         _m(
             "anxiety-09-relationships-and-support",
             "Relationships, support and communicating needs",
             "Explore how anxiety shows up with partners, family and friends, "
-            "and practise asking for support clearly and kindly.",
+            "and practice asking for support clearly and kindly.",
         ),
         _m(
             "anxiety-10-staying-well",
@@ -121,13 +121,13 @@ CURRICULA: dict[str, tuple[CurriculumModule, ...]] = {
         _m(
             "depression-06-getting-past-avoidance",
             "Getting past avoidance",
-            "Recognise avoidance patterns that keep mood low and choose an "
+            "Recognize avoidance patterns that keep mood low and choose an "
             "alternative, approaching action instead.",
         ),
         _m(
             "depression-07-noticing-unhelpful-thoughts",
             "Noticing unhelpful thoughts",
-            "Spot common thinking traps in low mood and practise a kinder, "
+            "Spot common thinking traps in low mood and practice a kinder, "
             "more balanced way of seeing things.",
         ),
         _m(
@@ -139,12 +139,12 @@ CURRICULA: dict[str, tuple[CurriculumModule, ...]] = {
         _m(
             "depression-09-communicating-needs",
             "Communicating needs",
-            'Practise telling others what you feel and need using calm, clear "I" statements.',
+            'Practice telling others what you feel and need using calm, clear "I" statements.',
         ),
         _m(
             "depression-10-staying-well",
             "Staying well: relapse prevention",
-            "Review what helped, recognise early signs of slipping, and write "
+            "Review what helped, recognize early signs of slipping, and write "
             "a plan to keep going after the group ends.",
         ),
     ),
@@ -152,7 +152,7 @@ CURRICULA: dict[str, tuple[CurriculumModule, ...]] = {
         _m(
             "adhd-01-understanding-adult-adhd",
             "Understanding adult ADHD",
-            "Learn how ADHD affects attention, organisation and time in "
+            "Learn how ADHD affects attention, organization and time in "
             "adult life, and set personal goals for the group.",
         ),
         _m(
@@ -162,7 +162,7 @@ CURRICULA: dict[str, tuple[CurriculumModule, ...]] = {
         ),
         _m(
             "adhd-03-prioritising",
-            "Prioritising tasks",
+            "Prioritizing tasks",
             "Sort tasks by importance and urgency so the day's effort goes to what matters most.",
         ),
         _m(
@@ -179,7 +179,7 @@ CURRICULA: dict[str, tuple[CurriculumModule, ...]] = {
         _m(
             "adhd-06-beating-procrastination",
             "Beating procrastination",
-            "Understand what drives putting things off and practise getting "
+            "Understand what drives putting things off and practice getting "
             "started with short, timed bursts.",
         ),
         _m(
@@ -197,7 +197,7 @@ CURRICULA: dict[str, tuple[CurriculumModule, ...]] = {
             "adhd-09-relationships-and-communication",
             "ADHD in relationships and communication",
             "Look at how ADHD shows up with partners, family and colleagues, "
-            "and practise listening and asking for support.",
+            "and practice listening and asking for support.",
         ),
         _m(
             "adhd-10-maintaining-gains",

@@ -22,6 +22,7 @@ from groups.handouts.library import (
     load_library,
 )
 from groups.handouts.markup import markdown_to_html
+from groups.handouts.spelling import uk_spellings
 
 
 def write(directory: Path, relative: str, text: str) -> Path:
@@ -133,7 +134,29 @@ MALFORMED = {
         replace_front(GUIDANCE, "modules: []", "modules: anxiety-01"),
         "'modules' must be a list",
     ),
-    "bad lines directive": (GUIDANCE + "\n:::lines 45\n", "':::lines 45' must be between 1 and 30"),
+    "bad lines directive": (
+        GUIDANCE + "\n:::lines 45\n",
+        "line 19: ':::lines 45' must be between 1 and 30",
+    ),
+    "table without headings": (
+        GUIDANCE + "\n:::table 5\n",
+        "line 19: expected ':::table ROWS | Heading | Heading ...', found ':::table 5'",
+    ),
+    "table with no rows": (GUIDANCE + "\n:::table 0 | A | B\n", "a table needs 1 to 20 rows"),
+    "table too tall": (GUIDANCE + "\n:::table 3x4 | A | B\n", "1 to 3 lines tall, not 4"),
+    "table empty heading": (
+        GUIDANCE + "\n:::table 3 | A | | B\n",
+        "column 2 of the table has no heading",
+    ),
+    "table bad width": (GUIDANCE + "\n:::table 3 | A {9} | B\n", "width {9} must be 1 to 6"),
+    "table too wide": (
+        GUIDANCE + "\n:::table 3 | A | B | C | D | E | F | G\n",
+        "at most 6 columns, not 7",
+    ),
+    "unknown directive": (
+        GUIDANCE + "\n:::tabel 3 | A | B\n",
+        "line 19: unknown directive ':::tabel 3 | A | B'",
+    ),
     "empty body": (GUIDANCE.split("Some calm")[0], "body is empty"),
 }
 
@@ -214,6 +237,85 @@ def test_markdown_worksheet_conventions():
     assert "[ ]" not in html
 
 
+def test_markdown_table_to_fill_in():
+    html = markdown_to_html(
+        "My ladder\n:::table 8 | Step {4} | Expected distress (0-100) {2} | "
+        "Actual distress {2} | Done\n\nAfter the table.\n"
+    )
+    assert "<p>My ladder</p>" in html and "<p>After the table.</p>" in html
+    assert '<table class="fill rows-1">' in html
+    assert html.count("<col ") == 4
+    for width in ("w-45", "w-20", "w-10"):
+        assert f'class="{width}"' in html
+    headings = ["Step", "Expected distress (0-100)", "Actual distress", "Done"]
+    assert [f'<th scope="col">{h}</th>' in html for h in headings] == [True] * 4
+    assert html.count("<tr>") == 1 + 8
+    assert html.count("<td></td>") == 8 * 4
+    assert ":::" not in html and "{4}" not in html
+
+
+def test_markdown_table_rows_can_be_taller_and_headings_are_text():
+    html = markdown_to_html(":::table 2x3 | <b>Thought</b> | Feeling |\n")
+    assert '<table class="fill rows-3">' in html
+    assert "&lt;b&gt;Thought&lt;/b&gt;" in html and "<b>" not in html
+    assert html.count("<td></td>") == 4
+    assert html.count('class="w-50"') == 2
+
+
+def test_a_broken_directive_is_not_a_table():
+    assert "<table" not in markdown_to_html(":::table 0 | A\n")
+    assert "<table" not in markdown_to_html(":::tabel 3 | A\n")
+
+
+def test_table_worksheets_count_as_worksheets(content):
+    write(content, "modules/sample-module.md", MODULE.replace(":::lines 3", ":::table 2 | A | B"))
+    assert load_library(content)["sample-module"].is_worksheet
+
+
+def test_uk_spelling_fails_the_check_but_not_the_library(content):
+    write(
+        content,
+        "guidance/sample-guidance.md",
+        GUIDANCE.replace("Some calm words", "Some calm words about behaviour and Practising"),
+    )
+    problems = check_library(content)
+    assert problems == [
+        "guidance/sample-guidance.md: line 9: UK spelling 'behaviour', write 'behavior' "
+        "(the practice uses US English)",
+        "guidance/sample-guidance.md: line 9: UK spelling 'Practising', write 'practicing' "
+        "(the practice uses US English)",
+    ]
+    assert "behaviour" in load_library(content)["sample-guidance"].body_markdown
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        (
+            "behaviour behavioural colours favourite",
+            ["behaviour", "behavioural", "colours", "favourite"],
+        ),
+        (
+            "practise practised organisation recognise realise",
+            ["practise", "practised", "organisation", "recognise", "realise"],
+        ),
+        (
+            "prioritise apologise centre centred programme counselling",
+            ["prioritise", "apologise", "centre", "centred", "programme", "counselling"],
+        ),
+        (
+            "physiotherapist towards enrolment fulfilment mum",
+            ["physiotherapist", "towards", "enrolment", "fulfilment", "mum"],
+        ),
+        ("realistic analysis specialist criticism programmer enrolled organism", []),
+        ("practice fulfill toward mumble emphasis behavior", []),
+        ("modules: [adhd-03-prioritising]", []),
+    ],
+)
+def test_uk_spelling_list(text, found):
+    assert [word for _, word, _ in uk_spellings(text)] == found
+
+
 def test_markdown_short_checklists_print_in_columns_and_tables_work():
     options = "\n".join(f"- [ ] Value {n}" for n in range(8))
     assert '<ul class="checklist columns">' in markdown_to_html(options)
@@ -273,3 +375,44 @@ def test_handouts_only_name_known_modules():
     keys = [module.key for modules in CURRICULA.values() for module in modules]
     problems = [p for p in check_library(CONTENT_DIR, module_keys=keys) if "unknown module" in p]
     assert problems == []
+
+
+def test_curricula_and_print_template_use_us_spelling():
+    from groups.curricula import CURRICULA
+    from groups.handouts.render import TEMPLATE_NAME, TEMPLATES_DIR
+
+    texts = [m.title + " " + m.purpose for modules in CURRICULA.values() for m in modules]
+    texts.append((TEMPLATES_DIR / TEMPLATE_NAME).read_text(encoding="utf-8"))
+    assert [uk_spellings(text) for text in texts if uk_spellings(text)] == []
+
+
+@pytest.mark.parametrize(
+    ("slug", "headings"),
+    [
+        ("depression-02-activity-monitoring", ["Day and time", "What I did", "Mood (0-10)"]),
+        ("anxiety-04-catching-anxious-thoughts", ["Situation", "Thought", "Feeling"]),
+        (
+            "anxiety-07-building-an-exposure-ladder",
+            ["Step", "Expected distress (0-100)", "Actual distress (0-100)", "Done"],
+        ),
+    ],
+)
+def test_worksheets_print_tables(real_library, slug, headings):
+    html = str(handout_html_body(real_library[slug]))
+    assert '<table class="fill' in html
+    for heading in headings:
+        assert f'<th scope="col">{heading}' in html, heading
+
+
+def test_guidance_handouts_do_not_assume_a_partner(real_library):
+    for handout in real_library:
+        if handout.kind == "guidance":
+            assert "If you are not in a relationship" in handout.body_markdown, handout.slug
+
+
+def test_module_handouts_are_worth_taking_home(real_library):
+    sections = ("## A worked example", "## Your home-practice plan", "## When it gets hard")
+    for handout in real_library:
+        if handout.kind == "module":
+            missing = [s for s in sections if s not in handout.body_markdown]
+            assert missing == [], f"{handout.slug}: {missing}"

@@ -32,6 +32,7 @@ CONTEXT = PrintContext(
     session_date="Tuesday 14 May 2025",
     module_title="Worry time",
 )
+PHONE = "(555) 010-0123"
 ATTACKS = (
     '<img src="file:///etc/passwd">',
     '<link rel="attachment" href="file:///etc/passwd">',
@@ -105,6 +106,7 @@ def rendered(tmp_path_factory):
         module_title="Relationships, support and communicating needs " + "y" * 73,
         member_name="Maria López",
         focus_label="Depression",
+        practice_phone=PHONE,
     )
     cache = tmp_path_factory.mktemp("pdf-cache")
     return {
@@ -116,12 +118,8 @@ def rendered(tmp_path_factory):
 def test_every_handout_renders_with_title_author_and_pages(rendered):
     for slug, (handout, pdf) in rendered.items():
         reader = PdfReader(io.BytesIO(pdf))
-        # One sheet of paper at most: a module handout is one page, a guidance
-        # handout (longer, with worksheets) one or two.
-        if handout.kind == "module":
-            assert len(reader.pages) == 1, f"{slug}: {len(reader.pages)} pages"
-        else:
-            assert 1 <= len(reader.pages) <= 2, f"{slug}: {len(reader.pages)} pages"
+        # One sheet of paper at most, printed on both sides.
+        assert 1 <= len(reader.pages) <= 2, f"{slug}: {len(reader.pages)} pages"
         assert reader.metadata.title == handout.title, slug
         assert reader.metadata.author == CONTEXT.practice_name, slug
         assert reader.trailer["/Root"]["/Lang"] == "en", slug
@@ -129,6 +127,16 @@ def test_every_handout_renders_with_title_author_and_pages(rendered):
         assert flat(handout.title) in text, slug
         assert "Copy for Maria López" in text, slug
         assert f"Page 1 of {len(reader.pages)}" in text, slug
+
+
+def test_every_handout_carries_the_phone_and_crisis_line_on_every_page(rendered):
+    for slug, (handout, pdf) in rendered.items():
+        for page in PdfReader(io.BytesIO(pdf)).pages:
+            text = flat(page.extract_text())
+            assert f"Riverside Psychiatry Associates · {PHONE} · Copy for" in text, slug
+            assert "In a crisis, call or text 988 (US), or call 911." in text, slug
+        box = "help between sessions" in pdf_text(pdf).lower()
+        assert box == (handout.kind == "module"), slug
 
 
 def test_every_handout_produces_non_blank_pages(rendered, tmp_path):
@@ -189,7 +197,41 @@ def test_member_copy_and_context_are_printed(sample_library):
         assert expected in text
 
 
-def test_focus_is_not_printed_unless_given(sample_library):
+def test_without_a_phone_the_footer_leaves_it_out(sample_library):
+    module = sample_library["sample-module"]
+    text = flat(pdf_text(render_handouts_pdf([module], CONTEXT)))
+    assert "Riverside Psychiatry Associates In a crisis" in text  # no " · " and no gap
+    assert "· ·" not in text and "at ." not in text
+    assert "contact Riverside Psychiatry Associates." in text
+
+
+def test_the_practice_sets_its_own_crisis_line(sample_library):
+    context = dataclasses.replace(
+        CONTEXT, practice_phone="020 7946 0000", crisis_text="In a crisis, call 999"
+    )
+    text = flat(pdf_text(render_handouts_pdf([sample_library["sample-module"]], context)))
+    assert "Riverside Psychiatry Associates · 020 7946 0000" in text
+    assert "call Riverside Psychiatry Associates at 020 7946 0000." in text
+    assert "In a crisis, call 999." in text and "988" not in text
+
+
+def test_fill_table_prints_ruled_cells(sample_library, tmp_path):
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    source = sample_library["sample-module"].source_path
+    source.write_text(MODULE.replace(":::lines 3", ":::table 6 | Step {3} | Done"), "utf-8")
+    handout = load_library(source.parents[1])["sample-module"]
+    pdf = tmp_path / "table.pdf"
+    pdf.write_bytes(render_handouts_pdf([handout], CONTEXT))
+    subprocess.run(["pdftoppm", "-gray", "-r", "50", str(pdf), str(tmp_path / "p")], check=True)
+    width, height, pixels = read_pgm((tmp_path / "p-1.pgm").read_bytes())
+    # A vertical scan through the Step column crosses the header's two rules
+    # and one rule under each of the six empty rows.
+    x = width // 4
+    column = [pixels[y * width + x] < 200 for y in range(height)]
+    rules = sum(1 for y in range(1, height) if column[y] and not column[y - 1])
+    assert rules >= 8
+
     text = pdf_text(render_handouts_pdf([sample_library["sample-guidance"]], CONTEXT)).lower()
     assert "focus" not in text
     assert not any(word in text for word in ("anxiety", "depression", "adhd"))

@@ -158,3 +158,47 @@ def test_list_and_render_fail_clearly_on_broken_content(runner, broken_content, 
         result = runner.invoke(args=args)
         assert result.exit_code == 1
         assert "bad.md: missing YAML front matter" in result.output
+
+
+def test_check_handouts_names_file_and_line_of_a_bad_table(runner, tmp_path, monkeypatch):
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "diary.md").write_text(
+        "---\nslug: diary\ntitle: Diary\nsummary: S\nkind: guidance\nfocuses: [depression]\n"
+        "modules: []\n---\nFill this in.\n\n:::table 40 | Day | Mood\n\nA favourite colour.\n"
+    )
+    monkeypatch.setattr("groups.handouts.library.CONTENT_DIR", content)
+    result = runner.invoke(args=["check-handouts"])
+    assert result.exit_code == 1
+    assert "diary.md: line 11: a table needs 1 to 20 rows, not 40" in result.output
+    assert "diary.md: line 13: UK spelling 'favourite', write 'favorite'" in result.output
+    assert "diary.md: line 13: UK spelling 'colour', write 'color'" in result.output
+
+
+def test_practice_phone_and_crisis_text_are_settings(monkeypatch, tmp_path):
+    from groups.config import DEFAULT_CRISIS_TEXT, from_environment
+
+    monkeypatch.delenv("PRACTICE_PHONE", raising=False)
+    monkeypatch.delenv("CRISIS_TEXT", raising=False)
+    config = from_environment(str(tmp_path))
+    assert config["PRACTICE_PHONE"] is None
+    assert config["CRISIS_TEXT"] == DEFAULT_CRISIS_TEXT
+    assert DEFAULT_CRISIS_TEXT == "In a crisis, call or text 988 (US), or call 911"
+    monkeypatch.setenv("PRACTICE_PHONE", " (555) 010-0123 ")
+    monkeypatch.setenv("CRISIS_TEXT", "In a crisis, call 999")
+    config = from_environment(str(tmp_path))
+    assert config["PRACTICE_PHONE"] == "(555) 010-0123"
+    assert config["CRISIS_TEXT"] == "In a crisis, call 999"
+
+
+@pytest.mark.parametrize("phone", [None, "(555) 010-0123"])
+def test_rendered_handouts_carry_the_configured_lines(app, runner, tmp_path, phone):
+    app.config.update(PRACTICE_PHONE=phone, CRISIS_TEXT="In a crisis, call or text 988")
+    out = tmp_path / "module.pdf"
+    result = runner.invoke(args=["render-handout", SLUG, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(PdfReader(io.BytesIO(out.read_bytes())).pages[0].extract_text().split())
+    assert (
+        "Test Practice · (555) 010-0123" in text if phone else "Test Practice In a crisis" in text
+    )
+    assert "In a crisis, call or text 988." in text

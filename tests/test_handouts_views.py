@@ -461,8 +461,9 @@ def test_member_copies_hold_one_named_copy_per_active_member(client, world, writ
     response = client.get(f"/handouts/sessions/{world['session_a'].id}/member-copies.pdf")
     assert_pdf_attachment(response, f"session-packet-{world['session_a'].id}-member-copies.pdf")
     reader = PdfReader(io.BytesIO(response.data))
-    assert len(reader.pages) == 2  # a one-page module handout for each of two members
-    first, second = (" ".join(p.extract_text().split()) for p in reader.pages)
+    assert len(reader.pages) == 4  # a two-page module handout for each of two members
+    pages = [" ".join(p.extract_text().split()) for p in reader.pages]
+    first, second = pages[0] + pages[1], pages[2] + pages[3]
     assert "Copy for Annabel Quist" in first and "Copy for Bodhi Ramsey" in second
     text = first + second
     assert "Wanda" not in text and "Gale" not in text and "Otto" not in text

@@ -29,7 +29,9 @@ import yaml
 from markupsafe import Markup
 
 from ..models import FOCUSES
-from .markup import markdown_to_html, write_lines_problems
+from .directives import directive_problems
+from .markup import markdown_to_html
+from .spelling import spelling_problems
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
 KINDS = ("guidance", "module")
@@ -60,7 +62,7 @@ class Handout:
 
     @property
     def is_worksheet(self) -> bool:
-        return ":::lines" in self.body_markdown or "- [ ]" in self.body_markdown
+        return any(mark in self.body_markdown for mark in (":::lines", ":::table", "- [ ]"))
 
 
 class Library:
@@ -152,10 +154,13 @@ def _parse(path: Path, data: bytes) -> tuple[Handout | None, list[str]]:
         elif not focuses and isinstance(meta["focuses"], list):
             problems.append("'focuses' must name at least one focus")
     modules = _string_list(meta["modules"], "modules", problems) if "modules" in meta else ()
-    body = text[match.end() :].strip("\n")
+    rest = text[match.end() :]
+    body = rest.strip("\n")
     if not body.strip():
         problems.append("the Markdown body is empty")
-    problems.extend(write_lines_problems(body))
+    # File line numbers: the front matter's lines plus the blank lines stripped.
+    first_line = text[: match.end()].count("\n") + len(rest) - len(rest.lstrip("\n")) + 1
+    problems.extend(directive_problems(body, first_line))
     if problems:
         return None, problems
     handout = Handout(
@@ -202,11 +207,22 @@ def check_library(
 ) -> list[str]:
     """Every problem in the content directory, one message per problem.
 
-    With ``module_keys`` (all curriculum module keys) it also reports handouts
+    Beyond what ``load_library`` refuses, it reports UK spellings (see
+    ``spelling``). With ``module_keys`` (all curriculum module keys) it also reports handouts
     tagged with an unknown module and modules that have no handout.
     """
     directory = Path(directory) if directory is not None else CONTENT_DIR
     handouts, problems = _scan(directory)
+    # Spelling is checked here and not on load: a slip must fail the check,
+    # not take the handouts offline. Broken files are checked too, so one run
+    # lists everything to fix.
+    for path in sorted(directory.rglob("*.md")) if directory.is_dir() else ():
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            continue  # already reported by _scan
+        name = path.relative_to(directory).as_posix()
+        problems.extend(f"{name}: {problem}" for problem in spelling_problems(text))
     if module_keys is not None:
         keys = list(dict.fromkeys(module_keys))
         for handout in handouts:

@@ -1,4 +1,4 @@
-"""Markdown to safe HTML for handouts, with the two worksheet conventions.
+"""Markdown to safe HTML for handouts, with three worksheet conventions.
 
 Content files are edited by staff but treated as untrusted: raw HTML is not
 passed through (it comes out as visible text), images are dropped (nothing is
@@ -8,9 +8,17 @@ Worksheet conventions on top of Markdown (``tables`` and ``sane_lists``):
 
 - a line holding only ``:::lines N`` (N from 1 to 30) becomes N ruled writing
   lines: ``<div class="write-lines"><div class="write-line"></div>...</div>``;
+- a line ``:::table ROWS | Heading | Heading {2} | ...`` becomes a table to
+  fill in: the headings, then ROWS (1 to 20) empty rows of ruled cells.
+  ``ROWSxH`` (H from 1 to 3) makes each row H writing lines tall. ``{N}``
+  after a heading (N from 1 to 6) gives that column N shares of the width
+  (default 1); widths print in 5 % steps as ``<col class="w-35">``;
 - a list item ``- [ ] text`` becomes a printed empty checkbox:
   ``<ul class="checklist"><li class="check"><span class="box"
   aria-hidden="true"></span>text</li></ul>``.
+
+A line starting with ``:::`` that is not one of these directives is an error
+(``directives.directive_problems``), so a typo never prints as stray text.
 """
 
 from __future__ import annotations
@@ -24,45 +32,55 @@ from markdown.blockprocessors import BlockProcessor
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
-MAX_WRITE_LINES = 30
-WRITE_LINES_RE = re.compile(r"^[ \t]*:::lines[ \t]+(\d+)[ \t]*$", re.MULTILINE)
-# Anything that looks like an attempt at the directive, to report typos.
-WRITE_LINES_LOOSE_RE = re.compile(r"^[ \t]*:::\s*lines\b.*$", re.MULTILINE)
+from .directives import DIRECTIVE_RE, DirectiveError, FillTable, parse_directive
+
 CHECKBOX_RE = re.compile(r"^\[ \][ \t]+")
 SHORT_ITEM = 32  # characters; see _checklist
 SAFE_LINK_SCHEMES = ("http://", "https://", "mailto:", "tel:")
 
 
-def write_lines_problems(body: str) -> list[str]:
-    """Describe every malformed ``:::lines`` directive in ``body``."""
-    problems = []
-    for number, line in enumerate(body.splitlines(), start=1):
-        if not WRITE_LINES_LOOSE_RE.match(line):
-            continue
-        match = WRITE_LINES_RE.match(line)
-        if not match:
-            problems.append(f"body line {number}: expected ':::lines N', found {line.strip()!r}")
-        elif not 1 <= int(match[1]) <= MAX_WRITE_LINES:
-            problems.append(
-                f"body line {number}: ':::lines {match[1]}' must be between 1 and {MAX_WRITE_LINES}"
-            )
-    return problems
+def _fill_table(parent, table: FillTable) -> None:
+    element = etree.SubElement(parent, "table", {"class": f"fill rows-{table.row_lines}"})
+    group = etree.SubElement(element, "colgroup")
+    for width in table.width_classes():
+        etree.SubElement(group, "col", {"class": width})
+    head = etree.SubElement(etree.SubElement(element, "thead"), "tr")
+    for heading in table.headings:
+        etree.SubElement(head, "th", {"scope": "col"}).text = heading
+    body = etree.SubElement(element, "tbody")
+    for _ in range(table.rows):
+        row = etree.SubElement(body, "tr")
+        for _ in table.headings:
+            etree.SubElement(row, "td")
 
 
-class _WriteLinesProcessor(BlockProcessor):
+class _DirectiveProcessor(BlockProcessor):
+    """Turns a ``:::`` line into writing lines or a table to fill in. A line
+    that does not parse stays visible text; ``check-handouts`` reports it."""
+
+    def _find(self, block):
+        for match in DIRECTIVE_RE.finditer(block):
+            try:
+                return match, parse_directive(match[0])
+            except DirectiveError:
+                continue
+        return None, None
+
     def test(self, parent, block):
-        return bool(WRITE_LINES_RE.search(block))
+        return self._find(block)[0] is not None
 
     def run(self, parent, blocks):
         block = blocks.pop(0)
-        match = WRITE_LINES_RE.search(block)
+        match, directive = self._find(block)
         before, after = block[: match.start()].rstrip("\n"), block[match.end() :].lstrip("\n")
         if before.strip():
             self.parser.parseBlocks(parent, [before])
-        count = min(max(int(match[1]), 1), MAX_WRITE_LINES)
-        box = etree.SubElement(parent, "div", {"class": "write-lines"})
-        for _ in range(count):
-            etree.SubElement(box, "div", {"class": "write-line"})
+        if isinstance(directive, FillTable):
+            _fill_table(parent, directive)
+        else:
+            box = etree.SubElement(parent, "div", {"class": "write-lines"})
+            for _ in range(directive):
+                etree.SubElement(box, "div", {"class": "write-line"})
         if after.strip():
             blocks.insert(0, after)
 
@@ -143,7 +161,7 @@ class HandoutExtension(Extension):
         # serializer escapes it as ordinary text.
         md.preprocessors.deregister("html_block")
         md.inlinePatterns.deregister("html")
-        md.parser.blockprocessors.register(_WriteLinesProcessor(md.parser), "write_lines", 75)
+        md.parser.blockprocessors.register(_DirectiveProcessor(md.parser), "directives", 75)
         # After "inline" (20), so the text of list items is final.
         md.treeprocessors.register(_HandoutTreeprocessor(md, self.title), "handout", 15)
 

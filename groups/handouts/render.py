@@ -31,6 +31,7 @@ import weasyprint
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from ..config import DEFAULT_CRISIS_TEXT
 from .library import Handout, handout_html_body
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ class PrintContext:
     module_title: str | None = None
     member_name: str | None = None  # set for a member's own copy
     language: str = "en"
+    practice_phone: str | None = None  # left out of the footer when unset
+    crisis_text: str = DEFAULT_CRISIS_TEXT
 
 
 class URLRefused(ValueError):

@@ -174,6 +174,8 @@ def print_context(
         session_date=session_day(session) if session else None,
         module_title=module_title,
         member_name=member.name if member is not None else None,
+        practice_phone=current_app.config["PRACTICE_PHONE"],
+        crisis_text=current_app.config["CRISIS_TEXT"],
     )
 
 
