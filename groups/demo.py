@@ -194,7 +194,7 @@ def small_practice(now: datetime.datetime):
             timezone="America/Chicago",
             location="https://video.example.org/small-steps",
             format="open",
-            description="Behavioural activation, one small step a week. Join any week.",
+            description="Behavioral activation, one small step a week. Join any week.",
             capacity=10,
             first_day=in_days(-56),
             weekday=(today.weekday() + 2) % 7,
@@ -205,12 +205,12 @@ def small_practice(now: datetime.datetime):
             cancelled={3: "The practice was closed for snow."},
         ),
         GroupPlan(
-            name="Getting organised: adult ADHD (spring cohort)",
+            name="Getting organized: adult ADHD (spring cohort)",
             focus="adhd",
             lead="marcus.bell@example.org",
             timezone="America/Los_Angeles",
             location="Room 5, Pasadena office",
-            description="Planning, prioritising and beating procrastination. Crosses the "
+            description="Planning, prioritizing and beating procrastination. Crosses the "
             "daylight-saving change: it stays at 17:30 local time.",
             first_day=adhd_start,
             weekday=adhd_start.weekday(),
