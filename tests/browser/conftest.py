@@ -44,6 +44,21 @@ class LiveServer:
         return accounts.create_user(fields.pop("email"), fields.pop("name"), role, **fields)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every test here must carry the ``browser`` marker (a module-level
+    ``pytestmark``): the PostgreSQL pass of .ci/run leaves them out by it."""
+    here = os.path.dirname(__file__)
+    unmarked = [
+        item.nodeid
+        for item in items
+        if str(item.path).startswith(here) and item.get_closest_marker("browser") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "add `pytestmark = pytest.mark.browser` to: " + ", ".join(sorted(unmarked))
+        )
+
+
 @pytest.fixture
 def live_server(tmp_path):
     app = create_app(
