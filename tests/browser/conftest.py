@@ -87,6 +87,17 @@ def live_server(tmp_path):
             database.close()
 
 
+def log_in(page, url: str, user, tour=None) -> None:
+    """Log in through the form with BROWSER_PASSWORD, as a person would; a
+    ``Tour`` given as ``tour`` screenshots the login page first."""
+    page.goto(url + "/login")
+    if tour is not None:
+        tour.visit("login")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(BROWSER_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
