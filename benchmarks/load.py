@@ -303,11 +303,11 @@ def prepare(database_url: str, scale: str, port: int):
 
 
 def seed_world(app, **kwargs):
-    from benchmarks.world import seed
     from groups.db import database
+    from tests.world import load_practice
 
     with app.app_context(), database.connection_context():
-        return seed("load", **kwargs)
+        return load_practice("load", **kwargs)
 
 
 @dataclass

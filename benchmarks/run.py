@@ -18,7 +18,7 @@
 Cold measurements force the slow path before every sample, outside the
 timed part: ``ics_year_cold`` touches the year's sessions (a new
 ``updated_at`` makes every cached VEVENT stale, in every worker) and
-``handout_cold`` empties the PDF cache directory.
+``handout_cold`` empties the PDF cache.
 
 "CPU ms" is the server's CPU time per request (gunicorn's master and
 workers, user + system, from /proc; the bench process's own for the floors):
@@ -47,10 +47,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import diskcache
+
 if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import (  # noqa: E402
+    DEMO_PASSWORD,
     Client,
     Response,
     Server,
@@ -115,6 +118,12 @@ class Targets:
     notes: list[str] = field(default_factory=list)
 
 
+def clear_pdf_cache(directory: Path) -> None:
+    """Empty the PDF cache through diskcache: the workers keep its index open."""
+    with diskcache.Cache(str(directory)) as cache:
+        cache.clear()
+
+
 def make_app(database_url: str, base_url: str, pdf_cache: Path):
     from groups import create_app
 
@@ -159,14 +168,14 @@ def choose_targets(app) -> Targets:
             if counts.get(g.id, 0) >= 12 and sessions.get(g.id, 0) >= 20
         ]
         if not candidates:
-            from benchmarks.world import seed
+            from tests.world import load_practice
 
             with app.test_request_context():
-                world = seed("bench")
+                world = load_practice("bench", password=DEMO_PASSWORD)
             candidates = [Group.get_by_id(world.attendance_group)]
             notes.append(
                 "the demo data has no group with 12 members and 20+ sessions: measured a "
-                "group seeded by benchmarks/world.py instead"
+                "group seeded by tests/world.py instead"
             )
         group = None
         for g in candidates:
@@ -335,7 +344,7 @@ def measure_http(
         lambda: expect(member.get(targets.handout_path), 200, "handout (cold)"),
         count=heavy,
         budget=args.heavy_budget,
-        prepare=lambda: shutil.rmtree(cache, ignore_errors=True),
+        prepare=lambda: clear_pdf_cache(cache),
         warmup=3,
     )
 

@@ -59,6 +59,9 @@ def from_environment(instance_path: str) -> dict:
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
         # Rendered handout PDFs, keyed by content: per host, safe to delete.
         "PDF_CACHE_DIR": os.environ.get("PDF_CACHE_DIR") or str(Path(instance_path) / "pdf-cache"),
+        # Its size cap in megabytes (0 switches the cache off); the least recently
+        # used PDFs are evicted first.
+        "PDF_CACHE_MAX_MB": int(os.environ.get("PDF_CACHE_MAX_MB", "512")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": not development,

@@ -1,14 +1,15 @@
 """Fixtures in the flaskr style: a fresh migrated database per test.
 
+Builders and the login helper live in tests/world.py, what tests read back in
+tests/checks.py; test modules import those, never this file.
+
 SQLite (a temporary file) by default; PostgreSQL when TEST_DATABASE_URL is
 set, with the schema dropped and migrated again for every test.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import itertools
 import os
 import shutil
 
@@ -19,18 +20,8 @@ from groups.clock import utcnow
 from groups.db import database
 from groups.migrate import apply_migrations
 from groups.models import User
-from groups.passwords import hash_password
-
-PASSWORD = "correct horse battery staple"
-_PASSWORD_HASH = None
-_counter = itertools.count(1)
-
-
-def password_hash() -> str:
-    global _PASSWORD_HASH
-    if _PASSWORD_HASH is None:
-        _PASSWORD_HASH = hash_password(PASSWORD)
-    return _PASSWORD_HASH
+from tests import world
+from tests.world import login
 
 
 def reset_postgres(url: str) -> None:
@@ -110,29 +101,7 @@ def runner(app):
 @pytest.fixture
 def make_user(app):
     """Build a user: make_user("provider", name="Dr. A")."""
-
-    def build(role="member", **fields) -> User:
-        n = next(_counter)
-        fields.setdefault("email", f"{role}{n}@example.org")
-        fields.setdefault("name", f"{role.title()} Person {n}")
-        fields.setdefault("password_hash", password_hash())
-        return User.create(role=role, **fields)
-
-    return build
-
-
-def login(client, user: User) -> None:
-    """Log in without the password form (fast): the session the login view would make."""
-    now = utcnow().timestamp()
-    with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
-        session["_fresh"] = True
-        session["login_at"] = now
-        session["seen_at"] = now
-
-
-def login_via_form(client, email: str, password: str = PASSWORD, **kwargs):
-    return client.post("/login", data={"email": email, "password": password}, **kwargs)
+    return world.make_user
 
 
 @pytest.fixture
@@ -168,29 +137,3 @@ def frozen_time(monkeypatch):
             groups.clock.frozen_at += datetime.timedelta(**delta)
 
     return Clock()
-
-
-class QueryCount:
-    """What ``count_queries`` saw: ``n`` statements, their SQL in ``statements``."""
-
-    def __init__(self):
-        self.n = 0
-        self.statements: list[str] = []
-
-
-@contextlib.contextmanager
-def count_queries():
-    """Count SQL statements run inside the block: ``with count_queries() as q: ...; q.n``."""
-    counter = QueryCount()
-    real = database.obj.execute_sql
-
-    def counting(sql, params=None, *args, **kwargs):
-        counter.n += 1
-        counter.statements.append(sql)
-        return real(sql, params, *args, **kwargs)
-
-    database.obj.execute_sql = counting
-    try:
-        yield counter
-    finally:
-        del database.obj.execute_sql

@@ -7,11 +7,11 @@ import json
 import re
 
 import pytest
-from conftest import login_via_form
 
 from groups import audit
 from groups.models import AuditLog, User
 from groups.services import accounts
+from tests.world import login_via_form
 
 
 @pytest.fixture

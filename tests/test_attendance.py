@@ -6,8 +6,6 @@ import datetime
 import json
 
 import pytest
-from attendance_helpers import build, roster_form, text_of
-from conftest import login
 from peewee import IntegrityError
 
 from groups.db import database
@@ -15,6 +13,8 @@ from groups.models import Attendance, AuditLog, Enrollment, Session
 from groups.services import attendance
 from groups.services import enrollment as enrollment_service
 from groups.services import schedule as schedule_service
+from tests.checks import roster_form, text_of
+from tests.world import attendance_world, login
 
 
 def open_roster(client, setup, n=0, user=None):
@@ -34,7 +34,7 @@ def statuses(setup, *values):
 
 
 def test_roster_lists_members_as_radio_fieldsets(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=2)
+    setup = attendance_world(frozen_time, members=2)
     session = setup.at_session(0)
     login(client, setup.lead)
     html = client.get(f"/sessions/{session.id}/attendance").get_data(as_text=True)
@@ -47,7 +47,7 @@ def test_roster_lists_members_as_radio_fieldsets(client, make_user, frozen_time)
 
 
 def test_saving_twice_keeps_one_row_per_member(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=3)
+    setup = attendance_world(frozen_time, members=3)
     session, form = open_roster(client, setup)
     revision = session.revision
     data = {**form, **statuses(setup, "present", "late", "absent")}
@@ -68,7 +68,7 @@ def test_saving_twice_keeps_one_row_per_member(client, make_user, frozen_time):
 
 
 def test_correction_is_audited_with_old_and_new_status(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=2)
+    setup = attendance_world(frozen_time, members=2)
     setup.mark(0, "present")
     first, second = setup.members
     session, form = open_roster(client, setup)
@@ -96,7 +96,7 @@ def test_correction_is_audited_with_old_and_new_status(client, make_user, frozen
 
 
 def test_stale_form_is_refused_and_nothing_is_overwritten(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=2)
+    setup = attendance_world(frozen_time, members=2)
     first, second = setup.members
     session, stale = open_roster(client, setup)
     # Another tab saves first.
@@ -126,7 +126,7 @@ def test_stale_form_is_refused_and_nothing_is_overwritten(client, make_user, fro
     ],
 )
 def test_bad_input_is_refused_next_to_the_member(client, make_user, frozen_time, change, message):
-    setup = build(make_user, frozen_time, members=2)
+    setup = attendance_world(frozen_time, members=2)
     first, second = setup.members
     session, form = open_roster(client, setup)
     data = {**form, **statuses(setup, "present", "present")}
@@ -144,7 +144,7 @@ def test_bad_input_is_refused_next_to_the_member(client, make_user, frozen_time,
 
 
 def test_member_not_on_the_roster_is_refused(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=2)
+    setup = attendance_world(frozen_time, members=2)
     outsider = make_user("member", name="Not In This Group")
     session, form = open_roster(client, setup)
     data = {**form, **statuses(setup, "present", "present"), f"status-{outsider.id}": "present"}
@@ -156,7 +156,7 @@ def test_member_not_on_the_roster_is_refused(client, make_user, frozen_time):
 
 
 def test_cancelled_session_is_refused(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=2)
+    setup = attendance_world(frozen_time, members=2)
     session = setup.session(1)
     schedule_service.cancel_session(session, "Snow day", by=setup.lead)
     _, form = open_roster(client, setup, 0)
@@ -172,7 +172,7 @@ def test_cancelled_session_is_refused(client, make_user, frozen_time):
 
 
 def test_future_session_is_refused(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=1)
+    setup = attendance_world(frozen_time, members=1)
     session, form = open_roster(client, setup, 0)
     later = setup.session(2)
     page = client.get(f"/sessions/{later.id}/attendance").get_data(as_text=True)
@@ -183,7 +183,7 @@ def test_future_session_is_refused(client, make_user, frozen_time):
 
 
 def test_mark_everyone_present_fills_the_form_without_saving(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=3)
+    setup = attendance_world(frozen_time, members=3)
     session, form = open_roster(client, setup)
     response = post(client, session, {**form, "mark_all": "present"})
     assert response.status_code == 200
@@ -198,7 +198,7 @@ def test_mark_everyone_present_fills_the_form_without_saving(client, make_user, 
 
 
 def test_roster_is_members_active_at_the_time(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=3, fmt="open")
+    setup = attendance_world(frozen_time, members=3, fmt="open")
     first, second, third = setup.members
     setup.mark(0, "present")
     # After session 0: one member withdraws, a new one joins.
@@ -216,7 +216,7 @@ def test_roster_is_members_active_at_the_time(client, make_user, frozen_time):
 
 
 def test_correcting_an_old_session_later_is_allowed(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=1)
+    setup = attendance_world(frozen_time, members=1)
     setup.mark(0, "absent")
     setup.mark(1, "present")
     session = setup.session(0)
@@ -228,7 +228,7 @@ def test_correcting_an_old_session_later_is_allowed(client, make_user, frozen_ti
 
 
 def test_rates_on_roster_and_group_page(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=2)
+    setup = attendance_world(frozen_time, members=2)
     first, second = setup.members
     setup.mark(0, {first: "present", second: "absent"})
     setup.mark(1, {first: "late", second: "excused"})
@@ -244,7 +244,7 @@ def test_rates_on_roster_and_group_page(client, make_user, frozen_time):
 
 
 def test_attendance_grid_on_group_page_reads_without_colour(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=2)
+    setup = attendance_world(frozen_time, members=2)
     first, second = setup.members
     setup.mark(0, {first: "present", second: "absent"})
     setup.mark(1, {first: "late", second: "absent"})
@@ -259,7 +259,7 @@ def test_attendance_grid_on_group_page_reads_without_colour(client, make_user, f
 
 
 def test_take_attendance_links_from_home_group_and_session(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=1)
+    setup = attendance_world(frozen_time, members=1)
     session = setup.at_session(0)
     login(client, setup.lead)
     link = f'href="/sessions/{session.id}/attendance"'
@@ -286,7 +286,7 @@ def test_session_page_sums_up_the_saved_attendance(client, make_user, frozen_tim
 def test_csrf_is_required(app, make_user, frozen_time):
     app.config["WTF_CSRF_ENABLED"] = True
     client = app.test_client()
-    setup = build(make_user, frozen_time, members=1)
+    setup = attendance_world(frozen_time, members=1)
     session = setup.at_session(0)
     login(client, setup.lead)
     response = client.post(
@@ -297,7 +297,7 @@ def test_csrf_is_required(app, make_user, frozen_time):
 
 
 def test_admin_can_take_attendance(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=1)
+    setup = attendance_world(frozen_time, members=1)
     admin = make_user("admin")
     session, form = open_roster(client, setup, user=admin)
     assert post(client, session, {**form, **statuses(setup, "present")}).status_code == 302
@@ -305,7 +305,7 @@ def test_admin_can_take_attendance(client, make_user, frozen_time):
 
 
 def test_a_failure_half_way_saves_nothing(make_user, frozen_time, monkeypatch):
-    setup = build(make_user, frozen_time, members=3)
+    setup = attendance_world(frozen_time, members=3)
     session = setup.at_session(0)
     calls = []
 
@@ -329,7 +329,7 @@ def test_a_failure_half_way_saves_nothing(make_user, frozen_time, monkeypatch):
 
 
 def test_database_refuses_a_second_row_for_the_same_member(make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=1)
+    setup = attendance_world(frozen_time, members=1)
     session = setup.mark(0, "present")
     with pytest.raises(IntegrityError), database.atomic():
         Attendance.create(session=session, member=setup.members[0], status="late")

@@ -7,18 +7,18 @@ import datetime
 import io
 
 import pytest
-from attendance_helpers import build, roster_form
-from conftest import count_queries, login
 
 from groups.models import Attendance, AuditLog, CatchUpDone, CoFacilitator, SessionNote
 from groups.services.attendance import safe_cell
+from tests.checks import count_queries, roster_form
+from tests.world import attendance_world, login
 
 # CSV ------------------------------------------------------------------------------
 
 
 def test_csv_neutralises_formulas_and_parses(client, make_user, frozen_time):
     names = ['=HYPERLINK("http://x")', "+Plus Start", "-Minus", "@At", "José Álvarez"]
-    setup = build(make_user, frozen_time, names=names, sessions=2)
+    setup = attendance_world(frozen_time, names=names, sessions=2)
     setup.mark(0, "present", notes={setup.members[4]: "Secret attendance note"})
     setup.mark(
         1,
@@ -68,7 +68,7 @@ def test_safe_cell():
 
 
 def test_provider_keeps_a_private_note_and_it_is_audited(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=1)
+    setup = attendance_world(frozen_time, members=1)
     session = setup.at_session(0)
     login(client, setup.lead)
     page = client.get(f"/sessions/{session.id}/note")
@@ -85,7 +85,7 @@ def test_provider_keeps_a_private_note_and_it_is_audited(client, make_user, froz
 
 
 def test_note_over_2000_characters_is_refused(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=1)
+    setup = attendance_world(frozen_time, members=1)
     session = setup.at_session(0)
     login(client, setup.lead)
     response = client.post(f"/sessions/{session.id}/note", data={"text": "x" * 2001, "version": ""})
@@ -97,7 +97,7 @@ def test_note_over_2000_characters_is_refused(client, make_user, frozen_time):
 
 
 def test_stale_note_is_not_overwritten(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=1)
+    setup = attendance_world(frozen_time, members=1)
     session = setup.at_session(0)
     login(client, setup.lead)
     client.post(f"/sessions/{session.id}/note", data={"text": "First version", "version": ""})
@@ -111,7 +111,7 @@ def test_stale_note_is_not_overwritten(client, make_user, frozen_time):
 
 
 def test_co_facilitator_reads_notes_admin_and_members_do_not(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=1)
+    setup = attendance_world(frozen_time, members=1)
     co = make_user("provider")
     CoFacilitator.create(group=setup.group, provider=co)
     session = setup.at_session(0)
@@ -151,7 +151,7 @@ def urls(setup, session, module):
 def test_other_provider_and_members_cannot_reach_attendance(
     client, make_user, frozen_time, who, expected
 ):
-    setup = build(make_user, frozen_time, members=2, sessions=2, modules=2)
+    setup = attendance_world(frozen_time, members=2, sessions=2, modules=2)
     first, second = setup.members
     setup.mark(0, {first: "absent", second: "present"})
     session, module = setup.session(0), setup.modules()[0]
@@ -168,7 +168,7 @@ def test_other_provider_and_members_cannot_reach_attendance(
 
 
 def test_anonymous_is_sent_to_login(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=1, sessions=1, modules=1)
+    setup = attendance_world(frozen_time, members=1, sessions=1, modules=1)
     session, module = setup.session(0), setup.modules()[0]
     for method, url in urls(setup, session, module) + [("get", "/progress")]:
         response = getattr(client, method)(url)
@@ -181,7 +181,7 @@ def test_provider_cannot_open_member_progress_page(client, make_user):
 
 
 def test_member_page_shows_nothing_about_other_members(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=3, sessions=2)
+    setup = attendance_world(frozen_time, members=3, sessions=2)
     a, b, c = setup.members
     setup.mark(0, {a: "present", b: "absent", c: "late"})
     setup.mark(1, {a: "present", b: "absent", c: "late"})
@@ -219,7 +219,7 @@ def test_query_counts_do_not_grow_with_members_or_sessions(app, make_user, froze
     for members, sessions in ((2, 2), (9, 6)):
         client = app.test_client()
         lead = make_user("provider")
-        setup = build(make_user, frozen_time, members=members, sessions=sessions, lead=lead)
+        setup = attendance_world(frozen_time, members=members, sessions=sessions, lead=lead)
         for n in range(sessions):
             setup.mark(
                 n, {m: ("absent" if i % 3 == 0 else "present") for i, m in enumerate(setup.members)}
@@ -233,7 +233,7 @@ def test_member_progress_query_count_is_fixed(app, make_user, frozen_time):
     counts = []
     for sessions in (1, 5):
         client = app.test_client()
-        setup = build(make_user, frozen_time, members=2, sessions=sessions)
+        setup = attendance_world(frozen_time, members=2, sessions=sessions)
         for n in range(sessions):
             setup.mark(n, "present")
         login(client, setup.members[0])
@@ -248,7 +248,7 @@ def test_roster_save_query_count_is_bounded(app, make_user, frozen_time):
     counts = []
     for members in (2, 6):
         client = app.test_client()
-        setup = build(make_user, frozen_time, members=members, sessions=1)
+        setup = attendance_world(frozen_time, members=members, sessions=1)
         session = setup.at_session(0)
         login(client, setup.lead)
         form = roster_form(client.get(f"/sessions/{session.id}/attendance").get_data(as_text=True))
@@ -262,7 +262,7 @@ def test_roster_save_query_count_is_bounded(app, make_user, frozen_time):
 def test_session_page_offers_attendance_only_from_the_day_of_the_session(
     client, make_user, frozen_time
 ):
-    from group_helpers import add_session, new_group
+    from tests.world import add_session, new_group
 
     frozen_time.set(datetime.datetime(2026, 3, 10, 15, 0, tzinfo=datetime.UTC))  # 11:00 NY
     provider = make_user("provider")

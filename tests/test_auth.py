@@ -7,12 +7,12 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import login, login_via_form
 
 from groups import passwords
 from groups.clock import utcnow
 from groups.models import AuditLog, LoginAttempt, User
 from groups.services import ServiceError, accounts
+from tests.world import login, login_via_form
 
 NEW_PASSWORD = "a brand new passphrase 42"
 

@@ -6,19 +6,10 @@ import datetime
 import json
 
 import pytest
-from calendar_helpers import (
-    FOCUS_WORDS,
-    NOW,
-    add_sessions,
-    enroll,
-    make_group,
-    session_uid,
-    uids,
-    vevents,
-)
-from conftest import count_queries, login
 
 from groups.models import AuditLog, SessionNote
+from tests.checks import FOCUS_WORDS, count_queries, session_uid, uids, vevents
+from tests.world import NOW, add_sessions, enroll, login, make_group
 
 UTC = datetime.UTC
 WEEK = datetime.timedelta(weeks=1)

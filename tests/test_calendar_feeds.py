@@ -10,24 +10,14 @@ import datetime
 import hashlib
 
 import pytest
-from calendar_helpers import (
-    FOCUS_WORDS,
-    NOW,
-    add_sessions,
-    enroll,
-    make_group,
-    session_uid,
-    token_from_page,
-    uids,
-    vevents,
-)
-from conftest import count_queries, login
 from werkzeug.http import http_date
 
 from groups.models import AuditLog, Enrollment, Module, SessionNote, User
 from groups.services import accounts, feeds, schedule
 from groups.services import enrollment as enrollment_service
 from groups.services import groups as group_service
+from tests.checks import FOCUS_WORDS, count_queries, session_uid, token_from_page, uids, vevents
+from tests.world import NOW, add_sessions, enroll, login, make_group
 
 WEEK = datetime.timedelta(weeks=1)
 

@@ -18,12 +18,12 @@ import datetime
 import os
 
 import pytest
-from calendar_helpers import NOW, add_sessions, enroll, make_group, vevents
-from conftest import count_queries, login
 from peewee import fn
 
 from groups.db import database, open_database
 from groups.models import Attendance, ChangeCounter, CoFacilitator, Group, Module, Session
+from tests.checks import count_queries, vevents
+from tests.world import NOW, add_sessions, enroll, login, make_group
 
 ON_POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
 

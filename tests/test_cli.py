@@ -6,11 +6,11 @@ import os
 import sqlite3
 
 import pytest
-from conftest import PASSWORD
 
 from groups import create_app, passwords
 from groups.db import database
 from groups.models import ALL_MODELS, AuditLog, User
+from tests.world import PASSWORD
 
 ON_POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
 

@@ -29,9 +29,9 @@ from http.client import HTTPException
 import pytest
 
 from benchmarks.harness import Client, Server, ServerFailed
-from benchmarks.world import seed
 from groups.db import database
 from groups.models import Attendance, AuditLog, Enrollment, Group, Session, User
+from tests.world import load_practice
 
 ROSTER_STATUS = re.compile(r'name="status-(\d+)"')
 VERSION = re.compile(r'name="version" value="([^"]*)"')
@@ -41,7 +41,7 @@ ON_SQLITE = not os.environ.get("TEST_DATABASE_URL")
 @pytest.fixture
 def world(app):
     with app.app_context(), database.connection_context():
-        return seed("crash", enroll_groups=2, enroll_capacity=5, spares=300, feed_tokens=0)
+        return load_practice("crash", enroll_groups=2, enroll_capacity=5, spares=300, feed_tokens=0)
 
 
 @pytest.fixture

@@ -16,14 +16,13 @@ import re
 import sqlite3
 
 import pytest
-from conftest import login
-from group_helpers import UTC, add_session, enroll_all, new_group
 
 from groups import create_app
 from groups.clock import utcnow
 from groups.db import database
 from groups.migrate import apply_migrations
 from groups.models import Attendance, AuditLog, Enrollment, Session
+from tests.world import UTC, add_session, enroll_all, login, new_group
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("TEST_DATABASE_URL")), reason="SQLite's write lock and busy timeout"

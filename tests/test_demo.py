@@ -6,7 +6,6 @@ import datetime
 import time
 import zoneinfo
 
-from conftest import login
 from peewee import fn
 
 from groups.clock import utcnow
@@ -21,6 +20,7 @@ from groups.models import (
     User,
 )
 from groups.passwords import verify_password
+from tests.world import login
 
 
 def current_groups(email):

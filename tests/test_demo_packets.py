@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime
 import re
 
-from conftest import login
-
 from groups.clock import utcnow
 from groups.demo import DEMO_MEMBER, DEMO_PROVIDER, load_demo
 from groups.handouts import load_library
 from groups.models import CoFacilitator, Enrollment, Group, Module, PacketItem, Session, User
+from tests.world import login
 
 
 def demo_group_ids() -> set[int]:

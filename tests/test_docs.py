@@ -1,16 +1,26 @@
-"""README.md documents every setting and every CLI command (datasette's habit)."""
+"""The docs cover the app (datasette's habit): every setting that config.py
+reads and every CLI command with its options is in docs/operations.md, and the
+README keeps the two commands, the roles, the screenshots and the map."""
 
 from __future__ import annotations
 
 import ast
 import pathlib
+import re
 
+import click
 import pytest
 
 from groups import config
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
+OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
+
+
+def section(text: str, heading: str) -> str:
+    """The body of the ``## heading`` section."""
+    return text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
 
 
 def environment_names() -> list[str]:
@@ -32,15 +42,41 @@ def environment_names() -> list[str]:
     return sorted(set(names))
 
 
-def cli_commands() -> list[str]:
+def cli_commands() -> dict[str, click.Command]:
     from groups import create_app
 
     app = create_app({"SECRET_KEY": "docs", "DATABASE_URL": "sqlite:////tmp/groups-docs.db"})
-    return sorted(app.cli.commands)
+    return dict(sorted(app.cli.commands.items()))
+
+
+COMMANDS = cli_commands()
+
+
+def command_entry(name: str) -> str:
+    """The bullet of the Commands section that documents ``name``."""
+    entries = re.split(r"\n- (?=`)", section(OPERATIONS, "Commands"))
+    found = [entry for entry in entries if entry.startswith(f"`{name}")]
+    assert found, f"add `{name}` to the Commands section of docs/operations.md"
+    return found[0]
 
 
 def test_readme_opens_with_the_two_commands():
     assert README.startswith("```sh\nmake run\nmake test\n```\n")
+
+
+def test_readme_describes_each_role_and_links_its_guide():
+    roles = section(README, "What it does, by role")
+    for role in ("Admin", "Provider", "Member"):
+        assert f"**{role}**" in roles
+        assert f"(docs/{role.lower()}-guide.md)" in roles
+        assert (ROOT / "docs" / f"{role.lower()}-guide.md").is_file()
+
+
+def test_readme_shows_every_screenshot():
+    screenshots = sorted(p.name for p in (ROOT / "docs").glob("*.png"))
+    assert screenshots
+    for name in screenshots:
+        assert f"(docs/{name})" in section(README, "Screenshots")
 
 
 def test_every_setting_is_found():
@@ -49,16 +85,15 @@ def test_every_setting_is_found():
 
 @pytest.mark.parametrize("name", environment_names())
 def test_setting_is_documented(name):
-    assert f"`{name}`" in README
+    table = section(OPERATIONS, "Configuration")
+    assert f"| `{name}` |" in table, f"add `{name}` to the table in docs/operations.md"
 
 
-@pytest.mark.parametrize("command", cli_commands())
-def test_command_is_documented(command):
-    section = README.split("## Commands", 1)[1].split("\n## ", 1)[0]
-    assert f"`{command}" in section, f"add `{command}` to the Commands section of README.md"
-
-
-def test_readme_describes_each_role():
-    section = README.split("## What it does, by role", 1)[1].split("\n## ", 1)[0]
-    for role in ("Admin", "Provider", "Member"):
-        assert f"**{role}**" in section
+@pytest.mark.parametrize("name", COMMANDS)
+def test_command_and_its_options_are_documented(name):
+    entry = command_entry(name)
+    for param in COMMANDS[name].params:
+        if isinstance(param, click.Option):
+            assert any(opt in entry for opt in param.opts), (
+                f"document {'/'.join(param.opts)} of `{name}` in docs/operations.md"
+            )

@@ -7,13 +7,13 @@ import re
 import threading
 
 import pytest
-from conftest import login
-from group_helpers import UTC, add_session, enroll_all, field_error, new_group
 
 from groups.db import database
 from groups.models import AuditLog, Enrollment, SetPasswordToken, User
 from groups.services import ServiceError
 from groups.services import enrollment as enrollment_service
+from tests.checks import field_error
+from tests.world import UTC, add_session, enroll_all, login, new_group
 
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -383,11 +383,9 @@ def test_a_new_member_joins_the_waitlist_when_the_group_is_full(client, make_use
 def test_a_started_closed_group_shows_no_enroll_form_and_makes_no_account(client, make_user):
     import datetime
 
-    from conftest import login
-    from group_helpers import add_session, new_group
-
     from groups.clock import utcnow
     from groups.models import User
+    from tests.world import add_session, login, new_group
 
     provider = make_user("provider")
     group = new_group(provider, format="closed")

@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from conftest import count_queries, login
-from group_helpers import UTC, enroll_all, new_group, weekly
 
 from groups.models import (
     AuditLog,
@@ -22,6 +20,8 @@ from groups.models import (
     Session,
     User,
 )
+from tests.checks import count_queries
+from tests.world import UTC, enroll_all, login, new_group, weekly
 
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

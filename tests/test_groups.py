@@ -5,19 +5,11 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from conftest import count_queries, login
-from group_helpers import (
-    UTC,
-    add_session,
-    enroll_all,
-    field_error,
-    module_titles,
-    new_group,
-    weekly,
-)
 
 from groups.curricula import FOCUSES, default_curriculum
 from groups.models import AuditLog, CoFacilitator, Group, Module
+from tests.checks import count_queries, field_error, module_titles
+from tests.world import UTC, add_session, enroll_all, login, new_group, weekly
 
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -403,7 +395,7 @@ def test_admin_picks_the_lead_and_a_foreign_lead_id_is_refused(client, make_user
 
 
 def test_a_provider_is_not_offered_as_their_own_co_facilitator(client, make_user):
-    from conftest import login
+    from tests.world import login
 
     lead = make_user("provider", name="Dr. Lead Person")
     make_user("provider", name="Dr. Other Person")

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import diskcache
 import pytest
 from handout_samples import GUIDANCE, MODULE
 from pypdf import PdfReader
@@ -60,7 +61,16 @@ def sample_library(tmp_path):
 
 @pytest.fixture(autouse=True)
 def no_default_cache(monkeypatch):
-    monkeypatch.setattr(render, "_cache_dir", None)
+    monkeypatch.setattr(render, "_cache", None)
+
+
+@pytest.fixture
+def pdf_cache(tmp_path):
+    """A 1 MB cache in its own directory, closed after the test."""
+    directory = tmp_path / "pdf-cache"
+    render.set_cache_dir(directory, max_mb=1)
+    yield directory
+    render.set_cache_dir(None, max_mb=1)
 
 
 @pytest.fixture
@@ -108,11 +118,7 @@ def rendered(tmp_path_factory):
         focus_label="Depression",
         practice_phone=PHONE,
     )
-    cache = tmp_path_factory.mktemp("pdf-cache")
-    return {
-        handout.slug: (handout, render_handouts_pdf([handout], context, cache_dir=cache))
-        for handout in library
-    }
+    return {handout.slug: (handout, render_handouts_pdf([handout], context)) for handout in library}
 
 
 def test_every_handout_renders_with_title_author_and_pages(rendered):
@@ -348,31 +354,59 @@ def test_fetcher_does_not_follow_symlinks_out_of_static(tmp_path):
 # ---- Cache -----------------------------------------------------------------
 
 
-def test_second_render_comes_from_the_cache(sample_library, tmp_path, write_calls):
-    cache = tmp_path / "pdf-cache"
-    render.set_cache_dir(cache)
+def test_second_render_comes_from_the_cache(sample_library, pdf_cache, write_calls):
     handout = sample_library["sample-module"]
     first = render_handouts_pdf([handout], CONTEXT)
     second = render_handouts_pdf([handout], CONTEXT)
     assert first == second and len(write_calls) == 1
-    assert [p.name for p in cache.iterdir()] == [f"{pdf_cache_key([handout], CONTEXT)}.pdf"]
 
     other = render_handouts_pdf([handout], dataclasses.replace(CONTEXT, member_name="Sam"))
     assert other != first and len(write_calls) == 2
-    assert len(list(cache.iterdir())) == 2  # no temporary files left behind
 
 
-def test_editing_the_content_file_invalidates_the_cache(sample_library, tmp_path, write_calls):
-    cache = tmp_path / "pdf-cache"
+def test_another_worker_reads_the_same_cache(sample_library, pdf_cache, write_calls):
+    handout = sample_library["sample-module"]
+    pdf = render_handouts_pdf([handout], CONTEXT)
+    # A second Cache on the same directory is what another worker process opens.
+    with diskcache.Cache(str(pdf_cache)) as other_worker:
+        assert other_worker.get(pdf_cache_key([handout], CONTEXT)) == pdf
+
+
+def test_editing_the_content_file_invalidates_the_cache(sample_library, pdf_cache, write_calls):
     handout = sample_library["sample-guidance"]
-    before = render_handouts_pdf([handout], CONTEXT, cache_dir=cache)
+    before = render_handouts_pdf([handout], CONTEXT)
     path = Path(handout.source_path)
     path.write_text(GUIDANCE.replace("Some calm words", "Some new words"), "utf-8")
     edited = load_library(path.parents[1])["sample-guidance"]
     assert edited.content_hash != handout.content_hash
-    after = render_handouts_pdf([edited], CONTEXT, cache_dir=cache)
+    after = render_handouts_pdf([edited], CONTEXT)
     assert after != before and len(write_calls) == 2
     assert "Some new words" in pdf_text(after)
+
+
+def test_cache_stays_under_its_limit_evicting_the_least_recently_used(
+    sample_library, pdf_cache, monkeypatch
+):
+    """30 PDFs of 50 kB into a 1 MB cache: the oldest go, unless read again."""
+    renders: list[str] = []
+
+    def fake_pdf(html):
+        renders.append(html)
+        return b"%PDF-" + bytes([len(renders)]) * 50_000
+
+    monkeypatch.setattr(render, "_write_pdf", fake_pdf)
+    handout = [sample_library["sample-module"]]
+    contexts = [dataclasses.replace(CONTEXT, member_name=f"Member {n}") for n in range(30)]
+    for context in contexts:
+        render_handouts_pdf(handout, context)
+        render_handouts_pdf(handout, contexts[0])  # member 0 is read after every write
+        assert render._cache.volume() <= 1024 * 1024 + 50_000  # one write above, at most
+    assert len(renders) == 30  # every repeat of member 0 came from the cache
+
+    render_handouts_pdf(handout, contexts[1])
+    assert len(renders) == 31  # the least recently used was evicted: rendered again
+    render_handouts_pdf(handout, contexts[-1])
+    assert len(renders) == 31  # the newest is still there
 
 
 @pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(PrintContext)])
@@ -394,20 +428,12 @@ def test_cache_key_covers_handouts_title_and_order(sample_library):
     assert len(keys) == 5
 
 
-def test_unwritable_cache_still_returns_the_pdf(sample_library, tmp_path, write_calls):
+def test_unusable_cache_directory_still_returns_the_pdf(sample_library, tmp_path, write_calls):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
-    pdf = render_handouts_pdf([sample_library["sample-module"]], CONTEXT, cache_dir=blocker)
+    render.set_cache_dir(blocker, max_mb=1)
+    pdf = render_handouts_pdf([sample_library["sample-module"]], CONTEXT)
     assert pdf.startswith(b"%PDF") and len(write_calls) == 1
-
-
-def test_prune_cache_keeps_the_newest(tmp_path):
-    cache = tmp_path / "pdf-cache"
-    cache.mkdir()
-    for n in range(5):
-        (cache / f"{n}.pdf").write_bytes(b"%PDF")
-    assert render.prune_cache(max_files=2, cache_dir=cache) == 3
-    assert len(list(cache.glob("*.pdf"))) == 2
 
 
 def test_font_configuration_is_shared():

@@ -14,7 +14,6 @@ import datetime
 import re
 from urllib.parse import unquote, urlsplit
 
-from conftest import login
 from test_handouts_views import STUB_PDF
 
 from groups.curricula import CURRICULA
@@ -24,6 +23,7 @@ from groups.services import attendance
 from groups.services import enrollment as enrollment_service
 from groups.services import groups as group_service
 from groups.services import schedule as schedule_service
+from tests.world import login
 
 FOCUS_WORDS = ("anxiety", "anxious", "depression", "depressed", "adhd")
 NEUTRAL_FILENAME = re.compile(r'filename="(handout-\d+-\d+|session-packet-\d+)\.pdf"')

@@ -13,7 +13,6 @@ import io
 import json
 
 import pytest
-from conftest import login
 from flask import url_for
 from pypdf import PdfReader
 
@@ -22,6 +21,7 @@ from groups.db import database
 from groups.handouts import load_library, render
 from groups.models import AuditLog, Enrollment, Module, PacketItem, Session
 from groups.services import groups as group_service
+from tests.world import login
 
 GROUP = {
     "name": "Tuesday Evening Group",

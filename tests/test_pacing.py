@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime
 
-from attendance_helpers import FIRST_DAY, build, text_of
-from conftest import login
-
 from groups.models import AuditLog, CatchUpDone, Closure, Enrollment, Session
 from groups.services import enrollment as enrollment_service
 from groups.services import pacing
 from groups.services import schedule as schedule_service
 from groups.services.attendance import absence_streak
+from tests.checks import text_of
+from tests.world import FIRST_DAY, attendance_world, login
 
 
 def board(client, setup):
@@ -24,7 +23,7 @@ def board(client, setup):
 
 
 def test_group_pacing_counts_and_current_module(make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=1, sessions=6, modules=6)
+    setup = attendance_world(frozen_time, members=1, sessions=6, modules=6)
     schedule_service.cancel_session(setup.session(3), "Provider ill", by=setup.lead)
     setup.mark(0, "present")
     setup.mark(1, "present")
@@ -40,7 +39,7 @@ def test_group_pacing_counts_and_current_module(make_user, frozen_time):
 def test_closed_group_with_a_cancelled_session_still_covers_every_module(
     client, make_user, frozen_time
 ):
-    setup = build(make_user, frozen_time, members=1, sessions=10)
+    setup = attendance_world(frozen_time, members=1, sessions=10)
     schedule_service.cancel_session(setup.session(2), "Snow day", by=setup.lead)
     modules = setup.modules()
     p = pacing.group_pacing(setup.group, setup.sessions(), modules)
@@ -82,7 +81,7 @@ def test_closed_group_with_a_cancelled_session_still_covers_every_module(
 
 
 def test_pacing_card_on_group_page_says_behind_plan(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=1, sessions=4, modules=4)
+    setup = attendance_world(frozen_time, members=1, sessions=4, modules=4)
     schedule_service.cancel_session(setup.session(1), "Snow day", by=setup.lead)
     login(client, setup.lead)
     page = text_of(client.get(f"/groups/{setup.group.id}").get_data(as_text=True))
@@ -95,7 +94,7 @@ def test_pacing_card_on_group_page_says_behind_plan(client, make_user, frozen_ti
 
 
 def test_open_group_member_joining_at_module_5_of_8_wraps_round(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=1, sessions=12, modules=8, fmt="open")
+    setup = attendance_world(frozen_time, members=1, sessions=12, modules=8, fmt="open")
     for n in range(4):
         setup.mark(n, "present")
     setup.clock.set(setup.session(3).ends_at + datetime.timedelta(days=2))
@@ -130,7 +129,7 @@ def test_open_group_member_joining_at_module_5_of_8_wraps_round(client, make_use
 
 
 def test_missed_module_is_a_catch_up_until_marked_done(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=2, sessions=4, modules=4)
+    setup = attendance_world(frozen_time, members=2, sessions=4, modules=4)
     first, second = setup.members
     setup.mark(0, "present")
     setup.mark(1, {first: "present", second: "excused"})
@@ -171,7 +170,7 @@ def test_missed_module_is_a_catch_up_until_marked_done(client, make_user, frozen
 
 
 def test_catch_up_for_a_module_not_missed_is_refused(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=1, sessions=2, modules=2)
+    setup = attendance_world(frozen_time, members=1, sessions=2, modules=2)
     setup.mark(0, "present")
     login(client, setup.lead)
     module = setup.modules()[0]
@@ -182,7 +181,7 @@ def test_catch_up_for_a_module_not_missed_is_refused(client, make_user, frozen_t
 
 
 def test_missed_module_covered_in_a_later_cycle_is_covered(make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=1, sessions=4, modules=2, fmt="open")
+    setup = attendance_world(frozen_time, members=1, sessions=4, modules=2, fmt="open")
     setup.mark(0, "absent")
     setup.mark(1, "present")
     setup.mark(2, "present")  # module 1 again
@@ -191,7 +190,7 @@ def test_missed_module_covered_in_a_later_cycle_is_covered(make_user, frozen_tim
 
 
 def test_member_sees_own_progress_and_attendance_only(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=2, sessions=3, modules=3)
+    setup = attendance_world(frozen_time, members=2, sessions=3, modules=3)
     first, second = setup.members
     setup.mark(0, {first: "present", second: "absent"}, notes={second: "Private remark"})
     setup.mark(1, {first: "absent", second: "present"})
@@ -226,7 +225,7 @@ def check_in_names(client, setup):
 
 
 def test_two_absences_in_a_row_are_flagged_on_provider_home(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=3, sessions=3)
+    setup = attendance_world(frozen_time, members=3, sessions=3)
     a, b, c = setup.members
     setup.mark(0, {a: "absent", b: "absent", c: "absent"})
     setup.mark(1, {a: "absent", b: "excused", c: "present"})
@@ -236,7 +235,7 @@ def test_two_absences_in_a_row_are_flagged_on_provider_home(client, make_user, f
 
 
 def test_absent_present_absent_is_not_flagged(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=1, sessions=3)
+    setup = attendance_world(frozen_time, members=1, sessions=3)
     setup.mark(0, "absent")
     setup.mark(1, "present")
     setup.mark(2, "absent")
@@ -244,7 +243,7 @@ def test_absent_present_absent_is_not_flagged(client, make_user, frozen_time):
 
 
 def test_withdrawn_member_is_not_flagged(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=1, sessions=2)
+    setup = attendance_world(frozen_time, members=1, sessions=2)
     setup.mark(0, "absent")
     setup.mark(1, "absent")
     enrollment_service.withdraw(Enrollment.get(), "Stopped coming", by=setup.lead)
@@ -252,7 +251,7 @@ def test_withdrawn_member_is_not_flagged(client, make_user, frozen_time):
 
 
 def test_cancelled_sessions_do_not_break_or_extend_a_streak(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=1, sessions=3)
+    setup = attendance_world(frozen_time, members=1, sessions=3)
     setup.mark(0, "absent")
     schedule_service.cancel_session(setup.session(1), "Closed", by=setup.lead)
     setup.mark(2, "absent")

@@ -6,21 +6,14 @@ import datetime
 import zoneinfo
 
 import pytest
-from conftest import login
-from group_helpers import (
-    UTC,
-    add_session,
-    field_error,
-    module_titles,
-    new_group,
-    weekly,
-)
 
 from groups.curricula import default_curriculum
 from groups.models import AuditLog, Closure, Group, Session
 from groups.services import ServiceError
 from groups.services import groups as group_service
 from groups.services import schedule as schedule_service
+from tests.checks import field_error, module_titles
+from tests.world import UTC, add_session, login, new_group, weekly
 
 LA = zoneinfo.ZoneInfo("America/Los_Angeles")
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -444,7 +437,7 @@ def test_admin_manages_closures(client, now, make_user):
 def test_member_schedule_in_the_members_zone_with_cancellations_and_history(
     client, now, provider, make_user
 ):
-    from group_helpers import enroll_all
+    from tests.world import enroll_all
 
     group = new_group(
         provider,

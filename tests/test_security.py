@@ -9,13 +9,13 @@ import stat
 
 import pytest
 from argon2 import PasswordHasher, Type, extract_parameters
-from conftest import PASSWORD, login, login_via_form
 
 from groups import audit, config, create_app, passwords
 from groups.db import database
 from groups.migrate import apply_migrations
 from groups.models import AuditLog, User
 from groups.services import accounts
+from tests.world import PASSWORD, login, login_via_form
 
 TEMPLATES = pathlib.Path(__file__).resolve().parent.parent / "templates"
 

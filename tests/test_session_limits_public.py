@@ -1,8 +1,7 @@
 """Public URLs (feeds, health check) neither end nor extend a browser's session."""
 
-from conftest import login_via_form
-
 from groups.services import feeds
+from tests.world import login_via_form
 
 
 def test_an_idle_browser_can_still_open_its_calendar_feed(client, make_user, frozen_time):

@@ -1,4 +1,4 @@
-from conftest import login_via_form
+from tests.world import login_via_form
 
 
 def test_healthz_touches_database(client):

@@ -10,6 +10,11 @@ Speed: WeasyPrint is imported with this module (about a second, once per
 worker), one ``FontConfiguration`` is shared by every render in the process,
 and finished PDFs are cached on disk under a key made of everything that
 affects the output, so a repeat download never runs WeasyPrint.
+
+The cache is a ``diskcache.Cache``: its index is a SQLite file, so every worker
+process on the host shares one cache safely, and it stays under a size limit
+(``PDF_CACHE_MAX_MB``) by evicting the least recently used PDFs on each write.
+A cache that cannot be opened, read or written costs speed, never a download.
 """
 
 from __future__ import annotations
@@ -18,14 +23,14 @@ import hashlib
 import json
 import logging
 import mimetypes
-import os
-import tempfile
+import sqlite3
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
+import diskcache
 import jinja2
 import weasyprint
 from weasyprint.text.fonts import FontConfiguration
@@ -39,6 +44,9 @@ log = logging.getLogger(__name__)
 # Bump when the HTML conversion or the render options change the output in a
 # way the template/stylesheet bytes do not capture.
 RENDERER_VERSION = "1"
+# What a broken cache raises: a missing or read-only directory, a full disk, a
+# corrupt index, or a lock held past diskcache's timeout.
+CACHE_ERRORS = (OSError, sqlite3.Error, diskcache.Timeout)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES_DIR = REPO_ROOT / "templates"
 STATIC_DIR = REPO_ROOT / "static"
@@ -129,7 +137,7 @@ _jinja = jinja2.Environment(
     lstrip_blocks=True,
     undefined=jinja2.StrictUndefined,
 )
-_cache_dir: Path | None = None
+_cache: diskcache.Cache | None = None
 
 
 def font_config() -> FontConfiguration:
@@ -142,10 +150,26 @@ def font_config() -> FontConfiguration:
     return _font_config
 
 
-def set_cache_dir(path: Path | str | None) -> None:
-    """Where rendered PDFs are kept (None switches caching off)."""
-    global _cache_dir
-    _cache_dir = Path(path) if path is not None else None
+def set_cache_dir(path: Path | str | None, *, max_mb: int) -> None:
+    """Keep rendered PDFs in ``path``, at most ``max_mb`` megabytes of them.
+
+    None or a limit of 0 switches caching off. Called once per app; an app
+    created later in the same process (tests) takes over the cache.
+    """
+    global _cache
+    if _cache is not None:
+        _cache.close()
+        _cache = None
+    if path is None or max_mb <= 0:
+        return
+    try:
+        _cache = diskcache.Cache(
+            str(path),
+            size_limit=max_mb * 1024 * 1024,
+            eviction_policy="least-recently-used",
+        )
+    except CACHE_ERRORS:
+        log.warning("cannot open the handout PDF cache in %s; rendering every time", path)
 
 
 def document_title(handouts: list[Handout], context: PrintContext, title: str | None = None):
@@ -191,56 +215,27 @@ def _write_pdf(html: str) -> bytes:
     return document.write_pdf(font_config=font_config(), pdf_tags=True)
 
 
-def _store(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pdf")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)  # atomic: readers see the old file or the whole new one
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def render_handouts_pdf(
-    handouts: list[Handout],
-    context: PrintContext,
-    *,
-    title: str | None = None,
-    cache_dir: Path | str | None = None,
+    handouts: list[Handout], context: PrintContext, *, title: str | None = None
 ) -> bytes:
-    """One PDF holding ``handouts`` in order, each starting on a new page.
-
-    ``cache_dir`` overrides the directory from ``set_cache_dir``; with
-    neither, every call renders.
-    """
+    """One PDF holding ``handouts`` in order, each starting on a new page."""
     handouts = list(handouts)
     if not handouts:
         raise ValueError("render_handouts_pdf needs at least one handout")
-    directory = Path(cache_dir) if cache_dir is not None else _cache_dir
-    cached = None
-    if directory is not None:
-        cached = directory / f"{pdf_cache_key(handouts, context, title)}.pdf"
-        try:
-            return cached.read_bytes()
-        except OSError:  # a miss, or an unusable cache directory: render
-            pass
-    pdf = _write_pdf(build_html(handouts, context, title=title))
+    cache = _cache
+    if cache is None:
+        return _write_pdf(build_html(handouts, context, title=title))
+    key = pdf_cache_key(handouts, context, title)
+    try:
+        cached = cache.get(key)
+    except CACHE_ERRORS:
+        log.warning("could not read the handout PDF cache", exc_info=True)
+        cached = None
     if cached is not None:
-        try:
-            _store(cached, pdf)
-        except OSError:  # a full or read-only disk must not break the download
-            log.warning("could not write the handout PDF cache in %s", directory, exc_info=True)
+        return cached
+    pdf = _write_pdf(build_html(handouts, context, title=title))
+    try:
+        cache.set(key, pdf)
+    except CACHE_ERRORS:  # a full or read-only disk must not break the download
+        log.warning("could not write the handout PDF cache", exc_info=True)
     return pdf
-
-
-def prune_cache(max_files: int = 2000, cache_dir: Path | str | None = None) -> int:
-    """Keep the newest ``max_files`` cached PDFs; return how many were removed."""
-    directory = Path(cache_dir) if cache_dir is not None else _cache_dir
-    if directory is None or not directory.is_dir():
-        return 0
-    files = sorted(directory.glob("*.pdf"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for stale in files[max_files:]:
-        stale.unlink(missing_ok=True)
-    return max(len(files) - max_files, 0)

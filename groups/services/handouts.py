@@ -79,7 +79,8 @@ def init_app(app: Flask) -> None:
     """Where rendered PDFs are kept, and the start-up content check."""
     # Set per app (tests give each app its own); config.py supplies the default.
     renderer.set_cache_dir(
-        app.config.get("PDF_CACHE_DIR") or os.path.join(app.instance_path, "pdf-cache")
+        app.config.get("PDF_CACHE_DIR") or os.path.join(app.instance_path, "pdf-cache"),
+        max_mb=app.config["PDF_CACHE_MAX_MB"],
     )
     startup_check(app.logger)
 

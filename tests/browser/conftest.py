@@ -44,6 +44,21 @@ class LiveServer:
         return accounts.create_user(fields.pop("email"), fields.pop("name"), role, **fields)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every test here must carry the ``browser`` marker (a module-level
+    ``pytestmark``): the PostgreSQL pass of .ci/run leaves them out by it."""
+    here = os.path.dirname(__file__)
+    unmarked = [
+        item.nodeid
+        for item in items
+        if str(item.path).startswith(here) and item.get_closest_marker("browser") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "add `pytestmark = pytest.mark.browser` to: " + ", ".join(sorted(unmarked))
+        )
+
+
 @pytest.fixture
 def live_server(tmp_path):
     app = create_app(
@@ -70,6 +85,17 @@ def live_server(tmp_path):
         server.server_close()
         if not database.is_closed():
             database.close()
+
+
+def log_in(page, url: str, user, tour=None) -> None:
+    """Log in through the form with BROWSER_PASSWORD, as a person would; a
+    ``Tour`` given as ``tour`` screenshots the login page first."""
+    page.goto(url + "/login")
+    if tour is not None:
+        tour.visit("login")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(BROWSER_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
 
 
 @pytest.fixture(scope="session")

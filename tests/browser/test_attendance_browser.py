@@ -8,10 +8,9 @@ import time
 import pytest
 
 from groups.models import Attendance, Enrollment, Session
-from groups.services import enrollment as enrollment_service
-from groups.services import groups as group_service
+from tests.world import add_session, enroll_all, new_group
 
-from .conftest import BROWSER_PASSWORD, PHONE
+from .conftest import PHONE, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -19,43 +18,26 @@ pytestmark = pytest.mark.browser
 def make_group(live_server):
     provider = live_server.add_user("provider", name="Dr. Phone Lead")
     members = [live_server.add_user("member", name=f"Member {n:02d}") for n in range(1, 13)]
-    group = group_service.create_group(
+    group = new_group(
         provider,
-        {
-            "name": "Phone attendance group",
-            "focus": "anxiety",
-            "description": "",
-            "capacity": 12,
-            "format": "open",
-            "location": "Room 1",
-            "timezone": "UTC",
-            "status": "active",
-        },
-        [],
-        by=provider,
+        name="Phone attendance group",
+        capacity=12,
+        format="open",
+        location="Room 1",
+        timezone="UTC",
     )
-    for member in members:
-        enrollment_service.enroll(group, member, by=provider)
+    enroll_all(group, members)
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     # Last week's session, held with everyone present; everyone joined before it.
     Enrollment.update(joined_at=now - datetime.timedelta(days=8)).execute()
-    last_week = Session.create(
-        group=group,
-        starts_at=now - datetime.timedelta(days=7),
-        ends_at=now - datetime.timedelta(days=7) + datetime.timedelta(minutes=90),
-        status="held",
-    )
+    last_week = add_session(group, now - datetime.timedelta(days=7), status="held")
     Attendance.insert_many(
         [
             {"session": last_week.id, "member": m.id, "status": "present", "updated_at": now}
             for m in members
         ]
     ).execute()
-    today = Session.create(
-        group=group,
-        starts_at=now - datetime.timedelta(minutes=1),
-        ends_at=now + datetime.timedelta(minutes=89),
-    )
+    today = add_session(group, now - datetime.timedelta(minutes=1))
     return provider, members, group, today
 
 
@@ -65,10 +47,7 @@ def test_provider_takes_attendance_on_a_phone_and_sees_rates_update(live_server,
     provider, members, group, today = make_group(live_server)
     url = live_server.url
     page = new_page(PHONE)
-    page.goto(url + "/login")
-    page.get_by_label("Email").fill(provider.email)
-    page.get_by_label("Password").fill(BROWSER_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, url, provider)
     expect(page).to_have_url(url + "/home")
 
     started = time.monotonic()

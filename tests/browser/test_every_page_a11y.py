@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from group_helpers import enroll_all, new_group, weekly
 from peewee import OperationalError
 from werkzeug.exceptions import MethodNotAllowed
 
@@ -40,8 +39,9 @@ from groups.services import accounts, notes, overview
 from groups.services import attendance as attendance_service
 from groups.services import handouts as handout_service
 from groups.services import schedule as schedule_service
+from tests.world import enroll_all, new_group, weekly
 
-from .conftest import BROWSER_PASSWORD, DESKTOP, PHONE
+from .conftest import DESKTOP, PHONE, log_in
 from .tour import BLOCKING, describe
 
 pytestmark = pytest.mark.browser
@@ -503,10 +503,7 @@ def test_every_page_is_accessible_at_desktop_and_phone_width(
         page.on("console", console)
         page.on("response", response)
         if role in users:
-            page.goto(url + "/login")
-            page.get_by_label("Email").fill(users[role].email)
-            page.get_by_label("Password").fill(BROWSER_PASSWORD)
-            page.get_by_role("button", name="Log in").click()
+            log_in(page, url, users[role])
             expect(page.locator("h1")).to_be_visible()
             assert "/login" not in page.url, f"{role} could not log in"
         pages[role] = page

@@ -9,16 +9,9 @@ import pytest
 
 from groups.models import Enrollment, Group, Session
 
-from .conftest import BROWSER_PASSWORD, DESKTOP, PHONE
+from .conftest import DESKTOP, PHONE, log_in
 
 pytestmark = pytest.mark.browser
-
-
-def log_in(page, url, user):
-    page.goto(url + "/login")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(BROWSER_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_provider_creates_group_schedule_and_enrolls_member_sees_it_on_a_phone(

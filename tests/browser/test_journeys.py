@@ -29,7 +29,7 @@ from groups.services import groups as group_service
 from groups.services import handouts as handout_service
 from groups.services import schedule as schedule_service
 
-from .conftest import BROWSER_PASSWORD, DESKTOP, PHONE
+from .conftest import BROWSER_PASSWORD, DESKTOP, PHONE, log_in
 from .tour import Tour, update_docs
 
 pytestmark = pytest.mark.browser
@@ -69,15 +69,6 @@ def dress_for_docs(live_server) -> None:
     """The README's screenshots show the default practice name, not the tests' one."""
     if update_docs():
         live_server.app.config["PRACTICE_NAME"] = "Riverside Psychiatry"
-
-
-def log_in(page, url: str, user, tour: Tour | None = None) -> None:
-    page.goto(url + "/login")
-    if tour is not None:
-        tour.visit("login")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(BROWSER_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 def finish(tour: Tour, new_page) -> None:
