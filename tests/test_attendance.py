@@ -272,8 +272,8 @@ def test_take_attendance_links_from_home_group_and_session(client, make_user, fr
     assert f'href="/sessions/{session.id}/note"' in session_page
 
 
-def test_session_page_sums_up_the_saved_attendance(client, make_user, frozen_time):
-    setup = build(make_user, frozen_time, members=3)
+def test_session_page_sums_up_the_saved_attendance(client, frozen_time):
+    setup = attendance_world(frozen_time, members=3)
     first, second, third = setup.members
     session = setup.mark(0, {first: "present", second: "present", third: "absent"})
     login(client, setup.lead)
