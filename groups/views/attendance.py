@@ -15,14 +15,13 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, TextAreaField
 
 from .. import audit
 from ..access import group_for_staff, member_of_group, session_for_staff
 from ..auth import role_required, safe_next
 from ..clock import utcnow
-from ..forms import ActionForm
+from ..forms import ActionForm, AppForm
 from ..handouts import HandoutError, load_library
 from ..models import Module
 from ..services import ServiceError, attendance, notes, pacing
@@ -34,7 +33,7 @@ bp = Blueprint("attendance", __name__)
 staff = role_required("admin", "provider")
 
 
-class NoteForm(FlaskForm):
+class NoteForm(AppForm):
     text = TextAreaField("Private note")
     version = HiddenField()
 

@@ -19,14 +19,15 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectMultipleField
 
 from ..access import group_for_staff, session_for_member, session_for_staff, visible_groups
 from ..auth import role_required
 from ..errors import render_error
+from ..forms import AppForm
 from ..handouts import handout_html_body
 from ..handouts import render as renderer
+from ..inputs import parse_id
 from ..models import Group
 from ..services import ServiceError
 from ..services import handouts as service
@@ -37,7 +38,7 @@ staff = role_required("admin", "provider")
 member_only = role_required("member")
 
 
-class PacketForm(FlaskForm):
+class PacketForm(AppForm):
     """A session's handouts; the service checks the slugs against the library."""
 
     handouts = SelectMultipleField("Handouts", choices=[], validate_choice=False)
@@ -91,9 +92,9 @@ def id_arg(name: str) -> int | None:
     value = request.args.get(name, "")
     if not value:
         return None
-    if not value.isdigit():
+    if (number := parse_id(value)) is None:
         abort(404)
-    return int(value)
+    return number
 
 
 # ---- Staff ----------------------------------------------------------------------
