@@ -24,7 +24,8 @@ from werkzeug.routing import IntegerConverter
 
 from .errors import render_error
 
-# The largest value of a signed 64-bit column (SQLite INTEGER, PostgreSQL bigint).
+# The largest 64-bit integer: SQLite raises OverflowError beyond it. PostgreSQL's
+# serial ids are 32-bit, but it compares them with any bigint and finds no row.
 MAX_ID = 2**63 - 1
 MAX_ID_DIGITS = len(str(MAX_ID))
 # Pages of a listing: far beyond any real list, small enough that OFFSET

@@ -54,7 +54,20 @@ ROLES = ("anonymous", "member", "provider", "admin")
 NOT_DIGESTED = {"audit_log", "login_attempt"}
 CASES = [(rule, method) for rule, endpoint, method, _ in RULES if endpoint != "static"]
 
-HOSTILE_IDS = ["0", "-1", str(2**63), str(2**64), "9" * 40, "9" * 5000, "²", "1e3", " 1", "0x1"]
+HOSTILE_IDS = [
+    "0",
+    "-1",
+    str(2**31),
+    str(2**63 - 1),
+    str(2**63),
+    str(2**64),
+    "9" * 40,
+    "9" * 5000,
+    "²",
+    "1e3",
+    " 1",
+    "0x1",
+]
 HOSTILE_DATES = [
     "9999-12-31",
     "0001-01-01",
@@ -103,7 +116,8 @@ def world(app, make_user):
     admin = make_user("admin")
     lead = make_user("provider")
     co = make_user("provider")
-    members = [make_user("member"), make_user("member")]
+    # East of UTC, so the session stored in year 9999 falls in year 10000 locally.
+    members = [make_user("member", timezone="Pacific/Kiritimati"), make_user("member")]
     group = new_group(lead, [co])
     today = today_in(group.timezone)
     weekly(group, today + datetime.timedelta(days=2), count=3)
