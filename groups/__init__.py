@@ -8,7 +8,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import audit, auth, commands, config, db, errors, navigation, security
+from . import audit, auth, commands, config, db, errors, inputs, navigation, security
 from .services import handouts as handout_service
 
 csrf = CSRFProtect()
@@ -36,6 +36,7 @@ def register_extensions(app: Flask) -> None:
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    inputs.init_app(app)  # first: the id converter and the NUL guard precede routes and hooks
     db.init_app(app)
     csrf.init_app(app)
     auth.init_app(app)

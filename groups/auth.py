@@ -16,6 +16,7 @@ from flask_login import LoginManager, current_user, logout_user
 from . import audit
 from .clock import utcnow
 from .db import row_by_id
+from .inputs import has_control_character, parse_id
 from .models import User
 
 login_manager = LoginManager()
@@ -27,10 +28,11 @@ login_manager.session_protection = "basic"
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    pk, _, token = user_id.partition(":")
-    if not pk.isdigit() or not token:
+    raw_pk, _, token = user_id.partition(":")
+    pk = parse_id(raw_pk)
+    if pk is None or not token:
         return None
-    user = row_by_id(User, int(pk))
+    user = row_by_id(User, pk)
     if user is None or not user.active or user.session_token != token:
         return None
     return user
@@ -55,8 +57,12 @@ def role_required(*roles: str):
 
 
 def safe_next(target: str | None) -> str | None:
-    """``target`` when it is a path on this site, else None (no open redirect)."""
-    if not target or "\\" in target:
+    """``target`` when it is a path on this site, else None (no open redirect).
+
+    A control character (CR/LF above all) would make the Location header
+    invalid, and the redirect would fail after the action was committed.
+    """
+    if not target or "\\" in target or has_control_character(target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import sys
 
 import click
@@ -9,6 +10,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from .db import database, is_sqlite
+from .inputs import MAX_ID, day_problem
 from .migrate import apply_migrations
 from .services import ServiceError
 
@@ -82,24 +84,32 @@ def backup_command(path):
     click.echo(f"Backup written to {path}.")
 
 
-def _parse_day(option: str, value: str | None):
-    import datetime
+# An id option: a row id the databases can hold (a larger one is an error, not a traceback).
+ID = click.IntRange(1, MAX_ID)
 
-    if value is None:
-        return None
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a date; use YYYY-MM-DD.", param_hint=option
-        ) from None
+
+class Day(click.ParamType):
+    """A YYYY-MM-DD option inside the dates the app accepts (groups/inputs.py)."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime.date):
+            return value
+        try:
+            day = datetime.date.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a date; use YYYY-MM-DD.", param, ctx)
+        if problem := day_problem(day):
+            self.fail(f"{value}: {problem}", param, ctx)
+        return day
 
 
 @click.command("export-ics")
-@click.option("--group", "group_id", type=int, help="Only this group (its id).")
+@click.option("--group", "group_id", type=ID, help="Only this group (its id).")
 @click.option("--provider", "provider_email", help="Only the groups this provider runs.")
-@click.option("--from", "start", metavar="YYYY-MM-DD", help="First day (group-local dates).")
-@click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day, inclusive.")
+@click.option("--from", "start", type=Day(), help="First day (group-local dates).")
+@click.option("--to", "end", type=Day(), help="Last day, inclusive.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True))
 @with_appcontext
 def export_ics_command(group_id, provider_email, start, end, output):
@@ -107,7 +117,6 @@ def export_ics_command(group_id, provider_email, start, end, output):
     from .models import Group, User
     from .services import feeds
 
-    start, end = _parse_day("--from", start), _parse_day("--to", end)
     if start and end and start > end:
         raise click.BadParameter(f"--from {start} is after --to {end}.", param_hint="--from")
     if group_id is not None and provider_email:
@@ -151,8 +160,8 @@ def list_handouts_command():
 @click.command("render-handout")
 @with_appcontext
 @click.argument("slug")
-@click.option("--group", "group_id", type=int, help="Print this group's name (its id).")
-@click.option("--session", "session_id", type=int, help="Print this session's date and module.")
+@click.option("--group", "group_id", type=ID, help="Print this group's name (its id).")
+@click.option("--session", "session_id", type=ID, help="Print this session's date and module.")
 @click.option("--member", "member_email", help="A member's copy, with their name on it.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True))
 def render_handout_command(slug, group_id, session_id, member_email, output):

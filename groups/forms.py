@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from flask import current_app, request
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -29,7 +30,9 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from .clock import today_in
 from .curricula import FOCUS_LABELS, FOCUSES
+from .inputs import day_problem, has_control_character
 from .models import SESSION_NOTE_MAX
 from .passwords import MAX_PASSWORD_LENGTH, password_problem
 from .services.accounts import valid_timezone
@@ -50,7 +53,67 @@ COMMON_TIMEZONES = [
 ]
 
 
-class ActionForm(FlaskForm):
+def refuse_control_characters(form, field):
+    """Every text field: no control characters (one line), or only line breaks and tabs."""
+    if not isinstance(field.data, str):
+        return
+    if isinstance(field, TextAreaField):
+        if has_control_character(field.data, allowed="\t\r\n"):
+            raise ValidationError(
+                "Remove the control character from the text: only line breaks and tabs "
+                "are allowed here."
+            )
+    elif has_control_character(field.data):
+        raise ValidationError(
+            "Use one line of plain text: remove the line break, tab or other control character."
+        )
+
+
+class AppForm(FlaskForm):
+    """The base of every form in the app: text fields refuse control characters.
+
+    Refused, not silently stripped, so what is saved is exactly what the user
+    sees, the same on SQLite and PostgreSQL. tests/test_hostile_input.py
+    checks that every form derives from this class.
+    """
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            field = super().bind_field(form, unbound_field, options)
+            if isinstance(field, StringField):
+                field.validators = [*field.validators, refuse_control_characters]
+            return field
+
+        def wrap_formdata(self, form, formdata):
+            wrapped = super().wrap_formdata(form, formdata)
+            # Flask-WTF reads a JSON body as form data when no formdata is
+            # given. No page posts JSON, and a JSON value need not be a string.
+            if wrapped is not formdata and request.is_json:
+                return None
+            return wrapped
+
+
+class DayField(DateField):
+    """A date inside the accepted window (groups/inputs.py), else a message next to it."""
+
+    def post_validate(self, form, validation_stopped):
+        if not validation_stopped and self.data is not None:
+            if problem := day_problem(self.data, self.today()):
+                raise ValidationError(problem)
+
+    def today(self):
+        """None: any day in the window. Subclasses give a today to bound it ahead."""
+        return None
+
+
+class SessionDayField(DayField):
+    """A day for a session: inside the window and at most a few years ahead of today."""
+
+    def today(self):
+        return today_in(current_app.config["PRACTICE_TIMEZONE"])
+
+
+class ActionForm(AppForm):
     """An empty form: gives POST-only buttons their CSRF token."""
 
 
@@ -68,14 +131,14 @@ class TimezoneField(StringField):
         super().__init__(label, validators, **kwargs)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(AppForm):
     email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
     password = PasswordField(
         "Password", validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
     )
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(AppForm):
     password = PasswordField("New password", validators=[InputRequired()])
     confirm = PasswordField(
         "Repeat the new password",
@@ -87,7 +150,7 @@ class SetPasswordForm(FlaskForm):
             raise ValidationError(problem)
 
 
-class UserForm(FlaskForm):
+class UserForm(AppForm):
     name = StringField("Full name", validators=[InputRequired(), Length(max=120)])
     email = EmailField(
         "Email", validators=[InputRequired(), Email("Enter a valid email."), Length(max=254)]
@@ -105,7 +168,7 @@ class UserForm(FlaskForm):
     timezone = TimezoneField()
 
 
-class MemberAccountForm(FlaskForm):
+class MemberAccountForm(AppForm):
     """A provider creating a member on the spot (the role is fixed)."""
 
     name = StringField("Full name", validators=[InputRequired(), Length(max=120)])
@@ -121,8 +184,6 @@ def validate_location(form, field):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValidationError("A video link must start with http:// or https://.")
-    if any(ch in value for ch in "\r\n"):
-        raise ValidationError("Use one line for the location.")
 
 
 def bounded_int(
@@ -139,7 +200,7 @@ def bounded_int(
     )
 
 
-class GroupForm(FlaskForm):
+class GroupForm(AppForm):
     name = StringField("Group name", validators=[InputRequired(), Length(max=120)])
     focus = SelectField("Focus", choices=[SelectChoice(f, FOCUS_LABELS[f]) for f in FOCUSES])
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
@@ -154,7 +215,7 @@ class GroupForm(FlaskForm):
         ],
     )
     location = StringField(
-        "Location", validators=[InputRequired(), Length(max=300), validate_location]
+        "Location", validators=[InputRequired(), Length(max=255), validate_location]
     )
     timezone = TimezoneField()
     status = SelectField(
@@ -171,8 +232,8 @@ class GroupForm(FlaskForm):
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
-class ScheduleForm(FlaskForm):
-    start_date = DateField("First week starting", validators=[InputRequired("Pick a date.")])
+class ScheduleForm(AppForm):
+    start_date = SessionDayField("First week starting", validators=[InputRequired("Pick a date.")])
     weekday = SelectField(
         "Weekday", coerce=int, choices=[SelectChoice(i, d) for i, d in enumerate(WEEKDAYS)]
     )
@@ -185,23 +246,23 @@ class ScheduleForm(FlaskForm):
     session_count = bounded_int("Number of sessions", 1, 52, "The number of sessions", default=10)
 
 
-class ModuleForm(FlaskForm):
+class ModuleForm(AppForm):
     title = StringField("Module title", validators=[InputRequired(), Length(max=120)])
     purpose = StringField("Purpose", validators=[Optional(), Length(max=300)])
 
 
-class EnrollForm(FlaskForm):
+class EnrollForm(AppForm):
     """Enroll an existing member by email: providers never browse the practice's member list."""
 
     email = EmailField("Member's email", validators=[InputRequired(), Length(max=254)])
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(AppForm):
     reason = StringField("Reason", validators=[InputRequired("Give a reason."), Length(max=200)])
 
 
-class DateTimeForm(FlaskForm):
-    date = DateField("Date", validators=[InputRequired("Pick a date.")])
+class DateTimeForm(AppForm):
+    date = SessionDayField("Date", validators=[InputRequired("Pick a date.")])
     time = TimeField("Start time (group's local time)", validators=[InputRequired("Pick a time.")])
 
 
@@ -211,12 +272,12 @@ class MakeupForm(DateTimeForm):
     )
 
 
-class ClosureForm(FlaskForm):
-    date = DateField("Date", validators=[InputRequired("Pick a date.")])
+class ClosureForm(AppForm):
+    date = DayField("Date", validators=[InputRequired("Pick a date.")])
     reason = StringField("Reason (e.g. holiday)", validators=[Optional(), Length(max=120)])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(AppForm):
     """A session's private note; ``version`` is the saved note's, so a save never overwrites
     a newer note unseen."""
 
@@ -229,7 +290,7 @@ class NoteForm(FlaskForm):
     version = HiddenField()
 
 
-class PacketForm(FlaskForm):
+class PacketForm(AppForm):
     """A session's handouts; the service checks the slugs against the library."""
 
     handouts = SelectMultipleField("Handouts", choices=[], validate_choice=False)

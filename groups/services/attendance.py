@@ -25,6 +25,7 @@ from peewee import JOIN, fn
 from .. import audit
 from ..clock import utcnow
 from ..db import is_sqlite, write_transaction
+from ..inputs import parse_id
 from ..models import (
     ATTENDANCE_NOTE_MAX,
     ATTENDANCE_STATUSES,
@@ -174,13 +175,13 @@ def parse_marks(form) -> tuple[dict[int, str], dict[int, str]]:
     statuses: dict[int, str] = {}
     notes: dict[int, str] = {}
     for key, value in form.items():
-        prefix, _, member_id = key.partition("-")
-        if not member_id.isdigit():
+        prefix, _, raw_id = key.partition("-")
+        if (member_id := parse_id(raw_id)) is None:
             continue
         if prefix == "status":
-            statuses[int(member_id)] = value
+            statuses[member_id] = value
         elif prefix == "note":
-            notes[int(member_id)] = value
+            notes[member_id] = value
     return statuses, notes
 
 

@@ -23,6 +23,7 @@ from peewee import IntegrityError
 from .. import audit
 from ..clock import utcnow, weekly_dates
 from ..db import database
+from ..inputs import clamp_day
 from ..models import Attendance, CatchUpDone, Closure, Enrollment, Group, Module, Session, User
 from . import ServiceError
 from .attendance import ATTENDED, Rate, attendance_grid, held_rows
@@ -91,6 +92,7 @@ def extra_dates(after: datetime.date, weekday: int, count: int) -> list[datetime
     Always exactly one query (even for ``count == 0``), so a page's query
     count does not depend on whether the group is behind.
     """
+    after = clamp_day(after)  # a stored session far in the future must not overflow
     first = after + datetime.timedelta(days=1)
     horizon = first + datetime.timedelta(weeks=count + MAX_CLOSURE_SKIPS + 1)
     closed = {

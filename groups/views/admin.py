@@ -12,6 +12,7 @@ from .. import audit
 from ..auth import role_required
 from ..db import database
 from ..forms import ActionForm, ClosureForm, UserForm
+from ..inputs import DAY_WINDOW_MESSAGE, page_number, parse_day
 from ..models import AuditLog, Closure, User
 from ..services import ServiceError, accounts
 from .helpers import apply_service_error, password_link_url
@@ -45,7 +46,7 @@ def users():
         query = query.where(User.role == role)
     if search:
         query = query.where(User.name.contains(search) | User.email.contains(search.lower()))
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number(request.args.get("page"))
     rows = list(query.paginate(page, USERS_PAGE_SIZE + 1))
     return render_template(
         "admin/users.html",
@@ -129,13 +130,6 @@ def password_link(user_id: int):
     return render_template("admin/password_link.html", user=user, link=password_link_url(token))
 
 
-def parse_day(value: str | None) -> datetime.date | None:
-    try:
-        return datetime.date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 @bp.route("/audit")
 @role_required("admin")
 def audit_log():
@@ -145,9 +139,9 @@ def audit_log():
     day_to = parse_day(request.args.get("to"))
     errors = {}
     if request.args.get("from") and day_from is None:
-        errors["from"] = "Use a date like 2026-01-31."
+        errors["from"] = DAY_WINDOW_MESSAGE
     if request.args.get("to") and day_to is None:
-        errors["to"] = "Use a date like 2026-01-31."
+        errors["to"] = DAY_WINDOW_MESSAGE
     if day_from and day_to and day_from > day_to:
         errors["to"] = "The end date is before the start date."
     query = AuditLog.select().order_by(AuditLog.at.desc(), AuditLog.id.desc())
@@ -162,7 +156,7 @@ def audit_log():
         if day_to:
             end = datetime.datetime.combine(day_to, datetime.time(), datetime.UTC)
             query = query.where(AuditLog.at < end + datetime.timedelta(days=1))
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number(request.args.get("page"))
     entries = list(query.paginate(page, AUDIT_PAGE_SIZE + 1)) if not errors else []
     return render_template(
         "admin/audit.html",

@@ -23,16 +23,16 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from werkzeug.http import http_date
-from wtforms import BooleanField, DateField, SelectChoice, SelectField
+from wtforms import BooleanField, SelectChoice, SelectField
 from wtforms.validators import InputRequired
 
 from .. import audit
 from ..access import group_for_staff, visible_groups
 from ..auth import role_required
 from ..clock import utcnow
-from ..forms import ActionForm
+from ..forms import ActionForm, AppForm, DayField
+from ..inputs import parse_id
 from ..models import Group, User
 from ..services import ServiceError, feeds
 from .helpers import apply_service_error
@@ -44,18 +44,18 @@ FEED_NOT_FOUND = "Calendar not found.\n"
 DEFAULT_EXPORT_DAYS = 182
 
 
-class ExportForm(FlaskForm):
+class ExportForm(AppForm):
     """A GET form (no CSRF): a download changes nothing and is safe to repeat."""
 
     class Meta:
         csrf = False
 
     what = SelectField("Calendar of", validate_choice=False)
-    start = DateField("From", validators=[InputRequired("Pick the first day.")])
-    end = DateField("To (inclusive)", validators=[InputRequired("Pick the last day.")])
+    start = DayField("From", validators=[InputRequired("Pick the first day.")])
+    end = DayField("To (inclusive)", validators=[InputRequired("Pick the last day.")])
 
 
-class FeedSettingsForm(FlaskForm):
+class FeedSettingsForm(AppForm):
     show_group_names = BooleanField("Show my group's name in my calendar")
 
 
@@ -80,12 +80,13 @@ def resolve_scope(user: User, what: str) -> tuple[Group | None, User | None]:
         return None, None
     if kind == "mine" and user.is_provider and not raw_id:
         return None, user
-    if not raw_id.isdigit():
+    item_id = parse_id(raw_id)
+    if item_id is None:
         abort(404)
     if kind == "group":
-        return group_for_staff(user, int(raw_id)), None
+        return group_for_staff(user, item_id), None
     if kind == "provider" and user.is_admin:
-        provider = User.get_or_none(User.id == int(raw_id), User.role == "provider")
+        provider = User.get_or_none(User.id == item_id, User.role == "provider")
         if provider is not None:
             return None, provider
     abort(404)

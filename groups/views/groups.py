@@ -19,6 +19,7 @@ from ..forms import (
     ReasonForm,
     ScheduleForm,
 )
+from ..inputs import parse_id
 from ..models import Enrollment, Group, Module, User
 from ..services import ServiceError, accounts, enrollment, overview, schedule
 from ..services import groups as group_service
@@ -37,8 +38,9 @@ def index():
         query = query.where(Group.focus == filters["focus"])
     if filters["status"]:
         query = query.where(Group.status == filters["status"])
-    if current_user.is_admin and filters["provider"].isdigit():
-        query = query.where(Group.lead == int(filters["provider"]))
+    provider_id = parse_id(filters["provider"])
+    if current_user.is_admin and provider_id is not None:
+        query = query.where(Group.lead == provider_id)
     rows = overview.group_rows(query)
     providers = list(User.providers()) if current_user.is_admin else []
     return render_template("groups/index.html", rows=rows, filters=filters, providers=providers)

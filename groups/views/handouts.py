@@ -15,6 +15,7 @@ from flask_login import current_user
 from ..access import group_for_staff, session_for_member, session_for_staff, visible_groups
 from ..auth import role_required
 from ..handouts import handout_html_body
+from ..inputs import parse_id
 from ..models import Group
 from ..services import ServiceError
 from ..services import handouts as service
@@ -37,9 +38,9 @@ def id_arg(name: str) -> int | None:
     value = request.args.get(name, "")
     if not value:
         return None
-    if not value.isdigit():
+    if (number := parse_id(value)) is None:
         abort(404)
-    return int(value)
+    return number
 
 
 # ---- Staff ----------------------------------------------------------------------
