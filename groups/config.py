@@ -27,6 +27,18 @@ def development_secret(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+def flag(name: str, default: bool) -> bool:
+    """A yes/no setting: 1/true/yes/on or 0/false/no/off; anything else is refused."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0 (true/false), not {value!r}")
+
+
 def from_environment(instance_path: str) -> dict:
     env = os.environ.get("APP_ENV", "development")
     if env not in ("development", "production"):
@@ -64,4 +76,7 @@ def from_environment(instance_path: str) -> dict:
         "ABSOLUTE_TIMEOUT": datetime.timedelta(hours=12),
         "WTF_CSRF_TIME_LIMIT": None,  # the session's own limits apply
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # Admins and providers read member records: in production they must
+        # enrol a second factor at their next login (docs/accounts.md).
+        "REQUIRE_STAFF_2FA": flag("REQUIRE_STAFF_2FA", default=not development),
     }

@@ -39,17 +39,20 @@ NAV = {
         ("calendars.export", "Calendars"),
         ("handouts.library", "Handouts"),
         ("admin.audit_log", "Audit log"),
+        ("account.profile", "Profile"),
     ],
     "provider": [
         ("main.provider_home", "Today"),
         ("groups.index", "My groups"),
         ("handouts.library", "Handouts"),
         ("calendars.export", "Calendars"),
+        ("account.profile", "Profile"),
     ],
     "member": [
         ("main.member_home", "My schedule"),
         ("attendance.member_progress", "My progress"),
         ("calendars.subscription", "Calendar link"),
+        ("account.profile", "Profile"),
     ],
 }
 

@@ -129,6 +129,25 @@ def password_link(user_id: int):
     return render_template("admin/password_link.html", user=user, link=password_link_url(token))
 
 
+@bp.route("/users/<int:user_id>/two-factor/reset", methods=["POST"])
+@role_required("admin")
+def reset_two_factor(user_id: int):
+    user = get_user_or_404(user_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        accounts.reset_two_factor(user, reset_by=current_user)
+    except ServiceError as error:
+        flash(error.message, "error")
+    else:
+        flash(
+            f"Two-factor sign-in for {user.name} is reset and their sessions have ended. "
+            "They can log in with their password and set it up again.",
+            "success",
+        )
+    return redirect(url_for("admin.update_user", user_id=user.id))
+
+
 def parse_day(value: str | None) -> datetime.date | None:
     try:
         return datetime.date.fromisoformat(value) if value else None
