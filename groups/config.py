@@ -27,9 +27,9 @@ def development_secret(instance_path: str) -> str:
     return path.read_text().strip()
 
 
-def flag(name: str, default: bool) -> bool:
+def flag(name: str, value: str | None, *, default: bool) -> bool:
     """A yes/no setting: 1/true/yes/on or 0/false/no/off; anything else is refused."""
-    value = os.environ.get(name, "").strip().lower()
+    value = (value or "").strip().lower()
     if not value:
         return default
     if value in ("1", "true", "yes", "on"):
@@ -78,5 +78,7 @@ def from_environment(instance_path: str) -> dict:
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         # Admins and providers read member records: in production they must
         # enrol a second factor at their next login (docs/accounts.md).
-        "REQUIRE_STAFF_2FA": flag("REQUIRE_STAFF_2FA", default=not development),
+        "REQUIRE_STAFF_2FA": flag(
+            "REQUIRE_STAFF_2FA", os.environ.get("REQUIRE_STAFF_2FA"), default=not development
+        ),
     }
