@@ -53,6 +53,9 @@ def from_environment(instance_path: str) -> dict:
                 "SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
             )
         secret = development_secret(instance_path)
+    time_format = os.environ.get("TIME_FORMAT", "12h")
+    if time_format not in ("12h", "24h"):
+        raise ConfigError(f"TIME_FORMAT must be '12h' or '24h', not {time_format!r}")
     return {
         "APP_ENV": env,
         "DEVELOPMENT": development,
@@ -76,6 +79,8 @@ def from_environment(instance_path: str) -> dict:
         "ABSOLUTE_TIMEOUT": datetime.timedelta(hours=12),
         "WTF_CSRF_TIME_LIMIT": None,  # the session's own limits apply
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # The clock for people who have not chosen one on their profile.
+        "TIME_FORMAT": time_format,
         # Admins and providers read member records: in production they must
         # enrol a second factor at their next login (docs/accounts.md).
         "REQUIRE_STAFF_2FA": flag(

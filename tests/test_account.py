@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import pytest
 from conftest import PASSWORD, login, login_via_form
+from group_helpers import add_session, enroll_all, new_group
 
 from groups import create_app
 from groups.models import AuditLog, LoginAttempt, User
@@ -43,7 +45,8 @@ def test_every_role_has_a_profile_page_in_its_navigation(client, as_role, role):
     assert "Change your password" in response.text
 
 
-def test_a_member_sets_time_zone_clock_and_reminders(client, as_role):
+def test_a_member_sets_time_zone_clock_and_reminders(app, client, as_role):
+    app.config["TIME_FORMAT"] = "12h"
     member = as_role("member", timezone="America/New_York")
     page = client.get("/account/").text
     assert 'value="America/New_York"' in page
@@ -61,6 +64,20 @@ def test_a_member_sets_time_zone_clock_and_reminders(client, as_role):
     assert entry.actor_id == entry.target_id == member.id
     assert "Europe/London" not in entry.detail  # which fields changed, not their values
     assert "timezone" in entry.detail and "notify_changes" in entry.detail
+
+
+def test_session_times_follow_the_persons_clock_and_zone(app, client, as_role, make_user):
+    app.config["TIME_FORMAT"] = "12h"  # the practice's default
+    group = new_group(make_user("provider"), timezone="America/New_York")
+    start = datetime.datetime(2026, 12, 7, 23, 30, tzinfo=datetime.UTC)  # 18:30 in New York
+    session = add_session(group, start)
+    member = as_role("member", timezone="America/New_York")
+    enroll_all(group, [member])
+    page = f"/sessions/{session.id}"
+    assert "Monday 07 December 2026, 6:30 PM" in client.get(page).text
+
+    client.post("/account/", data=profile_data(timezone="Europe/London", time_format="24h"))
+    assert "Monday 07 December 2026, 23:30" in client.get(page).text
 
 
 def test_saving_an_unchanged_profile_is_not_audited(client, as_role):

@@ -29,10 +29,6 @@ bp = Blueprint("account", __name__, url_prefix="/account")
 THROTTLED = 429
 
 
-def practice_clock() -> str:
-    return current_app.config.get("TIME_FORMAT", "12h")
-
-
 def reminder_choices() -> list[int]:
     """The practice's reminder lead times in hours (REMINDER_HOURS, e.g. "24" or "48,2")."""
     value = current_app.config.get("REMINDER_HOURS", "24")
@@ -51,7 +47,7 @@ def profile():
     user = me()
     form = ProfileForm(
         timezone=user.timezone,
-        time_format=user.clock_format(practice_clock()),
+        time_format=user.clock_format(current_app.config["TIME_FORMAT"]),
         remind_sessions=user.remind_sessions,
         notify_changes=user.notify_changes,
         reminder_hours=user.reminder_hours,
