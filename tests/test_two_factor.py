@@ -4,6 +4,7 @@ throttling, REQUIRE_STAFF_2FA and the admin's reset."""
 from __future__ import annotations
 
 import datetime
+import logging
 import re
 from urllib.parse import urlsplit
 
@@ -185,11 +186,14 @@ def test_a_password_change_elsewhere_cancels_a_waiting_code_step(client, enrolle
     assert path_of(client.post("/login/code", data={"code": code_now(enrolled)})) == "/login"
 
 
-def test_nothing_secret_reaches_the_audit_log(client, enrolled):
+def test_nothing_secret_reaches_the_audit_log_or_logs(client, enrolled, caplog):
+    caplog.set_level(logging.INFO)  # what production logs
     login_via_form(client, enrolled.email)
+    client.post("/login/code", data={"code": "000000"})
     client.post("/login/code", data={"code": code_now(enrolled)})
     client.post("/account/two-factor/recovery-codes", data={"codes-password": PASSWORD})
     stored = " ".join(f"{e.detail} {e.actor_label}" for e in AuditLog.select())
+    stored += " ".join(record.getMessage() for record in caplog.records)
     assert enrolled.totp_secret not in stored
     assert not any(code in stored for code in enrolled.recovery_codes)
     assert enrolled.totp_secret not in str(enrolled.recovery_codes)
