@@ -46,6 +46,8 @@ def app_environment(database_url: str, port: int | None = None, **extra: str) ->
         DATABASE_URL=database_url,
         BASE_URL=f"http://127.0.0.1:{port}" if port else "http://127.0.0.1",
         PYTHONUNBUFFERED="1",
+        # The load clients sign staff in with a password only (no authenticator).
+        REQUIRE_STAFF_2FA="0",
     )
     env.update(extra)
     return env

@@ -43,6 +43,14 @@ ACTIONS = (
     "feed_fetched",
     "feed_token_rotated",
     "backup_taken",
+    # The user's own account (docs/accounts.md).
+    "password_changed",
+    "verification_failed",
+    "two_factor_enabled",
+    "two_factor_disabled",
+    "two_factor_reset",
+    "recovery_codes_created",
+    "recovery_code_used",
 )
 
 

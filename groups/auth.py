@@ -110,6 +110,36 @@ def enforce_session_limits():
     return None
 
 
+# What staff who must enrol a second factor can reach before they have one.
+ENROLMENT_ENDPOINTS = {
+    "account.two_factor_settings",
+    "account.start_two_factor",
+    "account.confirm_two_factor",
+    "auth.logout",
+}
+
+
+def two_factor_required(user: User) -> bool:
+    """REQUIRE_STAFF_2FA applies to this person (admins and providers)."""
+    from flask import current_app
+
+    return bool(current_app.config["REQUIRE_STAFF_2FA"]) and user.is_staff
+
+
+def enforce_two_factor_enrolment():
+    """Staff without a second factor see only the enrolment page until they have one."""
+    endpoint = request.endpoint
+    if endpoint is None or endpoint in PUBLIC_ENDPOINTS or endpoint in ENROLMENT_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated or current_user.two_factor_enabled:
+        return None
+    if not two_factor_required(current_user):
+        return None
+    flash("The practice requires two-factor sign-in for staff: set it up to continue.", "info")
+    return redirect(url_for("account.two_factor_settings"))
+
+
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     app.before_request(enforce_session_limits)
+    app.before_request(enforce_two_factor_enrolment)

@@ -30,6 +30,18 @@ def development_secret(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+def flag(name: str, value: str | None, *, default: bool) -> bool:
+    """A yes/no setting: 1/true/yes/on or 0/false/no/off; anything else is refused."""
+    value = (value or "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0 (true/false), not {value!r}")
+
+
 def from_environment(instance_path: str) -> dict:
     env = os.environ.get("APP_ENV", "development")
     if env not in ("development", "production"):
@@ -44,6 +56,9 @@ def from_environment(instance_path: str) -> dict:
                 "SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
             )
         secret = development_secret(instance_path)
+    time_format = os.environ.get("TIME_FORMAT", "12h")
+    if time_format not in ("12h", "24h"):
+        raise ConfigError(f"TIME_FORMAT must be '12h' or '24h', not {time_format!r}")
     return {
         "APP_ENV": env,
         "DEVELOPMENT": development,
@@ -73,4 +88,11 @@ def from_environment(instance_path: str) -> dict:
         "ABSOLUTE_TIMEOUT": datetime.timedelta(hours=12),
         "WTF_CSRF_TIME_LIMIT": None,  # the session's own limits apply
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # The clock for people who have not chosen one on their profile.
+        "TIME_FORMAT": time_format,
+        # Admins and providers read member records: in production they must
+        # enrol a second factor at their next login (docs/accounts.md).
+        "REQUIRE_STAFF_2FA": flag(
+            "REQUIRE_STAFF_2FA", os.environ.get("REQUIRE_STAFF_2FA"), default=not development
+        ),
     }

@@ -295,3 +295,59 @@ class PacketForm(AppForm):
 
     handouts = SelectMultipleField("Handouts", choices=[], validate_choice=False)
     show_focus = BooleanField("Print the group's focus on the handouts")
+
+
+# --- The user's own account ----------------------------------------------------
+
+
+class ProfileForm(AppForm):
+    """Own preferences; the view fills ``reminder_hours`` with the practice's lead times."""
+
+    timezone = TimezoneField()
+    time_format = SelectField(
+        "Clock",
+        choices=[
+            SelectChoice("12h", "12-hour (6:30 PM)"),
+            SelectChoice("24h", "24-hour (18:30)"),
+        ],
+    )
+    remind_sessions = BooleanField("Email me a reminder before each session")
+    notify_changes = BooleanField("Email me when a session is cancelled, moved or changes place")
+    reminder_hours = SelectField("Send the reminder", coerce=int, validate_choice=True)
+
+
+class ChangePasswordForm(AppForm):
+    current_password = PasswordField(
+        "Current password", validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
+    password = PasswordField("New password", validators=[InputRequired()])
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[InputRequired(), EqualTo("password", message="The two passwords differ.")],
+    )
+
+    def validate_password(self, field):
+        if problem := password_problem(field.data or ""):
+            raise ValidationError(problem)
+
+
+class PasswordCheckForm(AppForm):
+    """Confirms a sensitive change (turning two-factor off, new recovery codes)."""
+
+    password = PasswordField(
+        "Your password", validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
+
+
+class CodeForm(AppForm):
+    code = StringField(
+        "6-digit code from your app",
+        validators=[InputRequired("Enter the code."), Length(max=40)],
+    )
+
+
+class LoginCodeForm(AppForm):
+    code = StringField(
+        "Code from your app, or a recovery code",
+        validators=[InputRequired("Enter the code."), Length(max=40)],
+    )

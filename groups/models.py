@@ -65,6 +65,21 @@ class User(BaseModel):
     feed_shows_group_names = BooleanField(default=False)
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
+    # Profile: "12h" or "24h"; null follows the practice's TIME_FORMAT.
+    time_format = CharField(null=True)
+    remind_sessions = BooleanField(default=True)
+    notify_changes = BooleanField(default=True)  # cancellation, move and place-change notices
+    reminder_hours = IntegerField(default=24)
+    # Two-factor sign-in (groups/services/accounts.py). The secret is set at the
+    # start of enrolment and counts only once a code confirmed it
+    # (two_factor_since). Never logged or audited.
+    totp_secret = CharField(null=True)
+    two_factor_since = UTCDateTimeField(null=True)
+    # The last accepted TOTP time step: a code of this step or an earlier one is
+    # refused, so an overheard code cannot be used again within its window.
+    totp_last_step = BigIntegerField(null=True)
+    # sha256 digests of the unused recovery codes, space separated.
+    recovery_code_hashes = TextField(default="")
 
     # flask-login protocol
     @property
@@ -84,6 +99,26 @@ class User(BaseModel):
 
     def rotate_session_token(self) -> None:
         self.session_token = new_session_token()
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.two_factor_since is not None
+
+    @property
+    def two_factor_pending(self) -> bool:
+        """Enrolment started (a secret exists) but no code has confirmed it yet."""
+        return self.totp_secret is not None and self.two_factor_since is None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in ("admin", "provider")
+
+    def recovery_codes_left(self) -> int:
+        return len(self.recovery_code_hashes.split())
+
+    def clock_format(self, practice_default: str) -> str:
+        """ "12h" or "24h": the person's own choice, else the practice's."""
+        return self.time_format or practice_default
 
     @property
     def is_admin(self) -> bool:

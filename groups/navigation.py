@@ -41,17 +41,20 @@ NAV = {
         ("calendars.export", "Calendars"),
         ("handouts.library", "Handouts"),
         ("admin.audit_log", "Audit log"),
+        ("account.profile", "Profile"),
     ],
     "provider": [
         ("main.provider_home", "Today"),
         ("groups.index", "My groups"),
         ("handouts.library", "Handouts"),
         ("calendars.export", "Calendars"),
+        ("account.profile", "Profile"),
     ],
     "member": [
         ("main.member_home", "My schedule"),
         ("attendance.member_progress", "My progress"),
         ("calendars.subscription", "Calendar link"),
+        ("account.profile", "Profile"),
     ],
 }
 
@@ -63,11 +66,25 @@ def nav_items() -> list[tuple[str, str]]:
     return [(e, label) for e, label in NAV[current_user.role] if e in views]
 
 
+def clock_format() -> str:
+    """ "12h" or "24h": the logged-in person's choice, else the practice's TIME_FORMAT."""
+    practice = current_app.config["TIME_FORMAT"]
+    return current_user.clock_format(practice) if current_user.is_authenticated else practice
+
+
 def local_time(value, tz: str, fmt: str = "%a %d %b %Y, %H:%M"):
-    """Format an aware UTC datetime in a zone (``%-d`` is avoided for portability)."""
+    """Format an aware UTC datetime in a zone (``%-d`` is avoided for portability).
+
+    Templates write times as ``%H:%M``; on a 12-hour clock that becomes
+    "6:30 PM" (built here, as ``%I`` pads and ``%p`` follows the locale).
+    """
     if value is None:
         return ""
-    return value.astimezone(zoneinfo.ZoneInfo(tz)).strftime(fmt)
+    local = value.astimezone(zoneinfo.ZoneInfo(tz))
+    if "%H:%M" in fmt and clock_format() == "12h":
+        hour = local.hour % 12 or 12
+        fmt = fmt.replace("%H:%M", f"{hour}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}")
+    return local.strftime(fmt)
 
 
 def init_app(app: Flask) -> None:

@@ -76,6 +76,9 @@ def app(database_url, tmp_path):
             "DATABASE_URL": database_url,
             "WTF_CSRF_ENABLED": False,
             "PRACTICE_NAME": "Test Practice",
+            # Page assertions are written with 24-hour times; the 12-hour
+            # default is covered in tests/test_account.py.
+            "TIME_FORMAT": "24h",
             "BASE_URL": "http://localhost",
             "SERVER_NAME": "localhost",
             "PDF_CACHE_DIR": str(tmp_path / "pdf-cache"),

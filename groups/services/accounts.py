@@ -7,7 +7,7 @@ import zoneinfo
 
 from peewee import IntegrityError, fn
 
-from .. import audit, passwords
+from .. import audit, passwords, two_factor
 from ..clock import utcnow
 from ..db import database, write_transaction
 from ..models import ROLES, LoginAttempt, SetPasswordToken, User, normalize_email
@@ -195,3 +195,197 @@ def use_password_link(token: str, password: str) -> User:
 def count_by_role() -> dict[str, int]:
     rows = User.select(User.role, fn.COUNT(User.id).alias("n")).group_by(User.role)
     return {r.role: r.n for r in rows}
+
+
+# --- The user's own account: profile, password, two-factor sign-in ----------------
+#
+# Every change here is audited with ids and field names only: never a
+# password, a TOTP secret, a code or a recovery code.
+
+TIME_FORMATS = ("12h", "24h")
+WRONG_PASSWORD = "That is not your current password."
+WRONG_CODE = "That code is not valid. Check the time on your phone and try again."
+THROTTLED = (
+    "Too many failed attempts. For your security, please wait 15 minutes before trying again."
+)
+
+
+def refuse_if_throttled(email: str, ip: str) -> None:
+    """The login throttle, for every other place a password or a code is checked."""
+    by_account, by_address = recent_failures(email, ip)
+    if by_account >= MAX_FAILURES_PER_ACCOUNT or by_address >= MAX_FAILURES_PER_ADDRESS:
+        audit.record("login_throttled", target_type="login", email_attempted=email)
+        raise LoginThrottled(THROTTLED)
+
+
+def check_password(user: User, password: str, ip: str, *, purpose: str, field: str) -> None:
+    """Refuse unless ``password`` is the user's own; failures count toward the throttle."""
+    refuse_if_throttled(user.email, ip)
+    if passwords.verify_password(user.password_hash, password):
+        return
+    with database.atomic():
+        LoginAttempt.create(email=user.email, ip=ip, succeeded=False)
+        audit.record("verification_failed", target=user, check="password", purpose=purpose)
+    raise ServiceError(WRONG_PASSWORD, field)
+
+
+def update_profile(user: User, *, reminder_choices: list[int], **fields) -> User:
+    """A person's own preferences: time zone, clock, reminders (audited as account_changed)."""
+    if fields.get("time_format") not in (None, *TIME_FORMATS):
+        raise ServiceError("Choose a 12-hour or a 24-hour clock.", "time_format")
+    if "reminder_hours" in fields and fields["reminder_hours"] not in reminder_choices:
+        hours = ", ".join(str(h) for h in reminder_choices)
+        raise ServiceError(f"Choose one of the practice's lead times: {hours}.", "reminder_hours")
+    return update_user(user, changed_by=user, **fields)
+
+
+def change_password(user: User, current: str, new: str, ip: str) -> User:
+    """Change one's own password and end every other session of the account.
+
+    The session token rotates, so every cookie of the account stops working;
+    the view logs the current browser in again with the new token. This is
+    the one place a self-service password change happens: the outbox's
+    "password changed" notice belongs inside this transaction.
+    """
+    check_password(user, current, ip, purpose="change_password", field="current_password")
+    if problem := passwords.password_problem(new):
+        raise ServiceError(problem, "password")
+    with database.atomic():
+        user.password_hash = passwords.hash_password(new)
+        user.rotate_session_token()
+        user.updated_at = utcnow()
+        user.save(only=[User.password_hash, User.session_token, User.updated_at])
+        audit.record("password_changed", actor=user, target=user)
+    return user
+
+
+def begin_two_factor(user: User) -> None:
+    """A new secret to enrol; it counts only once a code confirms it."""
+    if user.two_factor_enabled:
+        raise ServiceError("Two-factor sign-in is already on.")
+    user.totp_secret = two_factor.new_secret()
+    user.totp_last_step = None
+    user.save(only=[User.totp_secret, User.totp_last_step])
+
+
+def _claim_step(user: User, code: str) -> bool:
+    """Accept a TOTP code at most once: only one UPDATE can move the last step past it."""
+    step = two_factor.accepted_step(user.totp_secret, code, utcnow(), user.totp_last_step)
+    if step is None:
+        return False
+    claimed = (
+        User.update(totp_last_step=step)
+        .where(
+            User.id == user.id,
+            User.totp_last_step.is_null() | (User.totp_last_step < step),
+        )
+        .execute()
+    )
+    if claimed:
+        user.totp_last_step = step
+    return bool(claimed)
+
+
+def _store_recovery_codes(user: User) -> list[str]:
+    codes = two_factor.new_recovery_codes()
+    user.recovery_code_hashes = " ".join(two_factor.recovery_digest(c) for c in codes)
+    user.save(only=[User.recovery_code_hashes])
+    return codes
+
+
+def confirm_two_factor(user: User, code: str) -> list[str]:
+    """Switch two-factor sign-in on once a code from the app matches; the recovery codes."""
+    if not user.two_factor_pending:
+        raise ServiceError("Start the set-up again: there is no code to confirm.")
+    with database.atomic():
+        if not _claim_step(user, two_factor.normalize(code)):
+            raise ServiceError(WRONG_CODE, "code")
+        user.two_factor_since = utcnow()
+        user.save(only=[User.two_factor_since])
+        codes = _store_recovery_codes(user)
+        audit.record("two_factor_enabled", actor=user, target=user)
+    return codes
+
+
+def replace_recovery_codes(user: User, password: str, ip: str) -> list[str]:
+    """Ten fresh recovery codes (the old ones stop working); needs the password."""
+    if not user.two_factor_enabled:
+        raise ServiceError("Two-factor sign-in is off.")
+    check_password(user, password, ip, purpose="recovery_codes", field="password")
+    with database.atomic():
+        codes = _store_recovery_codes(user)
+        audit.record("recovery_codes_created", actor=user, target=user)
+    return codes
+
+
+def _clear_two_factor(user: User) -> None:
+    user.totp_secret = None
+    user.two_factor_since = None
+    user.totp_last_step = None
+    user.recovery_code_hashes = ""
+
+
+def disable_two_factor(user: User, password: str, ip: str, *, required: bool) -> None:
+    """Turn two-factor sign-in off; needs the password. Refused when the practice requires it."""
+    if required:
+        raise ServiceError("The practice requires two-factor sign-in for staff accounts.")
+    check_password(user, password, ip, purpose="disable_two_factor", field="password")
+    with database.atomic():
+        _clear_two_factor(user)
+        user.updated_at = utcnow()
+        user.save()
+        audit.record("two_factor_disabled", actor=user, target=user)
+
+
+def reset_two_factor(user: User, *, reset_by: User) -> None:
+    """An admin clears a lost second factor; the person's sessions end and they enrol again."""
+    if not (user.two_factor_enabled or user.two_factor_pending):
+        raise ServiceError(f"{user.name} has no second factor to reset.")
+    with database.atomic():
+        _clear_two_factor(user)
+        user.rotate_session_token()
+        user.updated_at = utcnow()
+        user.save()
+        audit.record("two_factor_reset", actor=reset_by, target=user)
+
+
+def _use_recovery_code(user: User, code: str) -> bool:
+    digest = two_factor.recovery_digest(code)
+    stored = user.recovery_code_hashes
+    if digest not in stored.split():
+        return False
+    left = " ".join(h for h in stored.split() if h != digest)
+    # Compare-and-swap: of two logins racing with one code, only one wins.
+    claimed = (
+        User.update(recovery_code_hashes=left)
+        .where(User.id == user.id, User.recovery_code_hashes == stored)
+        .execute()
+    )
+    if claimed:
+        user.recovery_code_hashes = left
+    return bool(claimed)
+
+
+def verify_second_factor(user: User, code: str, ip: str) -> str:
+    """The login's second step: "totp" or "recovery" when ``code`` is accepted.
+
+    Throttled with the password failures (same window and limits); a refused
+    code is audited as a failed login.
+    """
+    refuse_if_throttled(user.email, ip)
+    code = two_factor.normalize(code)
+    with database.atomic():
+        if two_factor.looks_like_totp(code):
+            method = "totp" if _claim_step(user, code) else None
+        else:
+            method = "recovery" if _use_recovery_code(user, code) else None
+        LoginAttempt.create(email=user.email, ip=ip, succeeded=method is not None)
+        if method is None:
+            audit.record("login_failed", actor=None, target=user, step="second_factor")
+        elif method == "recovery":
+            audit.record(
+                "recovery_code_used", actor=user, target=user, left=user.recovery_codes_left()
+            )
+    if method is None:
+        raise ServiceError(WRONG_CODE, "code")
+    return method

@@ -130,6 +130,23 @@ def password_link(user_id: int):
     return render_template("admin/password_link.html", user=user, link=password_link_url(token))
 
 
+@bp.route("/users/<int:user_id>/two-factor/reset", methods=["POST"])
+@role_required("admin")
+def reset_two_factor(user_id: int):
+    user = get_user_or_404(user_id)
+    try:
+        accounts.reset_two_factor(user, reset_by=current_user)
+    except ServiceError as error:
+        flash(error.message, "error")
+    else:
+        flash(
+            f"Two-factor sign-in for {user.name} is reset and their sessions have ended. "
+            "They can log in with their password and set it up again.",
+            "success",
+        )
+    return redirect(url_for("admin.update_user", user_id=user.id))
+
+
 @bp.route("/audit")
 @role_required("admin")
 def audit_log():

@@ -67,6 +67,9 @@ def live_server(tmp_path):
             "DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}",
             "WTF_CSRF_ENABLED": True,
             "PRACTICE_NAME": "Test Practice",
+            # Page assertions are written with 24-hour times; the 12-hour
+            # default is covered in tests/test_account.py.
+            "TIME_FORMAT": "24h",
             "PDF_CACHE_DIR": str(tmp_path / "pdf-cache"),
         }
     )

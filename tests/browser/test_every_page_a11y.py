@@ -34,6 +34,8 @@ from peewee import OperationalError
 from werkzeug.exceptions import MethodNotAllowed
 
 import groups.clock
+from groups import two_factor
+from groups.clock import utcnow
 from groups.models import LoginAttempt, Module, Session
 from groups.services import accounts, notes, overview
 from groups.services import attendance as attendance_service
@@ -41,7 +43,7 @@ from groups.services import handouts as handout_service
 from groups.services import schedule as schedule_service
 from tests.world import enroll_all, new_group, weekly
 
-from .conftest import DESKTOP, PHONE, log_in
+from .conftest import BROWSER_PASSWORD, DESKTOP, PHONE, log_in
 from .tour import BLOCKING, describe
 
 pytestmark = pytest.mark.browser
@@ -197,6 +199,7 @@ class World:
     handout_slug: str
     link_token: str
     throttled_email: str
+    two_step: object
 
 
 def build_world(live_server, monkeypatch) -> World:
@@ -211,6 +214,9 @@ def build_world(live_server, monkeypatch) -> World:
     chloe = add("member", name="Chloé Martin-Lefebvre-Vandermeersch")
     dev = add("member", name="Dev Raman")
     lonely_member = add("member", name="Noor Haddad")
+    two_step = add("member", name="Tess Two-Step")
+    accounts.begin_two_factor(two_step)
+    accounts.confirm_two_factor(two_step, two_factor.code_at(two_step.totp_secret, utcnow()))
 
     now = datetime.datetime.now(datetime.UTC)
     today = now.astimezone(zoneinfo.ZoneInfo(GROUP_TZ)).date()
@@ -261,6 +267,7 @@ def build_world(live_server, monkeypatch) -> World:
         handout_slug=slugs[0],
         link_token=accounts.issue_password_link(lonely_member, issued_by=admin),
         throttled_email=throttled,
+        two_step=two_step,
     )
 
 
@@ -311,6 +318,15 @@ def throttled_login(email: str):
     return act
 
 
+def password_step(email: str):
+    def act(page):
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill(BROWSER_PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+
+    return act
+
+
 @contextlib.contextmanager
 def busy_database():
     """The database stays locked past its busy timeout: the 503 page."""
@@ -342,6 +358,13 @@ def visits(w: World) -> list[Visit]:
             throttled_login(w.throttled_email),
             shows="Too many failed attempts",
         ),
+        Visit(
+            "anonymous",
+            "login code step",
+            "/login",
+            then=password_step(w.two_step.email),
+            shows="Enter your code",
+        ),
         # Admin.
         Visit("admin", "home", "/admin/"),
         Visit("admin", "people", "/admin/users"),
@@ -363,6 +386,9 @@ def visits(w: World) -> list[Visit]:
             then=add_closure(today + datetime.timedelta(days=60)),
         ),
         Visit("admin", "audit log", "/admin/audit"),
+        Visit("admin", "profile", "/account/"),
+        Visit("admin", "two-factor off", "/account/two-factor"),
+        Visit("admin", "edit a person with two-factor on", f"/admin/users/{w.two_step.id}"),
         Visit(
             "admin",
             "audit log filtered",
@@ -387,6 +413,14 @@ def visits(w: World) -> list[Visit]:
         Visit("admin", "member's page is not for admins", "/schedule", 403),
         # Provider.
         Visit("provider", "today", "/home"),
+        Visit("provider", "change password", "/account/password"),
+        Visit(
+            "provider",
+            "two-factor set-up",
+            "/account/two-factor",
+            then=press("Set up two-factor sign-in"),
+            shows="Enter the code the app shows",
+        ),
         Visit("provider", "busy database", "/home", 503, during=busy_database, shows="busy"),
         Visit("provider", "my groups", "/groups/"),
         Visit("provider", "new group", "/groups/new"),
@@ -438,6 +472,7 @@ def visits(w: World) -> list[Visit]:
         ),
         # Member.
         Visit("member", "schedule", "/schedule"),
+        Visit("member", "profile", "/account/"),
         Visit("member", "progress", "/progress"),
         Visit("member", "upcoming session", f"/sessions/{packet}"),
         Visit("member", "cancelled session", f"/sessions/{cancelled}"),

@@ -1,0 +1,202 @@
+"""The user's own account, for every role: profile, password and two-factor sign-in.
+
+Recovery codes are shown once, in the answer to the POST that made them
+(pages are never cached: groups/security.py); only their digests are kept.
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user
+from markupsafe import Markup
+from wtforms import SelectChoice
+
+from .. import audit, two_factor
+from ..auth import two_factor_required
+from ..forms import ActionForm, ChangePasswordForm, CodeForm, PasswordCheckForm, ProfileForm
+from ..services import ServiceError, accounts
+from .helpers import INVALID, apply_service_error, render_form
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+THROTTLED = 429
+
+
+def reminder_choices() -> list[int]:
+    """The practice's reminder lead times in hours (REMINDER_HOURS, e.g. "24" or "48,2")."""
+    value = current_app.config.get("REMINDER_HOURS", "24")
+    if isinstance(value, str):
+        value = value.split(",")
+    return sorted({int(h) for h in value}, reverse=True)
+
+
+def me():
+    return current_user._get_current_object()
+
+
+@bp.route("/", methods=["GET", "POST"])
+@login_required
+def profile():
+    user = me()
+    form = ProfileForm(
+        timezone=user.timezone,
+        time_format=user.clock_format(current_app.config["TIME_FORMAT"]),
+        remind_sessions=user.remind_sessions,
+        notify_changes=user.notify_changes,
+        reminder_hours=user.reminder_hours,
+    )
+    choices = reminder_choices()
+    form.reminder_hours.choices = [
+        SelectChoice(h, f"{h} hour{'s' if h != 1 else ''} before") for h in choices
+    ]
+    if form.validate_on_submit():
+        try:
+            accounts.update_profile(
+                user,
+                reminder_choices=choices,
+                timezone=form.timezone.data.strip(),
+                time_format=form.time_format.data,
+                remind_sessions=form.remind_sessions.data,
+                notify_changes=form.notify_changes.data,
+                reminder_hours=form.reminder_hours.data,
+            )
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash("Your profile is saved.", "success")
+            return redirect(url_for("account.profile"))
+    return render_form("account/profile.html", form, required=two_factor_required(user))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.change_password(
+                me(), form.current_password.data, form.password.data, audit.client_ip()
+            )
+        except accounts.LoginThrottled as error:
+            form.form_errors.append(error.message)
+            return render_template("account/password.html", form=form), THROTTLED
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            # The token rotated: this browser gets a cookie with the new one,
+            # every other session of the account has ended.
+            login_user(user)
+            flash(
+                "Your password is changed. Any other browser signed in to your account "
+                "has been logged out.",
+                "success",
+            )
+            return redirect(url_for("account.profile"))
+    return render_form("account/password.html", form)
+
+
+def two_factor_page(status: int = 200, **forms):
+    user = me()
+    enrolment = None
+    if user.two_factor_pending:
+        uri = two_factor.provisioning_uri(
+            user.totp_secret, user.email, current_app.config["PRACTICE_NAME"]
+        )
+        enrolment = {
+            # segno writes paths only (no script, no style): safe to inline.
+            "qr": Markup(two_factor.qr_svg(uri)),
+            "secret": two_factor.spaced(user.totp_secret),
+        }
+    forms.setdefault("code_form", CodeForm())
+    forms.setdefault("codes_form", PasswordCheckForm(prefix="codes"))
+    forms.setdefault("disable_form", PasswordCheckForm(prefix="off"))
+    page = render_template(
+        "account/two_factor.html",
+        enrolment=enrolment,
+        required=two_factor_required(user),
+        action_form=ActionForm(),
+        **forms,
+    )
+    return page, status
+
+
+@bp.route("/two-factor")
+@login_required
+def two_factor_settings():
+    return two_factor_page()
+
+
+@bp.route("/two-factor/start", methods=["POST"])
+@login_required
+def start_two_factor():
+    if ActionForm().validate_on_submit():
+        try:
+            accounts.begin_two_factor(me())
+        except ServiceError as error:
+            flash(error.message, "error")
+    return redirect(url_for("account.two_factor_settings"))
+
+
+def recovery_codes_page(codes: list[str]):
+    return render_template("account/recovery_codes.html", codes=codes)
+
+
+@bp.route("/two-factor/confirm", methods=["POST"])
+@login_required
+def confirm_two_factor():
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            codes = accounts.confirm_two_factor(me(), form.code.data)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            return recovery_codes_page(codes)
+    return two_factor_page(INVALID, code_form=form)
+
+
+@bp.route("/two-factor/recovery-codes", methods=["POST"])
+@login_required
+def new_recovery_codes():
+    form = PasswordCheckForm(prefix="codes")
+    status = INVALID
+    if form.validate_on_submit():
+        try:
+            codes = accounts.replace_recovery_codes(me(), form.password.data, audit.client_ip())
+        except accounts.LoginThrottled as error:
+            form.form_errors.append(error.message)
+            status = THROTTLED
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            return recovery_codes_page(codes)
+    return two_factor_page(status, codes_form=form)
+
+
+@bp.route("/two-factor/disable", methods=["POST"])
+@login_required
+def disable_two_factor():
+    form = PasswordCheckForm(prefix="off")
+    status = INVALID
+    if form.validate_on_submit():
+        user = me()
+        try:
+            accounts.disable_two_factor(
+                user, form.password.data, audit.client_ip(), required=two_factor_required(user)
+            )
+        except accounts.LoginThrottled as error:
+            form.form_errors.append(error.message)
+            status = THROTTLED
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash("Two-factor sign-in is off.", "success")
+            return redirect(url_for("account.two_factor_settings"))
+    return two_factor_page(status, disable_form=form)
