@@ -43,6 +43,11 @@ ACTIONS = (
     "feed_fetched",
     "feed_token_rotated",
     "backup_taken",
+    "mail_queued",
+    "mail_delivered",
+    "mail_failed",
+    "mail_retried",
+    "mail_viewed",
 )
 
 

@@ -1,8 +1,9 @@
 """Configuration from the environment.
 
 ``APP_ENV`` is ``development`` (the default, used by ``make run`` and tests)
-or ``production``. Outside development ``SECRET_KEY`` is required and cookies
-are sent only over HTTPS.
+or ``production``. Outside development ``SECRET_KEY`` is required, cookies
+are sent only over HTTPS, and ``MAIL_URL`` must say where mail goes (or be
+``none``): a production app never writes member mail to local files.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import datetime
 import os
 import secrets
 from pathlib import Path
+
+# The accepted MAIL_URL forms besides "none" (groups/mail/transports.py reads them).
+MAIL_URL_SCHEMES = ("smtp://", "smtp+starttls://", "smtps://")
 
 
 class ConfigError(RuntimeError):
@@ -41,6 +45,18 @@ def from_environment(instance_path: str) -> dict:
                 "SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
             )
         secret = development_secret(instance_path)
+    mail_url = os.environ.get("MAIL_URL", "").strip()
+    if not mail_url and not development:
+        raise ConfigError(
+            "MAIL_URL is not set. In production say where mail goes, e.g. "
+            "MAIL_URL=smtp+starttls://user:password@mail.example.org:587, "
+            "or MAIL_URL=none to send no mail at all."
+        )
+    if mail_url and mail_url != "none" and not mail_url.startswith(MAIL_URL_SCHEMES):
+        raise ConfigError(
+            f"MAIL_URL must be none or start with smtp://, smtp+starttls:// or smtps://, "
+            f"not {mail_url.split('://', 1)[0]!r}"
+        )
     return {
         "APP_ENV": env,
         "DEVELOPMENT": development,
@@ -53,6 +69,10 @@ def from_environment(instance_path: str) -> dict:
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
         # Rendered handout PDFs, keyed by content: per host, safe to delete.
         "PDF_CACHE_DIR": os.environ.get("PDF_CACHE_DIR") or str(Path(instance_path) / "pdf-cache"),
+        # "" (development only): each message becomes a file in MAIL_OUTBOX_DIR.
+        "MAIL_URL": mail_url,
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "noreply@localhost").strip(),
+        "MAIL_OUTBOX_DIR": str(Path(instance_path) / "outbox"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": not development,

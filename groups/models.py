@@ -35,6 +35,7 @@ GROUP_STATUSES = ("draft", "active", "completed", "archived")
 SESSION_STATUSES = ("scheduled", "held", "cancelled")
 ENROLLMENT_STATUSES = ("active", "waitlisted", "withdrawn")
 ATTENDANCE_STATUSES = ("present", "late", "absent", "excused")
+MAIL_STATUSES = ("pending", "sending", "sent", "failed")
 
 
 def new_session_token() -> str:
@@ -394,6 +395,58 @@ class ChangeCounter(BaseModel):
     value = BigIntegerField(default=0)
 
 
+class OutboxMessage(BaseModel):
+    """One email the practice sends, written in the transaction of its cause (groups/mail).
+
+    ``key`` is the idempotency key: the database refuses a second row for
+    one logical message. ``status`` moves pending -> sending (claimed by one
+    dispatcher until ``claimed_until``) -> sent, or back to pending with a
+    later ``next_attempt_at``, or to failed after the last attempt.
+    ``last_error`` names the failure only (exception and SMTP code), never
+    an address or a body.
+    """
+
+    key = CharField(unique=True)
+    kind = CharField(index=True)
+    recipient = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    to_address = CharField()
+    to_name = CharField(default="")
+    subject = CharField()
+    text_body = TextField()
+    html_body = TextField(default="")
+    unsubscribe_url = CharField(default="")
+    message_id = CharField()
+    status = CharField(default="pending", choices=[(s, s) for s in MAIL_STATUSES])
+    attempts = IntegerField(default=0)
+    next_attempt_at = UTCDateTimeField(default=utcnow)
+    last_error = CharField(default="")
+    created_at = UTCDateTimeField(default=utcnow, index=True)
+    sent_at = UTCDateTimeField(null=True)
+    claimed_by = CharField(default="")
+    claimed_until = UTCDateTimeField(null=True)
+
+    class Meta:
+        # The dispatcher's question: which messages are due, oldest first.
+        indexes = ((("status", "next_attempt_at"), False),)
+
+    @classmethod
+    def due(cls, now: datetime.datetime):
+        """Messages a dispatcher may claim: pending and due, or left behind by an expired claim."""
+        waiting = (cls.status == "pending") & (cls.next_attempt_at <= now)
+        abandoned = (cls.status == "sending") & (cls.claimed_until < now)
+        return cls.select().where(waiting | abandoned).order_by(cls.next_attempt_at, cls.id)
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status == "failed"
+
+    def retry_now(self) -> None:
+        """Give a failed message a fresh set of attempts, due at once (the caller saves)."""
+        self.status = "pending"
+        self.attempts = 0
+        self.next_attempt_at = utcnow()
+
+
 ALL_MODELS = [
     User,
     LoginAttempt,
@@ -410,4 +463,5 @@ ALL_MODELS = [
     CatchUpDone,
     PacketItem,
     ChangeCounter,
+    OutboxMessage,
 ]

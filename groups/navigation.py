@@ -22,6 +22,10 @@ STATUS_CLASSES = {
     "late": "warn",
     "excused": "warn",
     "cancelled": "danger",
+    "sent": "ok",
+    "pending": "warn",
+    "sending": "warn",
+    "failed": "danger",
     "absent": "danger",
 }
 
@@ -39,6 +43,7 @@ NAV = {
         ("calendars.export", "Calendars"),
         ("handouts.library", "Handouts"),
         ("admin.audit_log", "Audit log"),
+        ("outbox.index", "Outbox"),
     ],
     "provider": [
         ("main.provider_home", "Today"),

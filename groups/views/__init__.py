@@ -1,6 +1,6 @@
 """One blueprint per area; the factory registers them in this order."""
 
-from . import admin, attendance, auth, calendars, groups, handouts, main, sessions
+from . import admin, attendance, auth, calendars, groups, handouts, main, outbox, sessions
 
 BLUEPRINTS = [
     auth.bp,
@@ -11,4 +11,5 @@ BLUEPRINTS = [
     calendars.bp,
     handouts.bp,
     attendance.bp,
+    outbox.bp,
 ]
