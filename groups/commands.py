@@ -194,6 +194,7 @@ def check_handouts_command():
     metavar="SECONDS",
     help="Keep running: a pass every SECONDS (default: one pass, then exit).",
 )
+@with_appcontext
 def send_mail_command(every):
     """Deliver the queued mail: one pass (exit 1 if a message is left undelivered), or a loop."""
     import time

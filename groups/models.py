@@ -436,6 +436,10 @@ class OutboxMessage(BaseModel):
         abandoned = (cls.status == "sending") & (cls.claimed_until < now)
         return cls.select().where(waiting | abandoned).order_by(cls.next_attempt_at, cls.id)
 
+    @classmethod
+    def is_queued(cls, key: str) -> bool:
+        return cls.select().where(cls.key == key).exists()
+
     @property
     def can_retry(self) -> bool:
         return self.status == "failed"

@@ -92,7 +92,7 @@ def queue(
     stored_key = f"{kind}:{key}"
     if len(stored_key) > KEY_MAX_LENGTH:
         raise ValueError(f"idempotency key longer than {KEY_MAX_LENGTH} characters")
-    if OutboxMessage.select().where(OutboxMessage.key == stored_key).exists():
+    if OutboxMessage.is_queued(stored_key):
         return None  # the common repeat (a scheduler's next pass) skips rendering
     config = current_app.config
     text, html = compose.render(

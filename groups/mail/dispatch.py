@@ -78,7 +78,7 @@ def backoff(attempts: int) -> datetime.timedelta:
     return BASE_DELAY * 2 ** (max(attempts, 1) - 1)
 
 
-def claim(worker: str, limit: int = BATCH_SIZE) -> list[OutboxMessage]:
+def claim(worker: str, limit: int) -> list[OutboxMessage]:
     """Take up to ``limit`` due messages for ``worker``, atomically; each counts an attempt."""
     now = utcnow()
     with write_transaction():
@@ -156,7 +156,7 @@ def run_pass(progress: Callable[[PassResult], object] | None = None) -> PassResu
     from_address = compose.sender()
     try:
         while not result.problem:
-            batch = claim(worker)
+            batch = claim(worker, BATCH_SIZE)
             if not batch:
                 break
             _deliver(batch, worker, transport, from_address, result)
