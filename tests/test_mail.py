@@ -182,6 +182,30 @@ def test_a_name_cannot_inject_a_header(mail_app, smtp, make_user):
     assert not any(line.startswith(b"Bcc:") for line in header_block.split(b"\r\n"))
 
 
+def test_a_line_break_that_reaches_the_row_fails_the_message_unsent(mail_app, smtp, make_user):
+    """Defence in depth: a row written around queue() still cannot add a header."""
+    row = queue_test(mail_app, make_user("member"))
+    OutboxMessage.update(subject="Hi\r\nBcc: intruder@example.org").execute()
+    result = run_pass(mail_app)
+    assert (result.sent, result.failed) == (0, 1)
+    row = OutboxMessage.get_by_id(row.id)
+    assert (row.status, row.last_error) == ("failed", "ValueError")
+    assert smtp.recorder.envelopes == []
+
+
+def test_names_and_subjects_outside_ascii_are_encoded(mail_app, smtp, make_user):
+    mail_app.config["PRACTICE_NAME"] = "Clínica Río"
+    queue_test(mail_app, make_user("member", name="José Ñúñez", email="jose@example.org"))
+    run_pass(mail_app)
+    [(_, _, raw)] = smtp.recorder.envelopes
+    assert raw.isascii()
+    [message] = smtp.messages
+    assert message["To"] == "José Ñúñez <jose@example.org>"
+    assert message["Subject"] == "Clínica Río: Test message"
+    assert message["From"].addresses[0].display_name == "Clínica Río"
+    assert "Hello José Ñúñez," in message.get_body(("plain",)).get_content()
+
+
 def test_smtp_login_uses_the_credentials_in_mail_url(app, make_user, tmp_path):
     server = SMTPServer(login=("mailer", "s3cret:/@"))
     server.start()

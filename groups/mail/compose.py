@@ -1,19 +1,22 @@
 """From templates to text, and from an outbox row to a MIME message.
 
-Every header value passes through ``email.headerregistry`` under the
-standard library's default policy, which refuses CR and LF in a header; on
-top of that, names and subjects are collapsed to one line when the message
-is queued, so a name typed with a line break stays a name and cannot start
-a header of its own.
+No header can be injected: names and subjects are collapsed to one line
+when the message is queued (a name typed with a line break stays a name),
+``build`` refuses any header value that still holds CR or LF, addresses are
+written by ``email.utils.formataddr`` (which quotes and encodes display
+names), and the generator rejects a value that would start a new header.
 """
 
 from __future__ import annotations
 
 import datetime
 import secrets
+from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, parseaddr
 
 from flask import current_app, render_template
 
@@ -60,19 +63,40 @@ def recipient_time(value: datetime.datetime, user: User) -> str:
     return f"{local:%A} {local.day} {local:%B %Y, %H:%M} {local.tzname()} ({user.timezone})"
 
 
-def build(row: OutboxMessage, from_address: Address) -> EmailMessage:
-    """The message as it goes on the wire: text first, HTML as the preferred alternative."""
-    message = EmailMessage()
-    message["From"] = from_address
-    message["To"] = Address(display_name=row.to_name, addr_spec=row.to_address)
-    message["Subject"] = row.subject
+def header_value(value: str) -> str:
+    """``value`` for a header, refusing line breaks (a ValueError fails that message for good)."""
+    if "\r" in value or "\n" in value:
+        raise ValueError("line break in a header value")
+    return value
+
+
+def encoded(value: str) -> Header | str:
+    """ASCII as it is; anything else as an RFC 2047 encoded word."""
+    return value if value.isascii() else Header(value, "utf-8")
+
+
+def build(row: OutboxMessage, from_address: Address) -> Message:
+    """The message as it goes on the wire: text first, HTML as the preferred alternative.
+
+    Built with the ``email.mime`` classes: the same standard library, but
+    without re-parsing every header it writes, which made building a
+    message take three times as long as with ``EmailMessage`` (the
+    dispatcher's main cost). Line breaks are refused here and again by the
+    generator, which rejects a header value carrying an embedded header.
+    """
+    message = MIMEMultipart("alternative")
+    message["From"] = header_value(
+        formataddr((from_address.display_name, from_address.addr_spec), charset="utf-8")
+    )
+    message["To"] = header_value(formataddr((row.to_name, row.to_address), charset="utf-8"))
+    message["Subject"] = encoded(header_value(row.subject))
     message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = row.message_id
+    message["Message-ID"] = header_value(row.message_id)
     # RFC 3834: an automatic message; vacation responders should stay quiet.
     message["Auto-Submitted"] = "auto-generated"
     if row.unsubscribe_url:
-        message["List-Unsubscribe"] = f"<{row.unsubscribe_url}>"
-    message.set_content(row.text_body)
+        message["List-Unsubscribe"] = header_value(f"<{row.unsubscribe_url}>")
+    message.attach(MIMEText(row.text_body, "plain", "utf-8"))
     if row.html_body:
-        message.add_alternative(row.html_body, subtype="html")
+        message.attach(MIMEText(row.html_body, "html", "utf-8"))
     return message

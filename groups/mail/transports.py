@@ -23,7 +23,7 @@ import os
 import smtplib
 import ssl
 import tempfile
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -94,7 +94,7 @@ class SMTPTransport:
             raise
         return smtp
 
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+    def send(self, message: Message, sender: str, recipient: str) -> None:
         try:
             if self._smtp is None:
                 self._smtp = self._connect()
@@ -136,7 +136,7 @@ class FileTransport:
     def destination(self) -> str:
         return f"files in {self.directory}"
 
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+    def send(self, message: Message, sender: str, recipient: str) -> None:
         name = message["Message-ID"].strip("<>").split("@", 1)[0] + ".eml"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -158,7 +158,7 @@ class DisabledTransport:
     enabled = False
     destination = "nowhere: mail is switched off (MAIL_URL=none)"
 
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+    def send(self, message: Message, sender: str, recipient: str) -> None:
         raise TransportError("mail is switched off (MAIL_URL=none)")
 
     def close(self) -> None:
