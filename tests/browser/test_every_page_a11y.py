@@ -35,7 +35,9 @@ from peewee import OperationalError
 from werkzeug.exceptions import MethodNotAllowed
 
 import groups.clock
-from groups.models import LoginAttempt, Module, Session
+from groups import mail
+from groups.db import database
+from groups.models import LoginAttempt, Module, OutboxMessage, Session
 from groups.services import accounts, notes, overview
 from groups.services import attendance as attendance_service
 from groups.services import handouts as handout_service
@@ -59,6 +61,7 @@ NOT_HTML = {
     "handouts.member_packet": "PDF download",
     "handouts.packet_pdf": "PDF download",
     "handouts.packet_member_copies": "PDF download",
+    "outbox.preview": "a message's HTML, framed inside its Outbox page (visited there)",
 }
 
 GROUP_TZ = "America/New_York"
@@ -240,6 +243,10 @@ def build_world(live_server, monkeypatch) -> World:
     slugs = [h.slug for h in handout_service.library()]
     handout_service.save_packet(sessions[3], slugs[:2], False, by=provider)
     draft = new_group(provider, name="Spring depression group", focus="depression", status="draft")
+    with live_server.app.app_context(), database.atomic():
+        mail.queue(
+            "test", to=ben, key="a11y", subject="Test message", context={"destination": "here"}
+        )
     throttled = "locked.out@example.org"
     for _ in range(accounts.MAX_FAILURES_PER_ACCOUNT):
         LoginAttempt.create(email=throttled, ip="203.0.113.9", succeeded=False)
@@ -363,6 +370,8 @@ def visits(w: World) -> list[Visit]:
             then=add_closure(today + datetime.timedelta(days=60)),
         ),
         Visit("admin", "audit log", "/admin/audit"),
+        Visit("admin", "outbox", "/admin/outbox/"),
+        Visit("admin", "outbox message", f"/admin/outbox/{OutboxMessage.get().id}"),
         Visit(
             "admin",
             "audit log filtered",
