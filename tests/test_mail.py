@@ -385,7 +385,8 @@ def test_mail_switched_off_sends_nothing_and_says_so(app, make_user, runner):
     queue_test(app, make_user("member"))
     result = runner.invoke(args=["send-mail"])
     assert result.exit_code == 1
-    assert "mail is switched off (MAIL_URL=none)" in result.output
+    assert "Mail to nowhere (MAIL_URL=none)" in result.output
+    assert "Stopped: mail is switched off" in result.output
     assert "1 more message(s) waiting" in result.output
     row = OutboxMessage.get()
     assert (row.status, row.attempts) == ("pending", 0)

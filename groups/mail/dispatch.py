@@ -149,7 +149,7 @@ def run_pass(progress: Callable[[PassResult], object] | None = None) -> PassResu
     transport = open_transport(current_app.config)
     result = PassResult(destination=transport.destination)
     if not transport.enabled:
-        result.problem = "mail is switched off (MAIL_URL=none)"
+        result.problem = "mail is switched off"
         result.waiting = OutboxMessage.due(utcnow()).count()
         return result
     worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"

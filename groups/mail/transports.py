@@ -156,7 +156,7 @@ class DisabledTransport:
     """``MAIL_URL=none``: nothing is sent; messages wait in the outbox."""
 
     enabled = False
-    destination = "nowhere: mail is switched off (MAIL_URL=none)"
+    destination = "nowhere (MAIL_URL=none)"
 
     def send(self, message: Message, sender: str, recipient: str) -> None:
         raise TransportError("mail is switched off (MAIL_URL=none)")
