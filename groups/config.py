@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import os
 import secrets
+from email.utils import parseaddr
 from pathlib import Path
 
 # The accepted MAIL_URL forms besides "none" (groups/mail/transports.py reads them).
@@ -57,6 +58,12 @@ def from_environment(instance_path: str) -> dict:
             f"MAIL_URL must be none or start with smtp://, smtp+starttls:// or smtps://, "
             f"not {mail_url.split('://', 1)[0]!r}"
         )
+    mail_from = os.environ.get("MAIL_FROM", "noreply@localhost").strip()
+    if "@" not in parseaddr(mail_from)[1]:
+        raise ConfigError(
+            f"MAIL_FROM must be an address like clinic@example.org or "
+            f"'Riverside Psychiatry <clinic@example.org>', not {mail_from!r}"
+        )
     return {
         "APP_ENV": env,
         "DEVELOPMENT": development,
@@ -71,7 +78,7 @@ def from_environment(instance_path: str) -> dict:
         "PDF_CACHE_DIR": os.environ.get("PDF_CACHE_DIR") or str(Path(instance_path) / "pdf-cache"),
         # "" (development only): each message becomes a file in MAIL_OUTBOX_DIR.
         "MAIL_URL": mail_url,
-        "MAIL_FROM": os.environ.get("MAIL_FROM", "noreply@localhost").strip(),
+        "MAIL_FROM": mail_from,
         "MAIL_OUTBOX_DIR": str(Path(instance_path) / "outbox"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

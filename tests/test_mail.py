@@ -406,3 +406,6 @@ def test_production_needs_mail_url(monkeypatch, database_url):
     assert create_app().config["MAIL_URL"] == "none"
     monkeypatch.setenv("MAIL_URL", "smtp+starttls://u:p@relay:587")
     assert create_app().config["MAIL_URL"] == "smtp+starttls://u:p@relay:587"
+    monkeypatch.setenv("MAIL_FROM", "the clinic")
+    with pytest.raises(config.ConfigError, match="MAIL_FROM must be an address"):
+        create_app()
