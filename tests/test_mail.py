@@ -304,6 +304,16 @@ def test_a_permanent_refusal_fails_at_once_and_the_rest_go(mail_app, smtp, make_
     assert "refuse-bo" not in refused.last_error
 
 
+def test_an_address_the_server_cannot_take_fails_alone(mail_app, smtp, make_user):
+    """An address outside ASCII cannot be written (formataddr refuses it): that message fails."""
+    unicode = queue_test(mail_app, make_user("member", email="jösé@example.org"), key="1")
+    queue_test(mail_app, make_user("member", email="kim@example.org"), key="2")
+    result = run_pass(mail_app)
+    assert (result.sent, result.failed, result.problem) == (1, 1, "")
+    assert OutboxMessage.get_by_id(unicode.id).last_error == "UnicodeEncodeError"
+    assert [rcpts for _, rcpts, _ in smtp.recorder.envelopes] == [["kim@example.org"]]
+
+
 def test_two_dispatchers_at_once_send_each_message_once(mail_app, smtp, make_user, monkeypatch):
     monkeypatch.setattr(dispatch, "BATCH_SIZE", 3)  # many small claims, so they interleave
     members = [make_user("member") for _ in range(30)]

@@ -187,7 +187,7 @@ def _deliver(batch, worker, transport, from_address, result: PassResult) -> None
             return
         except Refused as error:
             final = mark_failed_attempt(row, worker, str(error), permanent=error.permanent)
-        except ValueError as error:  # a message that cannot be built (a malformed address)
+        except ValueError as error:  # cannot be built: a non-ASCII address, a line break
             final = mark_failed_attempt(row, worker, describe(error), permanent=True)
         else:
             mark_sent(row, worker)

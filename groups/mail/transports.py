@@ -95,9 +95,12 @@ class SMTPTransport:
         return smtp
 
     def send(self, message: Message, sender: str, recipient: str) -> None:
-        try:
-            if self._smtp is None:
+        if self._smtp is None:
+            try:
                 self._smtp = self._connect()
+            except (smtplib.SMTPException, OSError) as error:
+                raise TransportError(describe(error)) from error
+        try:
             self._smtp.send_message(message, from_addr=sender, to_addrs=[recipient])
         except smtplib.SMTPRecipientsRefused as error:
             code = next(iter(error.recipients.values()))[0]
@@ -105,8 +108,8 @@ class SMTPTransport:
         except smtplib.SMTPDataError as error:
             raise Refused(describe(error), permanent=error.smtp_code >= 500) from error
         except (smtplib.SMTPException, OSError) as error:
-            # No connection, a dropped one, a refused login or sender: the
-            # next message would meet the same fate.
+            # A dropped connection, a refused sender: the next message
+            # would meet the same fate.
             self.close()
             raise TransportError(describe(error)) from error
 
