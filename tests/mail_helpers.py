@@ -25,6 +25,7 @@ class Recorder:
 
     def __init__(self):
         self.envelopes: list[tuple[str, list[str], bytes]] = []
+        self.peers: list[tuple[str, int]] = []  # the client end of each message's connection
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -40,6 +41,7 @@ class Recorder:
             self.envelopes.append(
                 (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
             )
+            self.peers.append(session.peer)
         return "250 OK"
 
 

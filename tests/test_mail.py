@@ -154,6 +154,14 @@ def test_a_pass_delivers_text_and_html_with_safe_headers(mail_app, smtp, make_us
     assert len(smtp.recorder.envelopes) == 1
 
 
+def test_a_pass_uses_one_connection_for_all_its_batches(mail_app, smtp, make_user, monkeypatch):
+    monkeypatch.setattr(dispatch, "BATCH_SIZE", 2)
+    for n in range(5):
+        queue_test(mail_app, make_user("member"), key=str(n))
+    assert run_pass(mail_app).sent == 5
+    assert len(smtp.recorder.peers) == 5 and len(set(smtp.recorder.peers)) == 1
+
+
 def test_no_list_unsubscribe_unless_asked(mail_app, smtp, make_user):
     queue_test(mail_app, make_user("member"))
     run_pass(mail_app)
