@@ -162,6 +162,23 @@ def test_a_pass_uses_one_connection_for_all_its_batches(mail_app, smtp, make_use
     assert len(smtp.recorder.peers) == 5 and len(set(smtp.recorder.peers)) == 1
 
 
+def test_every_keeps_passing_until_stopped(mail_app, smtp, make_user, runner, monkeypatch):
+    queue_test(mail_app, make_user("member"))
+    naps = []
+
+    def nap(seconds):
+        naps.append(seconds)
+        if len(naps) == 2:
+            raise SystemExit(0)  # the operator stops the loop
+
+    monkeypatch.setattr("time.sleep", nap)
+    result = runner.invoke(args=["send-mail", "--every", "30"])
+    assert result.exit_code == 0
+    assert naps == [30, 30]
+    assert result.output.count("Mail to smtp://127.0.0.1") == 2
+    assert len(smtp.recorder.envelopes) == 1
+
+
 def test_no_list_unsubscribe_unless_asked(mail_app, smtp, make_user):
     queue_test(mail_app, make_user("member"))
     run_pass(mail_app)
