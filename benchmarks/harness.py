@@ -45,6 +45,7 @@ def app_environment(database_url: str, port: int | None = None, **extra: str) ->
         SECRET_KEY=env.get("BENCH_SECRET_KEY", "bench-" + "x" * 40),
         DATABASE_URL=database_url,
         BASE_URL=f"http://127.0.0.1:{port}" if port else "http://127.0.0.1",
+        MAIL_URL="none",  # production requires it; the bench sends no mail over HTTP
         PYTHONUNBUFFERED="1",
         # The load clients sign staff in with a password only (no authenticator).
         REQUIRE_STAFF_2FA="0",

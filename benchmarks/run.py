@@ -543,6 +543,91 @@ def measure_floors(app, targets: Targets, args, cpu: dict[str, float]) -> dict[s
     return out
 
 
+# --- mail ----------------------------------------------------------------------------
+
+MAIL_MESSAGES = 1000
+MAIL_GOAL_PER_S = 200
+
+
+def measure_mail_dispatch(tmp: Path) -> dict[str, float]:
+    """``MAIL_MESSAGES`` queued messages delivered by one dispatcher pass to a local aiosmtpd.
+
+    The SMTP server is its own process (as a real relay would be) and the
+    outbox its own SQLite file, so the demo data stays as it was. Queueing
+    is untimed; the pass (claims, SMTP over one connection, marking each
+    sent and audited) is timed whole. "CPU ms" is the dispatcher's own.
+    """
+    import socket
+    import subprocess
+
+    from benchmarks.harness import free_port
+    from groups import create_app, mail
+    from groups.db import database
+    from groups.migrate import apply_migrations
+    from groups.models import OutboxMessage, User
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink"]
+        + ["-l", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp / 'mail-bench.db'}",
+            "SECRET_KEY": "bench-mail",
+            "BASE_URL": "http://127.0.0.1",
+            "MAIL_URL": f"smtp://127.0.0.1:{port}",
+            "MAIL_FROM": "clinic@example.org",
+        }
+    )
+    try:
+        with app.app_context(), database.connection_context():
+            apply_migrations()
+            members = [
+                User.create(
+                    email=f"bench-member-{n}@example.org", name=f"Member {n}", role="member"
+                )
+                for n in range(50)
+            ]
+            with database.atomic():
+                for n in range(MAIL_MESSAGES):
+                    mail.queue(
+                        "test",
+                        to=members[n % len(members)],
+                        key=f"bench-{n}",
+                        subject="Test message",
+                        context={"destination": "the bench's SMTP server"},
+                    )
+            deadline = time.monotonic() + 30
+            while True:  # the server process is listening once a connection succeeds
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise BenchError("mail_dispatch: aiosmtpd did not start") from None
+                    time.sleep(0.1)
+            started, cpu_started = time.perf_counter(), time.process_time()
+            result = mail.run_pass()
+            seconds = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
+            sent = OutboxMessage.select().where(OutboxMessage.status == "sent").count()
+    finally:
+        server.terminate()
+        server.wait(10)
+    if not result.ok or sent != MAIL_MESSAGES:
+        raise BenchError(f"mail_dispatch: {result.summary()} ({sent} marked sent)")
+    print(f"  {'mail_dispatch':<18} {MAIL_MESSAGES} messages", file=sys.stderr)
+    return {
+        "n": MAIL_MESSAGES,
+        "seconds": round(seconds, 3),
+        "messages_per_s": round(MAIL_MESSAGES / seconds, 1),
+        "cpu_ms_per_message": round(cpu * 1000 / MAIL_MESSAGES, 3),
+    }
+
+
 # --- reporting ---------------------------------------------------------------------
 
 
@@ -638,6 +723,15 @@ def goals(results: dict[str, dict]) -> list[tuple[str, bool, str]]:
         checks.append(
             ("handout_warm p95 < 10 ms", p95("handout_warm") < 10, f"{p95('handout_warm'):.2f} ms")
         )
+    if "mail_dispatch" in results:
+        rate = results["mail_dispatch"]["messages_per_s"]
+        checks.append(
+            (
+                f"mail_dispatch >= {MAIL_GOAL_PER_S} messages/s",
+                rate >= MAIL_GOAL_PER_S,
+                f"{rate:.0f}/s",
+            )
+        )
     if "handout_cold" in results and "ratio" in results["handout_cold"]:
         r = results["handout_cold"]["ratio"]
         checks.append(("handout_cold < 1.2x pdf_floor", r < 1.2, f"{r:.2f}x"))
@@ -702,6 +796,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.stop()
         timings.update(measure_floors(app, targets, args, cpu))
+        mail_dispatch = (
+            measure_mail_dispatch(tmp) if not args.only or "mail_dispatch" in args.only else None
+        )
     except BenchError as error:
         print(f"bench failed: {error}", file=sys.stderr)
         print(server.log(), file=sys.stderr)
@@ -714,6 +811,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kept {tmp}", file=sys.stderr)
 
     results = results_table(timings, cpu)
+    if mail_dispatch is not None:
+        results["mail_dispatch"] = mail_dispatch
     info = machine()
     print()
     print(
@@ -724,6 +823,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     print(format_table(results, args.workers))
+    if mail_dispatch is not None:
+        print(
+            f"\nmail_dispatch: {mail_dispatch['n']} messages in {mail_dispatch['seconds']:.2f} s, "
+            f"{mail_dispatch['messages_per_s']:.0f} messages/s, "
+            f"{mail_dispatch['cpu_ms_per_message']:.2f} CPU ms each "
+            f"(goal >= {MAIL_GOAL_PER_S} messages/s)"
+        )
     print()
     for goal, met, figures in goals(results):
         print(f"{'met ' if met else 'MISS'}  {goal}: {figures}")

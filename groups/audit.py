@@ -51,6 +51,11 @@ ACTIONS = (
     "two_factor_reset",
     "recovery_codes_created",
     "recovery_code_used",
+    "mail_queued",
+    "mail_delivered",
+    "mail_failed",
+    "mail_retried",
+    "mail_viewed",
 )
 
 

@@ -196,6 +196,35 @@ def check_handouts_command():
     click.echo(f"All {count} handouts are valid, and every curriculum module has a handout.")
 
 
+@click.command("send-mail")
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help="Keep running: a pass every SECONDS (default: one pass, then exit).",
+)
+@with_appcontext
+def send_mail_command(every):
+    """Deliver the queued mail: one pass (exit 1 if a message is left undelivered), or a loop."""
+    import time
+
+    from . import mail
+
+    def progress(result):
+        click.echo(f"  {result.counts()}", err=True)
+
+    while True:
+        with database.connection_context():
+            result = mail.run_pass(progress)
+        if every is None:
+            if not result.ok:
+                raise click.ClickException(result.summary())
+            click.echo(result.summary())
+            return
+        click.echo(result.summary(), err=not result.ok)
+        time.sleep(every)
+
+
 def _handout_problems(problems: list[str]):
     for problem in problems:
         click.echo(f"  {problem}", err=True)
@@ -252,5 +281,6 @@ def init_app(app: Flask) -> None:
         check_handouts_command,
         list_measures_command,
         check_measures_command,
+        send_mail_command,
     ):
         app.cli.add_command(command)

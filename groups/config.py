@@ -1,8 +1,9 @@
 """Configuration from the environment.
 
 ``APP_ENV`` is ``development`` (the default, used by ``make run`` and tests)
-or ``production``. Outside development ``SECRET_KEY`` is required and cookies
-are sent only over HTTPS.
+or ``production``. Outside development ``SECRET_KEY`` is required, cookies
+are sent only over HTTPS, and ``MAIL_URL`` must say where mail goes (or be
+``none``): a production app never writes member mail to local files.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import datetime
 import os
 import secrets
+from email.utils import parseaddr
 from pathlib import Path
 
 # Printed on every handout; a practice outside the US sets its own line.
 DEFAULT_CRISIS_TEXT = "In a crisis, call or text 988 (US), or call 911"
+# The accepted MAIL_URL forms besides "none" (groups/mail/transports.py reads them).
+MAIL_URL_SCHEMES = ("smtp://", "smtp+starttls://", "smtps://")
 
 
 class ConfigError(RuntimeError):
@@ -59,6 +63,24 @@ def from_environment(instance_path: str) -> dict:
     time_format = os.environ.get("TIME_FORMAT", "12h")
     if time_format not in ("12h", "24h"):
         raise ConfigError(f"TIME_FORMAT must be '12h' or '24h', not {time_format!r}")
+    mail_url = os.environ.get("MAIL_URL", "").strip()
+    if not mail_url and not development:
+        raise ConfigError(
+            "MAIL_URL is not set. In production say where mail goes, e.g. "
+            "MAIL_URL=smtp+starttls://user:password@mail.example.org:587, "
+            "or MAIL_URL=none to send no mail at all."
+        )
+    if mail_url and mail_url != "none" and not mail_url.startswith(MAIL_URL_SCHEMES):
+        raise ConfigError(
+            f"MAIL_URL must be none or start with smtp://, smtp+starttls:// or smtps://, "
+            f"not {mail_url.split('://', 1)[0]!r}"
+        )
+    mail_from = os.environ.get("MAIL_FROM", "noreply@localhost").strip()
+    if "@" not in parseaddr(mail_from)[1]:
+        raise ConfigError(
+            f"MAIL_FROM must be an address like clinic@example.org or "
+            f"'Riverside Psychiatry <clinic@example.org>', not {mail_from!r}"
+        )
     return {
         "APP_ENV": env,
         "DEVELOPMENT": development,
@@ -77,6 +99,10 @@ def from_environment(instance_path: str) -> dict:
         # Its size cap in megabytes (0 switches the cache off); the least recently
         # used PDFs are evicted first.
         "PDF_CACHE_MAX_MB": int(os.environ.get("PDF_CACHE_MAX_MB", "512")),
+        # "" (development only): each message becomes a file in MAIL_OUTBOX_DIR.
+        "MAIL_URL": mail_url,
+        "MAIL_FROM": mail_from,
+        "MAIL_OUTBOX_DIR": str(Path(instance_path) / "outbox"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": not development,

@@ -39,6 +39,7 @@ ATTENDANCE_STATUSES = ("present", "late", "absent", "excused")
 ATTENDANCE_NOTE_MAX = 500
 # The longest private session note; the column is unbounded text, so this is the app's limit.
 SESSION_NOTE_MAX = 2000
+MAIL_STATUSES = ("pending", "sending", "sent", "failed")
 
 
 def new_session_token() -> str:
@@ -433,6 +434,62 @@ class ChangeCounter(BaseModel):
     value = BigIntegerField(default=0)
 
 
+class OutboxMessage(BaseModel):
+    """One email the practice sends, written in the transaction of its cause (groups/mail).
+
+    ``key`` is the idempotency key: the database refuses a second row for
+    one logical message. ``status`` moves pending -> sending (claimed by one
+    dispatcher until ``claimed_until``) -> sent, or back to pending with a
+    later ``next_attempt_at``, or to failed after the last attempt.
+    ``last_error`` names the failure only (exception and SMTP code), never
+    an address or a body.
+    """
+
+    key = CharField(unique=True)
+    kind = CharField(index=True)
+    recipient = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    to_address = CharField()
+    to_name = CharField(default="")
+    subject = CharField()
+    text_body = TextField()
+    html_body = TextField(default="")
+    unsubscribe_url = CharField(default="")
+    message_id = CharField()
+    status = CharField(default="pending", choices=[(s, s) for s in MAIL_STATUSES])
+    attempts = IntegerField(default=0)
+    next_attempt_at = UTCDateTimeField(default=utcnow)
+    last_error = CharField(default="")
+    created_at = UTCDateTimeField(default=utcnow, index=True)
+    sent_at = UTCDateTimeField(null=True)
+    claimed_by = CharField(default="")
+    claimed_until = UTCDateTimeField(null=True)
+
+    class Meta:
+        # The dispatcher's question: which messages are due, oldest first.
+        indexes = ((("status", "next_attempt_at"), False),)
+
+    @classmethod
+    def due(cls, now: datetime.datetime):
+        """Messages a dispatcher may claim: pending and due, or left behind by an expired claim."""
+        waiting = (cls.status == "pending") & (cls.next_attempt_at <= now)
+        abandoned = (cls.status == "sending") & (cls.claimed_until < now)
+        return cls.select().where(waiting | abandoned).order_by(cls.next_attempt_at, cls.id)
+
+    @classmethod
+    def is_queued(cls, key: str) -> bool:
+        return cls.select().where(cls.key == key).exists()
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status == "failed"
+
+    def retry_now(self) -> None:
+        """Give a failed message a fresh set of attempts, due at once (the caller saves)."""
+        self.status = "pending"
+        self.attempts = 0
+        self.next_attempt_at = utcnow()
+
+
 ALL_MODELS = [
     User,
     LoginAttempt,
@@ -449,4 +506,5 @@ ALL_MODELS = [
     CatchUpDone,
     PacketItem,
     ChangeCounter,
+    OutboxMessage,
 ]

@@ -24,6 +24,10 @@ STATUS_CLASSES = {
     "late": "warn",
     "excused": "warn",
     "cancelled": "danger",
+    "sent": "ok",
+    "pending": "warn",
+    "sending": "warn",
+    "failed": "danger",
     "absent": "danger",
 }
 
@@ -41,6 +45,7 @@ NAV = {
         ("calendars.export", "Calendars"),
         ("handouts.library", "Handouts"),
         ("admin.audit_log", "Audit log"),
+        ("outbox.index", "Outbox"),
         ("account.profile", "Profile"),
     ],
     "provider": [

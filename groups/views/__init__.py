@@ -1,6 +1,6 @@
 """One blueprint per area; the factory registers them in this order."""
 
-from . import account, admin, attendance, auth, calendars, groups, handouts, main, sessions
+from . import account, admin, attendance, auth, calendars, groups, handouts, main, outbox, sessions
 
 BLUEPRINTS = [
     auth.bp,
@@ -12,4 +12,5 @@ BLUEPRINTS = [
     handouts.bp,
     attendance.bp,
     account.bp,
+    outbox.bp,
 ]

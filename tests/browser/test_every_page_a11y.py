@@ -34,9 +34,10 @@ from peewee import OperationalError
 from werkzeug.exceptions import MethodNotAllowed
 
 import groups.clock
-from groups import two_factor
+from groups import mail, two_factor
 from groups.clock import utcnow
-from groups.models import LoginAttempt, Module, Session
+from groups.db import database
+from groups.models import LoginAttempt, Module, OutboxMessage, Session
 from groups.services import accounts, notes, overview
 from groups.services import attendance as attendance_service
 from groups.services import handouts as handout_service
@@ -61,6 +62,7 @@ NOT_HTML = {
     "handouts.member_packet": "PDF download",
     "sessions.packet_pdf": "PDF download",
     "sessions.member_copies": "PDF download",
+    "outbox.preview": "a message's HTML, framed inside its Outbox page (visited there)",
 }
 
 GROUP_TZ = "America/New_York"
@@ -246,6 +248,10 @@ def build_world(live_server, monkeypatch) -> World:
     slugs = [h.slug for h in handout_service.library()]
     handout_service.save_packet(sessions[3], slugs[:2], False, by=provider)
     draft = new_group(provider, name="Spring depression group", focus="depression", status="draft")
+    with live_server.app.app_context(), database.atomic():
+        mail.queue(
+            "test", to=ben, key="a11y", subject="Test message", context={"destination": "here"}
+        )
     throttled = "locked.out@example.org"
     for _ in range(accounts.MAX_FAILURES_PER_ACCOUNT):
         LoginAttempt.create(email=throttled, ip="203.0.113.9", succeeded=False)
@@ -389,6 +395,8 @@ def visits(w: World) -> list[Visit]:
         Visit("admin", "profile", "/account/"),
         Visit("admin", "two-factor off", "/account/two-factor"),
         Visit("admin", "edit a person with two-factor on", f"/admin/users/{w.two_step.id}"),
+        Visit("admin", "outbox", "/admin/outbox/"),
+        Visit("admin", "outbox message", f"/admin/outbox/{OutboxMessage.get().id}"),
         Visit(
             "admin",
             "audit log filtered",
