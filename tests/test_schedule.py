@@ -16,6 +16,7 @@ from group_helpers import (
     weekly,
 )
 
+from groups import clock
 from groups.curricula import default_curriculum
 from groups.models import AuditLog, Closure, Group, Session
 from groups.services import ServiceError
@@ -108,14 +109,10 @@ def test_start_date_picks_the_first_matching_weekday(now, provider):
 
 def test_a_time_inside_the_spring_forward_gap_moves_forward():
     # 02:30 on 14 March 2027 does not exist in Los Angeles; the clock reads 03:30.
-    at = schedule_service.local_to_utc(
-        datetime.date(2027, 3, 14), datetime.time(2, 30), "America/Los_Angeles"
-    )
+    at = clock.local_to_utc(datetime.date(2027, 3, 14), datetime.time(2, 30), "America/Los_Angeles")
     assert at.astimezone(LA).time() == datetime.time(3, 30)
     # 01:30 on 7 November 2027 happens twice; the first (daylight) one is used.
-    at = schedule_service.local_to_utc(
-        datetime.date(2027, 11, 7), datetime.time(1, 30), "America/Los_Angeles"
-    )
+    at = clock.local_to_utc(datetime.date(2027, 11, 7), datetime.time(1, 30), "America/Los_Angeles")
     assert at == datetime.datetime(2027, 11, 7, 8, 30, tzinfo=UTC)
 
 
@@ -195,7 +192,7 @@ def test_cancelling_shifts_the_modules_so_none_is_lost(now, provider):
 
 def test_held_sessions_keep_their_module_and_reordering_skips_no_module(now, provider):
     group = new_group(provider)
-    modules = group_service.group_modules(group)
+    modules = list(group.modules_in_order())
     titles = [m.title for m in modules]
     held = add_session(group, NOW - datetime.timedelta(days=7), status="held", module=modules[0])
     for week in range(1, 4):
@@ -217,7 +214,7 @@ def test_held_sessions_keep_their_module_and_reordering_skips_no_module(now, pro
 
 def test_an_open_group_starts_a_new_round_after_the_last_module(now, provider):
     group = new_group(provider, format="open")
-    modules = group_service.group_modules(group)
+    modules = list(group.modules_in_order())
     titles = [m.title for m in modules]
     for week, module in enumerate(modules):  # a whole round already held
         add_session(
