@@ -27,7 +27,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from .curricula import FOCUS_LABELS, FOCUSES
+from . import audit
+from .models import FOCUS_LABELS, FOCUSES
 from .passwords import MAX_PASSWORD_LENGTH, password_problem
 from .services.accounts import valid_timezone
 
@@ -211,3 +212,34 @@ class MakeupForm(DateTimeForm):
 class ClosureForm(FlaskForm):
     date = DateField("Date", validators=[InputRequired("Pick a date.")])
     reason = StringField("Reason (e.g. holiday)", validators=[Optional(), Length(max=120)])
+
+
+class IsoDateField(DateField):
+    """A date typed as YYYY-MM-DD, with a message that shows the expected shape."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError("Use a date like 2026-01-31.") from None
+
+
+class AuditFilterForm(FlaskForm):
+    """The audit log's filters: read from the query string, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    who = StringField("Who (email contains)", validators=[Optional(), Length(max=254)])
+    action = SelectField(
+        "Action",
+        choices=[SelectChoice("", "Any action")]
+        + [SelectChoice(a, a.replace("_", " ")) for a in audit.ACTIONS],
+        validate_choice=False,  # an unknown action filters nothing, as an empty one
+    )
+    day_from = IsoDateField("From", validators=[Optional()], name="from")
+    day_to = IsoDateField("To", validators=[Optional()], name="to")
+
+    def validate_day_to(self, field):
+        if field.data and self.day_from.data and field.data < self.day_from.data:
+            raise ValidationError("The end date is before the start date.")

@@ -1,14 +1,20 @@
-"""Template helpers: each role's navigation, and shared lists for forms."""
+"""Everything templates get besides their page data: registered here, in one place.
+
+Each role's navigation, the shared label tables, and the ``local`` filter.
+None of them queries the database: a page's data comes from its read
+function (``services/overview.py`` and its siblings).
+"""
 
 from __future__ import annotations
-
-import zoneinfo
 
 from flask import Flask, current_app
 from flask_login import current_user
 
-from .curricula import FOCUS_LABELS
+from .clock import to_local
 from .forms import COMMON_TIMEZONES
+from .models import FOCUS_LABELS
+from .services.attendance import STATUS_LABELS, STATUS_SYMBOLS
+from .services.pacing import STATE_LABELS, STATE_SYMBOLS
 
 STATUS_CLASSES = {
     "active": "ok",
@@ -65,7 +71,7 @@ def local_time(value, tz: str, fmt: str = "%a %d %b %Y, %H:%M"):
     """Format an aware UTC datetime in a zone (``%-d`` is avoided for portability)."""
     if value is None:
         return ""
-    return value.astimezone(zoneinfo.ZoneInfo(tz)).strftime(fmt)
+    return to_local(value, tz).strftime(fmt)
 
 
 def init_app(app: Flask) -> None:
@@ -74,5 +80,9 @@ def init_app(app: Flask) -> None:
         common_timezones=COMMON_TIMEZONES,
         focus_labels=FOCUS_LABELS,
         status_class=status_class,
+        attendance_labels=STATUS_LABELS,
+        attendance_symbols=STATUS_SYMBOLS,
+        pacing_labels=STATE_LABELS,
+        pacing_symbols=STATE_SYMBOLS,
     )
     app.jinja_env.filters["local"] = local_time

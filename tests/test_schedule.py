@@ -360,7 +360,7 @@ def test_bad_schedule_input_is_shown_next_to_the_field(
     login(client, provider)
     audit_before = AuditLog.select().count()
     response = client.post(f"/groups/{group.id}/schedule", data=schedule_form(**{field: value}))
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert message in field_error(response.text, field)
     # What the user typed is kept.
     if value and field != "weekday":
@@ -376,7 +376,7 @@ def test_cancel_and_reschedule_pages(client, now, provider):
     login(client, provider)
 
     response = client.post(f"/sessions/{first.id}/cancel", data={"reason": ""})
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "Give a reason" in field_error(response.text, "reason")
     assert Session.get_by_id(first.id).status == "scheduled"
 
@@ -391,7 +391,7 @@ def test_cancel_and_reschedule_pages(client, now, provider):
     response = client.post(
         f"/sessions/{second.id}/reschedule", data={"date": "2026-01-01", "time": "18:00"}
     )
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "in the past" in field_error(response.text, "date")
     assert Session.get_by_id(second.id).revision == 0
 

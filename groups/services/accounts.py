@@ -201,6 +201,16 @@ def use_password_link(token: str, password: str) -> User:
     return user
 
 
+def people(role: str = "", search: str = ""):
+    """Accounts by role and name, optionally of one role and matching a name or email."""
+    query = User.select().order_by(User.role, User.name, User.id)
+    if role in ROLES:
+        query = query.where(User.role == role)
+    if search:
+        query = query.where(User.name.contains(search) | User.email.contains(search.lower()))
+    return query
+
+
 def count_by_role() -> dict[str, int]:
     rows = User.select(User.role, fn.COUNT(User.id).alias("n")).group_by(User.role)
     return {r.role: r.n for r in rows}

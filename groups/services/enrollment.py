@@ -51,10 +51,11 @@ def closed_reason(group: Group, sessions: list[Session] | None = None) -> str | 
 
 
 def waitlist(group: Group):
+    """Waitlisted enrollments of active accounts, first come first served."""
     return (
         Enrollment.select(Enrollment, User)
         .join(User, on=(Enrollment.member == User.id))
-        .where(Enrollment.group == group, Enrollment.status == "waitlisted")
+        .where(Enrollment.group == group, Enrollment.status == "waitlisted", User.active)
         .order_by(Enrollment.requested_at, Enrollment.id)
     )
 
@@ -115,6 +116,24 @@ def enroll(group: Group, member: User, *, by: User) -> Enrollment:
             f"{member.name} is already enrolled or waitlisted in this group.", "member"
         ) from None
     return enrollment
+
+
+def enroll_by_email(group: Group, email: str, *, by: User) -> Enrollment:
+    """Enroll the member account with this email; every refusal names the email field.
+
+    Staff enroll by email so that a provider never browses the practice's
+    member list.
+    """
+    member = User.by_email(email)
+    if member is None or not member.is_member:
+        raise ServiceError(
+            "No member account has this email. Check the spelling, or create the account below.",
+            "email",
+        )
+    try:
+        return enroll(group, member, by=by)
+    except ServiceError as error:
+        raise ServiceError(error.message, "email") from None
 
 
 def withdraw(enrollment: Enrollment, reason: str, *, by: User) -> Enrollment | None:

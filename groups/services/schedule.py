@@ -14,9 +14,11 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 
+from peewee import IntegrityError
+
 from .. import audit
 from ..clock import local_to_utc, utcnow, weekly_dates
-from ..db import write_transaction
+from ..db import database, write_transaction
 from ..models import Closure, Group, Module, Session, User
 from . import ServiceError
 
@@ -49,6 +51,23 @@ def planned_times(
         raise ServiceError("Too many closures in a row to fit this schedule.")
     length = datetime.timedelta(minutes=minutes)
     return [(starts, starts + length) for starts in (local_to_utc(d, at, tz) for d in dates)]
+
+
+def add_closure(day: datetime.date, reason: str, *, by: User) -> Closure:
+    """Close the practice on a day; schedules created from now on skip it."""
+    try:
+        with database.atomic():
+            closure = Closure.create(date=day, reason=(reason or "").strip())
+            audit.record("closure_changed", actor=by, target=closure, change="added")
+    except IntegrityError:
+        raise ServiceError("This date is already a closure.", "date") from None
+    return closure
+
+
+def remove_closure(closure: Closure, *, by: User) -> None:
+    with database.atomic():
+        audit.record("closure_changed", actor=by, target=closure, change="removed")
+        closure.delete_instance()
 
 
 def create_schedule(

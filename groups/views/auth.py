@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import audit
 from ..auth import safe_next, start_session
-from ..forms import ActionForm, LoginForm, SetPasswordForm
+from ..forms import LoginForm, SetPasswordForm
 from ..services import ServiceError, accounts
+from .helpers import apply_service_error, render_form
 
 bp = Blueprint("auth", __name__)
 
@@ -18,29 +19,26 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
-    status = 200
     if form.validate_on_submit():
         try:
             user = accounts.authenticate(form.email.data, form.password.data, audit.client_ip())
         except accounts.LoginThrottled as error:
-            form.form_errors.append(error.message)
-            status = 429
+            apply_service_error(form, error)
+            return render_template("auth/login.html", form=form), 429
         except ServiceError as error:
-            form.form_errors.append(error.message)
+            apply_service_error(form, error)
         else:
             session.clear()  # a new session at login: no fixation
             login_user(user)
             start_session(user)
             audit.record("login", actor=user, target=user)
             return redirect(safe_next(request.args.get("next")) or url_for("main.index"))
-    return render_template("auth/login.html", form=form), status
+    return render_form("auth/login.html", form)
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    if not ActionForm().validate_on_submit():
-        abort(400)
     user = current_user._get_current_object()
     accounts.end_sessions(user)
     audit.record("logout", actor=user, target=user)
@@ -60,11 +58,11 @@ def set_password(token: str):
         try:
             accounts.use_password_link(token, form.password.data)
         except ServiceError as error:
-            form.password.errors.append(error.message)
+            apply_service_error(form, error)
         else:
             if current_user.is_authenticated:
                 logout_user()
             session.clear()
             flash("Your password is set. You can log in now.", "success")
             return redirect(url_for("auth.login"))
-    return render_template("auth/set_password.html", form=form, user=user)
+    return render_form("auth/set_password.html", form, user=user)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import zoneinfo
-
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
@@ -11,7 +9,7 @@ from ..access import session_for_member, session_for_staff
 from ..auth import role_required
 from ..forms import DateTimeForm, ReasonForm
 from ..services import ServiceError, schedule
-from .helpers import apply_service_error
+from .helpers import apply_service_error, render_form
 
 bp = Blueprint("sessions", __name__, url_prefix="/sessions")
 staff = role_required("admin", "provider")
@@ -41,7 +39,7 @@ def cancel(session_id: int):
         else:
             flash("Cancelled the session. Members see the reason on their schedule.", "success")
             return redirect(url_for("groups.detail", group_id=session.group_id))
-    return render_template("sessions/cancel.html", form=form, session=session, group=session.group)
+    return render_form("sessions/cancel.html", form, session=session, group=session.group)
 
 
 @bp.route("/<int:session_id>/reschedule", methods=["GET", "POST"])
@@ -49,7 +47,7 @@ def cancel(session_id: int):
 def reschedule(session_id: int):
     session = session_for_staff(current_user, session_id)
     # Starts from the session's current local date and time.
-    local = session.starts_at.astimezone(zoneinfo.ZoneInfo(session.group.timezone))
+    local = session.group.local(session.starts_at)
     form = DateTimeForm(date=local.date(), time=local.time())
     if form.validate_on_submit():
         try:
@@ -59,6 +57,4 @@ def reschedule(session_id: int):
         else:
             flash("Moved the session.", "success")
             return redirect(url_for("groups.detail", group_id=session.group_id))
-    return render_template(
-        "sessions/reschedule.html", form=form, session=session, group=session.group
-    )
+    return render_form("sessions/reschedule.html", form, session=session, group=session.group)
