@@ -17,7 +17,7 @@ from peewee import JOIN, SQL, fn
 from ..clock import utcnow
 from ..models import CoFacilitator, Enrollment, Group, Module, PacketItem, Session, User
 from . import attendance, pacing
-from .enrollment import closed_reason, waitlist
+from .enrollment import closed_reason
 
 # Groups lists -------------------------------------------------------------------
 
@@ -83,31 +83,83 @@ def group_list(groups, *, with_providers: bool) -> GroupList:
 
 
 # The group page -----------------------------------------------------------------
+#
+# The busiest staff page reads its rows as tuples into the small records
+# below instead of building peewee models: model rows were most of the
+# page's time. The records carry the attribute names of the models they
+# stand for, so the pacing and attendance functions take them as they are.
+
+
+class Person(NamedTuple):
+    id: int
+    name: str
+
+
+class ModuleRow(NamedTuple):
+    id: int
+    position: int
+    title: str
+
+
+class SessionRow(NamedTuple):
+    id: int
+    module_id: int | None
+    module: ModuleRow | None
+    starts_at: datetime.datetime
+    ends_at: datetime.datetime
+    status: str
+    cancel_reason: str
+    is_makeup: bool
+
+
+class Seat(NamedTuple):
+    """An active or waitlisted enrollment and its member."""
+
+    id: int
+    member_id: int
+    member: Person
+    status: str
+    requested_at: datetime.datetime
+    joined_at: datetime.datetime | None
 
 
 class GroupPage(NamedTuple):
-    lead: User
-    co_facilitators: list[User]
-    sessions: list[Session]  # oldest first, each with its module attached
+    lead: Person
+    co_facilitators: list[Person]
+    sessions: list[SessionRow]  # oldest first
     attendance_due: set[int]  # scheduled sessions that can take attendance (today or earlier)
-    roster: list[Enrollment]
-    waitlist: list[Enrollment]
+    roster: list[Seat]  # by name
+    waitlist: list[Seat]  # first come first served
     enrollment_closed: str | None
     attendance: dict  # attendance.attendance_grid
     group_pacing: pacing.GroupPacing
 
 
 def group_page(group: Group) -> GroupPage:
-    """Everything the group page shows (7 queries)."""
-    modules = list(group.modules_in_order())
+    """Everything the group page shows (6 queries)."""
+    modules = [
+        ModuleRow(*row)
+        for row in group.modules_in_order(Module.id, Module.position, Module.title).tuples()
+    ]
     by_id = {m.id: m for m in modules}
-    sessions = list(group.sessions_in_order())
-    for s in sessions:
-        if s.module_id is not None:
-            s.module = by_id[s.module_id]
-    roster = list(Enrollment.active_in(group))
+    sessions = [
+        SessionRow(sid, module_id, by_id.get(module_id), *rest)
+        for sid, module_id, *rest in group.sessions_in_order(
+            Session.id,
+            Session.module,
+            Session.starts_at,
+            Session.ends_at,
+            Session.status,
+            Session.cancel_reason,
+            Session.is_makeup,
+        ).tuples()
+    ]
+    seats = current_seats(group)
     today = group.today()
     lead, co_facilitators = facilitators_of(group)
+    roster = sorted(
+        (e for e in seats if e.status == "active"), key=lambda e: (e.member.name, e.member.id)
+    )
     return GroupPage(
         lead=lead,
         co_facilitators=co_facilitators,
@@ -118,21 +170,53 @@ def group_page(group: Group) -> GroupPage:
             if s.status == "scheduled" and group.local(s.starts_at).date() <= today
         },
         roster=roster,
-        waitlist=list(waitlist(group)),
+        waitlist=[e for e in seats if e.status == "waitlisted"],
         enrollment_closed=closed_reason(group, sessions),
         attendance=attendance.attendance_grid(sessions, roster, attendance.held_rows([group.id])),
         group_pacing=pacing.group_pacing(group, sessions, modules),
     )
 
 
-def facilitators_of(group: Group) -> tuple[User, list[User]]:
+def current_seats(group: Group) -> list[Seat]:
+    """Active and waitlisted enrollments of active accounts, oldest request first (1 query).
+
+    The same members as ``Enrollment.active_in`` and ``enrollment.waitlist``
+    together: a deactivated account holds no seat and waits for none.
+    """
+    query = (
+        Enrollment.select(
+            Enrollment.id,
+            Enrollment.member,
+            User.name,
+            Enrollment.status,
+            Enrollment.requested_at,
+            Enrollment.joined_at,
+        )
+        .join(User, on=(Enrollment.member == User.id))
+        .where(
+            Enrollment.group == group,
+            Enrollment.status.in_(("active", "waitlisted")),
+            User.active,
+        )
+        .order_by(Enrollment.requested_at, Enrollment.id)
+        .tuples()
+    )
+    return [
+        Seat(eid, member_id, Person(member_id, name), *rest)
+        for eid, member_id, name, *rest in query
+    ]
+
+
+def facilitators_of(group: Group) -> tuple[Person, list[Person]]:
     """The lead and the co-facilitators by name, in one query."""
     co = CoFacilitator.select(CoFacilitator.provider).where(CoFacilitator.group == group)
-    people = list(
-        User.select(User.id, User.name)
+    people = [
+        Person(*row)
+        for row in User.select(User.id, User.name)
         .where((User.id == group.lead_id) | User.id.in_(co))
         .order_by(User.name)
-    )
+        .tuples()
+    ]
     lead = next(p for p in people if p.id == group.lead_id)
     return lead, [p for p in people if p.id != group.lead_id]
 
