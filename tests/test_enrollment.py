@@ -13,6 +13,7 @@ from group_helpers import UTC, add_session, enroll_all, field_error, new_group
 from groups.db import database
 from groups.models import AuditLog, Enrollment, SetPasswordToken, User
 from groups.services import ServiceError
+from groups.services import accounts
 from groups.services import enrollment as enrollment_service
 
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -404,3 +405,18 @@ def test_a_started_closed_group_shows_no_enroll_form_and_makes_no_account(client
     )
     assert response.status_code == 302
     assert User.select().count() == before
+
+
+def test_a_deactivated_account_holds_no_seat_and_waits_for_none(make_user, provider):
+    admin = make_user("admin")
+    group = new_group(provider, capacity=2)
+    leaving, staying, waiting, newcomer = (make_user("member") for _ in range(4))
+    enroll_all(group, [leaving, staying, waiting])
+    assert statuses(group)[waiting.id] == "waitlisted"
+    accounts.set_active(waiting, False, changed_by=admin)
+    accounts.set_active(leaving, False, changed_by=admin)
+
+    assert [e.member_id for e in Enrollment.active_in(group)] == [staying.id]
+    assert list(enrollment_service.waitlist(group)) == []
+    # The seat the deactivated member held is free again for someone new.
+    assert enrollment_service.enroll(group, newcomer, by=provider).status == "active"

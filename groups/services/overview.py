@@ -15,6 +15,7 @@ from typing import NamedTuple
 from peewee import JOIN, SQL, fn
 
 from ..clock import utcnow
+from ..db import Prepared
 from ..models import CoFacilitator, Enrollment, Group, Module, PacketItem, Session, User
 from . import attendance, pacing
 from .enrollment import closed_reason
@@ -84,10 +85,11 @@ def group_list(groups, *, with_providers: bool) -> GroupList:
 
 # The group page -----------------------------------------------------------------
 #
-# The busiest staff page reads its rows as tuples into the small records
-# below instead of building peewee models: model rows were most of the
-# page's time. The records carry the attribute names of the models they
-# stand for, so the pacing and attendance functions take them as they are.
+# The busiest staff page: its queries are prepared once (``db.Prepared``) and
+# their rows read into the small records below rather than peewee models;
+# building queries and model rows was most of the page's time. The records
+# carry the attribute names of the models they stand for, so the pacing and
+# attendance functions take them as they are.
 
 
 class Person(NamedTuple):
@@ -137,32 +139,24 @@ class GroupPage(NamedTuple):
 
 def group_page(group: Group) -> GroupPage:
     """Everything the group page shows (6 queries)."""
-    modules = [
-        ModuleRow(*row)
-        for row in group.modules_in_order(Module.id, Module.position, Module.title).tuples()
-    ]
+    modules = [ModuleRow(*row) for row in _MODULES.tuples(group.id)]
     by_id = {m.id: m for m in modules}
     sessions = [
         SessionRow(sid, module_id, by_id.get(module_id), *rest)
-        for sid, module_id, *rest in group.sessions_in_order(
-            Session.id,
-            Session.module,
-            Session.starts_at,
-            Session.ends_at,
-            Session.status,
-            Session.cancel_reason,
-            Session.is_makeup,
-        ).tuples()
+        for sid, module_id, *rest in _SESSIONS.tuples(group.id)
     ]
-    seats = current_seats(group)
+    seats = [
+        Seat(eid, member_id, Person(member_id, name), *rest)
+        for eid, member_id, name, *rest in _SEATS.tuples(group.id)
+    ]
+    people = [Person(*row) for row in _FACILITATORS.tuples(group.id, group.lead_id)]
     today = group.today()
-    lead, co_facilitators = facilitators_of(group)
     roster = sorted(
         (e for e in seats if e.status == "active"), key=lambda e: (e.member.name, e.member.id)
     )
     return GroupPage(
-        lead=lead,
-        co_facilitators=co_facilitators,
+        lead=next(p for p in people if p.id == group.lead_id),
+        co_facilitators=[p for p in people if p.id != group.lead_id],
         sessions=sessions,
         attendance_due={
             s.id
@@ -177,13 +171,25 @@ def group_page(group: Group) -> GroupPage:
     )
 
 
-def current_seats(group: Group) -> list[Seat]:
-    """Active and waitlisted enrollments of active accounts, oldest request first (1 query).
-
-    The same members as ``Enrollment.active_in`` and ``enrollment.waitlist``
-    together: a deactivated account holds no seat and waits for none.
-    """
-    query = (
+_MODULES = Prepared(
+    lambda group_id: Group(id=group_id).modules_in_order(Module.id, Module.position, Module.title)
+)
+_SESSIONS = Prepared(
+    lambda group_id: Group(id=group_id).sessions_in_order(
+        Session.id,
+        Session.module,
+        Session.starts_at,
+        Session.ends_at,
+        Session.status,
+        Session.cancel_reason,
+        Session.is_makeup,
+    )
+)
+# Active and waitlisted enrollments of active accounts, oldest request first:
+# the members of ``Enrollment.active_in`` and ``enrollment.waitlist`` together
+# (a deactivated account holds no seat and waits for none).
+_SEATS = Prepared(
+    lambda group_id: (
         Enrollment.select(
             Enrollment.id,
             Enrollment.member,
@@ -194,31 +200,26 @@ def current_seats(group: Group) -> list[Seat]:
         )
         .join(User, on=(Enrollment.member == User.id))
         .where(
-            Enrollment.group == group,
+            Enrollment.group == group_id,
             Enrollment.status.in_(("active", "waitlisted")),
             User.active,
         )
         .order_by(Enrollment.requested_at, Enrollment.id)
-        .tuples()
     )
-    return [
-        Seat(eid, member_id, Person(member_id, name), *rest)
-        for eid, member_id, name, *rest in query
-    ]
-
-
-def facilitators_of(group: Group) -> tuple[Person, list[Person]]:
-    """The lead and the co-facilitators by name, in one query."""
-    co = CoFacilitator.select(CoFacilitator.provider).where(CoFacilitator.group == group)
-    people = [
-        Person(*row)
-        for row in User.select(User.id, User.name)
-        .where((User.id == group.lead_id) | User.id.in_(co))
+)
+# The lead and the co-facilitators, by name.
+_FACILITATORS = Prepared(
+    lambda group_id, lead_id: (
+        User.select(User.id, User.name)
+        .where(
+            (User.id == lead_id)
+            | User.id.in_(
+                CoFacilitator.select(CoFacilitator.provider).where(CoFacilitator.group == group_id)
+            )
+        )
         .order_by(User.name)
-        .tuples()
-    ]
-    lead = next(p for p in people if p.id == group.lead_id)
-    return lead, [p for p in people if p.id != group.lead_id]
+    )
+)
 
 
 # A member's record in one group -------------------------------------------------
