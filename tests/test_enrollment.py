@@ -12,8 +12,7 @@ from group_helpers import UTC, add_session, enroll_all, field_error, new_group
 
 from groups.db import database
 from groups.models import AuditLog, Enrollment, SetPasswordToken, User
-from groups.services import ServiceError
-from groups.services import accounts
+from groups.services import ServiceError, accounts
 from groups.services import enrollment as enrollment_service
 
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
