@@ -8,7 +8,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import audit, auth, commands, config, db, errors, inputs, navigation, security
+from . import auth, commands, config, db, errors, inputs, navigation, security
 from .services import handouts as handout_service
 
 csrf = CSRFProtect()
@@ -41,7 +41,6 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     auth.init_app(app)
     security.init_app(app)
-    audit.init_app(app)
     errors.init_app(app)
     navigation.init_app(app)
     handout_service.init_app(app)

@@ -6,9 +6,10 @@ clinical note or attendance note.
 
 from __future__ import annotations
 
+import datetime
 import json
 
-from flask import Flask, has_request_context, request
+from flask import has_request_context, request
 from flask_login import current_user
 
 from .models import AuditLog, User
@@ -91,5 +92,27 @@ def record(
     )
 
 
-def init_app(app: Flask) -> None:
-    app.jinja_env.globals["audit_actions"] = ACTIONS
+def entries(
+    who: str = "",
+    action: str = "",
+    day_from: datetime.date | None = None,
+    day_to: datetime.date | None = None,
+):
+    """Entries newest first, filtered by actor email (contains), action and UTC days.
+
+    ``day_to`` includes the whole of its day; an unknown action filters nothing.
+    """
+    query = AuditLog.select().order_by(AuditLog.at.desc(), AuditLog.id.desc())
+    if who:
+        query = query.where(AuditLog.actor_label.contains(who.strip().lower()))
+    if action in ACTIONS:
+        query = query.where(AuditLog.action == action)
+    if day_from:
+        query = query.where(AuditLog.at >= _midnight_utc(day_from))
+    if day_to:
+        query = query.where(AuditLog.at < _midnight_utc(day_to + datetime.timedelta(days=1)))
+    return query
+
+
+def _midnight_utc(day: datetime.date) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time(), datetime.UTC)

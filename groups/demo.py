@@ -6,10 +6,14 @@ schedule ahead. Both scales describe their groups as ``GroupPlan``s and build
 them the same way: rows go in with ``insert_many`` in batches inside one
 transaction, and the demo password is hashed once for every account.
 
-Sessions are written directly rather than through ``create_schedule`` (which
-refuses past dates): past sessions are ``held``, modules are assigned in
-curriculum order with cancelled sessions covering nothing, and practice
-closures are skipped the way the schedule service skips them.
+The rows come from the services' own rules, so the demo cannot drift from
+the product: session times from ``schedule.planned_times`` (local wall-clock
+time, closures skipped), each session's module from
+``schedule.module_sequence`` (cancelled sessions cover nothing) and the
+curricula from ``groups.curriculum_rows``. Only the writing differs: the
+large practice is tens of thousands of rows with a year of past history,
+which the services rightly refuse (a schedule starting in the past) and
+would write one audited transaction at a time.
 """
 
 from __future__ import annotations
@@ -17,12 +21,10 @@ from __future__ import annotations
 import datetime
 import random
 import time
-import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from .clock import utcnow
-from .curricula import default_curriculum
+from .clock import local_date, local_to_utc, utcnow, zone
 from .db import database
 from .handouts import HandoutError, load_library
 from .models import (
@@ -37,7 +39,8 @@ from .models import (
     User,
 )
 from .passwords import hash_password
-from .services.schedule import local_to_utc, weekly_dates
+from .services.groups import curriculum_rows
+from .services.schedule import module_sequence, planned_times
 
 DEMO_PASSWORD = "demo-password-2026"
 BATCH = 500
@@ -129,10 +132,10 @@ SMALL_MEMBERS = [
 
 def next_dst_change(tz: str, after: datetime.date) -> datetime.date:
     """The first day after ``after`` whose UTC offset differs from the day before."""
-    zone = zoneinfo.ZoneInfo(tz)
+    tzinfo = zone(tz)
 
     def offset(day):
-        return datetime.datetime.combine(day, datetime.time(12), zone).utcoffset()
+        return datetime.datetime.combine(day, datetime.time(12), tzinfo).utcoffset()
 
     day = after
     for _ in range(400):
@@ -143,7 +146,7 @@ def next_dst_change(tz: str, after: datetime.date) -> datetime.date:
 
 
 def small_practice(now: datetime.datetime):
-    today = now.astimezone(zoneinfo.ZoneInfo("America/New_York")).date()
+    today = local_date(now, "America/New_York")
     users = [
         ("admin@example.org", "Alex Admin", "admin", "America/New_York"),
         ("provider@example.org", "Dr. Priya Raman", "provider", "America/New_York"),
@@ -297,7 +300,7 @@ PER_GROUP = 12
 
 def large_practice(now: datetime.datetime):
     """360 groups of 12, 3,000 members, about 10,800 sessions over a year."""
-    today = now.astimezone(zoneinfo.ZoneInfo("America/New_York")).date()
+    today = local_date(now, "America/New_York")
     users = [("admin@example.org", "Alex Admin", "admin", "America/New_York")]
     providers = ["provider@example.org"] + [
         f"provider{i}@example.org" for i in range(1, LARGE_PROVIDERS)
@@ -454,14 +457,8 @@ class Builder:
         return ids
 
     def modules(self, plans, group_ids) -> dict[int, list[int]]:
-        rows = [
-            (group_ids[p.name], position, m.key, m.title, m.purpose)
-            for p in plans
-            for position, m in enumerate(default_curriculum(p.focus), start=1)
-        ]
-        insert(
-            Module, [Module.group, Module.position, Module.key, Module.title, Module.purpose], rows
-        )
+        rows = [row for p in plans for row in curriculum_rows(group_ids[p.name], p.focus)]
+        insert(Module, None, rows)
         modules: dict[int, list[int]] = defaultdict(list)
         query = Module.select(Module.group, Module.id).order_by(Module.group, Module.position)
         for group_id, module_id in query.tuples():
@@ -475,23 +472,19 @@ class Builder:
             if p.first_day is None:
                 continue
             group_id = group_ids[p.name]
-            ordered = modules[group_id]
-            length = datetime.timedelta(minutes=p.duration)
-            days = weekly_dates(p.first_day, p.weekday, p.count, self.closed)
-            pointer = 0
-            for index, day in enumerate(days):
-                starts = local_to_utc(day, p.at, p.timezone)
+            times = planned_times(
+                p.first_day, p.weekday, p.at, p.duration, p.count, p.timezone, self.closed
+            )
+            statuses = [
+                "cancelled" if index in p.cancelled else "scheduled" for index in range(len(times))
+            ]
+            covers = module_sequence(modules[group_id], ((s, None) for s in statuses))
+            for index, ((starts, ends), module) in enumerate(zip(times, covers, strict=True)):
                 reason = p.cancelled.get(index, "")
-                if reason:
-                    status, module = "cancelled", None
-                else:
-                    status = "held" if starts + length < self.now else "scheduled"
-                    module, pointer = ordered[pointer % len(ordered)], pointer + 1
+                status = "cancelled" if reason else "held" if ends < self.now else "scheduled"
                 revision = 1 if reason else 0
                 stamp = min(starts, self.now)
-                rows.append(
-                    (group_id, module, starts, starts + length, status, reason, revision, stamp)
-                )
+                rows.append((group_id, module, starts, ends, status, reason, revision, stamp))
         insert(
             Session,
             [

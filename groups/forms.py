@@ -30,10 +30,10 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from . import audit
 from .clock import today_in
-from .curricula import FOCUS_LABELS, FOCUSES
 from .inputs import day_problem, has_control_character
-from .models import SESSION_NOTE_MAX
+from .models import FOCUS_LABELS, FOCUSES, SESSION_NOTE_MAX
 from .passwords import MAX_PASSWORD_LENGTH, password_problem
 from .services.accounts import valid_timezone
 
@@ -351,3 +351,34 @@ class LoginCodeForm(AppForm):
         "Code from your app, or a recovery code",
         validators=[InputRequired("Enter the code."), Length(max=40)],
     )
+
+
+class IsoDateField(DayField):
+    """A date typed as YYYY-MM-DD, with a message that shows the expected shape."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError("Use a date like 2026-01-31.") from None
+
+
+class AuditFilterForm(AppForm):
+    """The audit log's filters: read from the query string, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    who = StringField("Who (email contains)", validators=[Optional(), Length(max=254)])
+    action = SelectField(
+        "Action",
+        choices=[SelectChoice("", "Any action")]
+        + [SelectChoice(a, a.replace("_", " ")) for a in audit.ACTIONS],
+        validate_choice=False,  # an unknown action filters nothing, as an empty one
+    )
+    day_from = IsoDateField("From", validators=[Optional()], name="from")
+    day_to = IsoDateField("To", validators=[Optional()], name="to")
+
+    def validate_day_to(self, field):
+        if field.data and self.day_from.data and field.data < self.day_from.data:
+            raise ValidationError("The end date is before the start date.")

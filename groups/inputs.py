@@ -20,6 +20,7 @@ import datetime
 import unicodedata
 
 from flask import Flask, request
+from playhouse.flask_utils import PaginatedQuery
 from werkzeug.routing import IntegerConverter
 
 from .errors import render_error
@@ -80,6 +81,17 @@ def page_number(value: str | None) -> int:
         return max(bounded_int(value, MAX_PAGE), 1)
     except ValueError:
         return 1
+
+
+class BoundedPages(PaginatedQuery):
+    """playhouse's ``PaginatedQuery`` with ``?page=`` read through :func:`page_number`.
+
+    Its own parser takes any run of digits, and an offset past 2**63 is an
+    OverflowError on SQLite.
+    """
+
+    def get_page(self) -> int:
+        return page_number(request.args.get(self.page_var))
 
 
 def day_problem(day: datetime.date, today: datetime.date | None = None) -> str | None:

@@ -1,14 +1,18 @@
-"""Template helpers: each role's navigation, and shared lists for forms."""
+"""Everything templates get besides their page data: registered here, in one place.
+
+Each role's navigation, the shared label tables, and the ``local`` filter.
+None of them queries the database: a page's data comes from its read
+function (``services/overview.py`` and its siblings).
+"""
 
 from __future__ import annotations
-
-import zoneinfo
 
 from flask import Flask, current_app
 from flask_login import current_user
 
-from .curricula import FOCUS_LABELS
+from .clock import to_local
 from .forms import COMMON_TIMEZONES
+from .models import FOCUS_LABELS
 from .services.attendance import STATUS_LABELS, STATUS_SYMBOLS
 from .services.pacing import STATE_LABELS, STATE_SYMBOLS
 
@@ -85,7 +89,7 @@ def local_time(value, tz: str, fmt: str = "%a %d %b %Y, %H:%M"):
     """
     if value is None:
         return ""
-    local = value.astimezone(zoneinfo.ZoneInfo(tz))
+    local = to_local(value, tz)
     if "%H:%M" in fmt and clock_format() == "12h":
         hour = local.hour % 12 or 12
         fmt = fmt.replace("%H:%M", f"{hour}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}")

@@ -59,8 +59,9 @@ def _burn(password: str) -> None:
 def new_link_token() -> tuple[str, str]:
     """A random URL token (256 bits) and the hash that is stored instead of it."""
     token = secrets.token_urlsafe(32)
-    return token, token_hash(token)
+    return token, link_token_hash(token)
 
 
-def token_hash(token: str) -> str:
+def link_token_hash(token: str) -> str:
+    """What is stored of a set-password link token: its SHA-256, never the token."""
     return hashlib.sha256(token.encode()).hexdigest()

@@ -153,7 +153,7 @@ def test_changing_the_password_ends_the_other_sessions_only(app, client, as_role
     [entry] = entries("password_changed")
     assert entry.actor_id == entry.target_id == member.id and entry.detail == ""
     fresh = app.test_client()
-    assert login_via_form(fresh, member.email).status_code == 200  # old password refused
+    assert login_via_form(fresh, member.email).status_code == 422  # old password refused
     assert login_via_form(fresh, member.email, NEW_PASSWORD).status_code == 302
 
 

@@ -73,7 +73,7 @@ def test_unknown_email_and_wrong_password_get_the_same_message(client, make_user
     wrong = login_via_form(client, user.email, "not the right password")
     deactivated = login_via_form(client, inactive.email)
     for response in (unknown, wrong, deactivated):
-        assert response.status_code == 200
+        assert response.status_code == 422
         assert form_errors(response) == accounts.GENERIC_LOGIN_ERROR
     assert logged_in_user_id(client) is None
     assert actions() == ["login_failed"] * 3
@@ -194,7 +194,7 @@ def failures(**where) -> int:
 def test_throttling_per_account(app, client, make_user, frozen_time):
     user = make_user("member")
     for _ in range(accounts.MAX_FAILURES_PER_ACCOUNT):
-        assert login_via_form(client, user.email, "wrong password!!").status_code == 200
+        assert login_via_form(client, user.email, "wrong password!!").status_code == 422
     # Stored in the database, so every worker on every host sees the same count.
     assert failures(email=user.email) == accounts.MAX_FAILURES_PER_ACCOUNT
 
@@ -223,7 +223,7 @@ def test_throttling_per_address(app, client, make_user):
     response = login_via_form(
         client, "one-more@example.org", "a wrong guess", environ_base={"REMOTE_ADDR": address}
     )
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert failures(ip=address) == accounts.MAX_FAILURES_PER_ADDRESS
 
     user = make_user("member")
@@ -342,7 +342,7 @@ def test_set_password_enforces_the_policy(client, make_user, password, confirm, 
     user = make_user("member", password_hash=None)
     token = accounts.issue_password_link(user, issued_by=None)
     response = set_password(client, token, password, confirm)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert message in response.text
     assert User.get_by_id(user.id).password_hash is None
     # The link was not used up by the refused attempt.

@@ -10,7 +10,7 @@ import pytest
 
 from groups.db import database
 from groups.models import AuditLog, Enrollment, SetPasswordToken, User
-from groups.services import ServiceError
+from groups.services import ServiceError, accounts
 from groups.services import enrollment as enrollment_service
 from tests.checks import field_error
 from tests.world import UTC, add_session, enroll_all, login, new_group
@@ -98,7 +98,7 @@ def test_capacity_race_twenty_threads_one_seat(make_user, provider):
     assert [e.id for e in waitlist] == [r.id for r in rows[1:]]
     assert [enrollment_service.waitlist_position(e) for e in waitlist[:3]] == [1, 2, 3]
     # Counts agree everywhere.
-    assert enrollment_service.active_count(group) == group.capacity == 5
+    assert Enrollment.active_in(group).count() == group.capacity == 5
     assert Enrollment.select().where(Enrollment.group == group).count() == 24
     assert enrollment_audits() - audits_before == 20
     returned = {r.member_id: r.status for r in results}
@@ -127,7 +127,7 @@ def test_capacity_race_through_the_pages_gives_every_user_an_answer(app, make_us
     racing = {m.id for m in racers}
     got = [s for member_id, s in statuses(group).items() if member_id in racing]
     assert sorted(got) == ["active"] + ["waitlisted"] * 19
-    assert enrollment_service.active_count(group) == 3
+    assert Enrollment.active_in(group).count() == 3
 
 
 def test_the_same_enrollment_submitted_concurrently_leaves_one_row(make_user, provider):
@@ -195,7 +195,7 @@ def test_withdrawing_an_active_member_promotes_the_first_waitlisted(client, make
     response = client.post(
         f"/groups/{group.id}/enrollments/{rows[0].id}/withdraw", data={"reason": ""}
     )
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "Give a reason" in field_error(response.text, "reason")
     assert statuses(group)[a.id] == "active"
 
@@ -220,7 +220,7 @@ def test_withdrawing_an_active_member_promotes_the_first_waitlisted(client, make
     # Removing someone from the waitlist frees no seat and promotes nobody.
     enrollment_service.withdraw(Enrollment.get_by_id(rows[3].id), "Changed mind", by=provider)
     assert statuses(group)[d.id] == "withdrawn"
-    assert enrollment_service.active_count(group) == 2
+    assert Enrollment.active_in(group).count() == 2
     # Withdrawn twice is refused; a withdrawn row has no withdraw page.
     with pytest.raises(ServiceError):
         enrollment_service.withdraw(Enrollment.get_by_id(rows[0].id), "Again", by=provider)
@@ -358,7 +358,7 @@ def test_bad_new_member_input_changes_nothing(client, make_user, provider, field
     users_before = User.select().count()
     data = {"name": "Nia New", "email": "nia@example.org", "timezone": "UTC", field: value}
     response = client.post(f"/groups/{group.id}/members/new", data=data)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert message in field_error(response.text, field)
     assert f'value="{value}"' in response.text or not value
     assert User.select().count() == users_before
@@ -402,3 +402,18 @@ def test_a_started_closed_group_shows_no_enroll_form_and_makes_no_account(client
     )
     assert response.status_code == 302
     assert User.select().count() == before
+
+
+def test_a_deactivated_account_holds_no_seat_and_waits_for_none(make_user, provider):
+    admin = make_user("admin")
+    group = new_group(provider, capacity=2)
+    leaving, staying, waiting, newcomer = (make_user("member") for _ in range(4))
+    enroll_all(group, [leaving, staying, waiting])
+    assert statuses(group)[waiting.id] == "waitlisted"
+    accounts.set_active(waiting, False, changed_by=admin)
+    accounts.set_active(leaving, False, changed_by=admin)
+
+    assert [e.member_id for e in Enrollment.active_in(group)] == [staying.id]
+    assert list(enrollment_service.waitlist(group)) == []
+    # The seat the deactivated member held is free again for someone new.
+    assert enrollment_service.enroll(group, newcomer, by=provider).status == "active"

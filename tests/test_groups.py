@@ -128,7 +128,7 @@ def test_bad_module_input_changes_nothing(client, make_user):
     login(client, provider)
     before = snapshot()
     response = client.post(f"/groups/{group.id}/curriculum", data={"title": "", "purpose": "x"})
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert field_error(response.text, "title")
     first = Module.select().where(Module.group == group).order_by(Module.position).first()
     response = client.post(
@@ -190,7 +190,7 @@ def test_bad_group_input_is_refused_next_to_the_field(client, make_user, field, 
     login(client, provider)
     before = snapshot()
     response = client.post("/groups/new", data=group_form(**{field: value}))
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert message in field_error(response.text, field).replace("&#39;", "'")
     # What the user typed in the other fields is still there.
     assert 'value="Thursday evening anxiety group"' in response.text or field == "name"
@@ -216,7 +216,7 @@ def test_a_foreign_id_as_co_facilitator_is_refused(client, make_user):
     before = snapshot()
     for bad in (str(member.id), "99999", "abc"):
         response = client.post("/groups/new", data={**group_form(), "co_facilitators": bad})
-        assert response.status_code == 200
+        assert response.status_code == 422
         assert field_error(response.text, "co_facilitators")
     assert snapshot() == before
 
@@ -270,7 +270,7 @@ def test_changing_the_focus_before_any_session_swaps_the_curriculum(client, make
 
     weekly(group, datetime.date(2026, 12, 7), count=2)
     response = client.post(f"/groups/{group.id}/edit", data=group_form(focus="adhd"))
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "cannot change once sessions exist" in field_error(response.text, "focus")
     assert Group.get_by_id(group.id).focus == "depression"
     assert module_titles(group)[0] == titles[0]
@@ -381,7 +381,7 @@ def test_admin_picks_the_lead_and_a_foreign_lead_id_is_refused(client, make_user
     before = snapshot()
     for bad in (str(member.id), str(admin.id), "99999"):
         response = client.post("/groups/new", data={**group_form(), "lead": bad})
-        assert response.status_code == 200
+        assert response.status_code == 422
         assert "Not a valid choice" in field_error(response.text, "lead")
     assert snapshot() == before
     response = client.post("/groups/new", data={**group_form(), "lead": str(provider.id)})

@@ -244,7 +244,7 @@ def test_no_password_or_token_reaches_the_audit_log_or_logs(client, make_user, c
     assert login_via_form(client, user.email, new_password).status_code == 302
 
     stored = User.get_by_id(user.id)
-    secrets = [new_password, wrong_password, token, passwords.token_hash(token)]
+    secrets = [new_password, wrong_password, token, passwords.link_token_hash(token)]
     secrets += [stored.password_hash, stored.session_token]
     rows = list(AuditLog.select().dicts())
     assert {r["action"] for r in rows} >= {"password_link_issued", "password_link_used", "login"}

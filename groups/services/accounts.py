@@ -7,7 +7,7 @@ import zoneinfo
 
 from peewee import IntegrityError, fn
 
-from .. import audit, passwords, two_factor
+from .. import audit, clock, passwords, two_factor
 from ..clock import utcnow
 from ..db import database, write_transaction
 from ..models import ROLES, LoginAttempt, SetPasswordToken, User, normalize_email
@@ -25,7 +25,7 @@ class LoginThrottled(ServiceError):
 
 def valid_timezone(name: str) -> bool:
     try:
-        zoneinfo.ZoneInfo(name)
+        clock.zone(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return False
     return "/" in name or name == "UTC"
@@ -158,23 +158,32 @@ def issue_password_link(user: User, *, issued_by: User | None) -> str:
     return token
 
 
-def link_user(token: str) -> User | None:
-    """The user a still-valid link belongs to, or None."""
-    row = SetPasswordToken.get_or_none(SetPasswordToken.token_hash == passwords.token_hash(token))
+LINK_USED = "This link has expired or was already used. Ask for a new one."
+
+
+def _open_link(token: str) -> SetPasswordToken | None:
+    """The stored row of a link that is neither used nor expired, or None."""
+    row = SetPasswordToken.get_or_none(
+        SetPasswordToken.token_hash == passwords.link_token_hash(token)
+    )
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
         return None
-    return row.user if row.user.active else None
+    return row
+
+
+def link_user(token: str) -> User | None:
+    """The user a still-valid link belongs to, or None."""
+    row = _open_link(token)
+    return row.user if row is not None and row.user.active else None
 
 
 def use_password_link(token: str, password: str) -> User:
     if problem := passwords.password_problem(password):
         raise ServiceError(problem, "password")
     with write_transaction():
-        row = SetPasswordToken.get_or_none(
-            SetPasswordToken.token_hash == passwords.token_hash(token)
-        )
-        if row is None or row.used_at is not None or row.expires_at <= utcnow():
-            raise ServiceError("This link has expired or was already used. Ask for a new one.")
+        row = _open_link(token)
+        if row is None:
+            raise ServiceError(LINK_USED, "password")
         # Single use even under a double submit: only one UPDATE can match.
         claimed = (
             SetPasswordToken.update(used_at=utcnow())
@@ -182,7 +191,7 @@ def use_password_link(token: str, password: str) -> User:
             .execute()
         )
         if not claimed:
-            raise ServiceError("This link has expired or was already used. Ask for a new one.")
+            raise ServiceError(LINK_USED, "password")
         user = row.user
         user.password_hash = passwords.hash_password(password)
         user.rotate_session_token()
@@ -190,6 +199,16 @@ def use_password_link(token: str, password: str) -> User:
         user.save()
         audit.record("password_link_used", actor=user, target=user)
     return user
+
+
+def people(role: str = "", search: str = ""):
+    """Accounts by role and name, optionally of one role and matching a name or email."""
+    query = User.select().order_by(User.role, User.name, User.id)
+    if role in ROLES:
+        query = query.where(User.role == role)
+    if search:
+        query = query.where(User.name.contains(search) | User.email.contains(search.lower()))
+    return query
 
 
 def count_by_role() -> dict[str, int]:

@@ -25,12 +25,6 @@ def lock_group(group_id: int) -> Group:
     return query.get()
 
 
-def active_count(group: Group) -> int:
-    return (
-        Enrollment.select().where(Enrollment.group == group, Enrollment.status == "active").count()
-    )
-
-
 def first_session_started(group: Group, sessions: list[Session] | None = None) -> bool:
     """Whether a session has been held or has begun (from ``sessions`` when given)."""
     if sessions is not None:
@@ -38,15 +32,10 @@ def first_session_started(group: Group, sessions: list[Session] | None = None) -
         return any(
             s.status == "held" or (s.status != "cancelled" and s.starts_at <= now) for s in sessions
         )
-    return (
-        Session.select()
-        .where(
-            Session.group == group,
-            Session.status != "cancelled",
-            (Session.status == "held") | (Session.starts_at <= utcnow()),
-        )
-        .exists()
-    )
+    return group.sessions.where(
+        Session.status != "cancelled",
+        (Session.status == "held") | (Session.starts_at <= utcnow()),
+    ).exists()
 
 
 def closed_reason(group: Group, sessions: list[Session] | None = None) -> str | None:
@@ -62,10 +51,11 @@ def closed_reason(group: Group, sessions: list[Session] | None = None) -> str | 
 
 
 def waitlist(group: Group):
+    """Waitlisted enrollments of active accounts, first come first served."""
     return (
         Enrollment.select(Enrollment, User)
         .join(User, on=(Enrollment.member == User.id))
-        .where(Enrollment.group == group, Enrollment.status == "waitlisted")
+        .where(Enrollment.group == group, Enrollment.status == "waitlisted", User.active)
         .order_by(Enrollment.requested_at, Enrollment.id)
     )
 
@@ -110,7 +100,7 @@ def enroll(group: Group, member: User, *, by: User) -> Enrollment:
             if reason := closed_reason(group):
                 raise ServiceError(reason)
             now = utcnow()
-            seat = active_count(group) < group.capacity
+            seat = Enrollment.active_in(group).count() < group.capacity
             enrollment = Enrollment.create(
                 group=group,
                 member=member,
@@ -126,6 +116,24 @@ def enroll(group: Group, member: User, *, by: User) -> Enrollment:
             f"{member.name} is already enrolled or waitlisted in this group.", "member"
         ) from None
     return enrollment
+
+
+def enroll_by_email(group: Group, email: str, *, by: User) -> Enrollment:
+    """Enroll the member account with this email; every refusal names the email field.
+
+    Staff enroll by email so that a provider never browses the practice's
+    member list.
+    """
+    member = User.by_email(email)
+    if member is None or not member.is_member:
+        raise ServiceError(
+            "No member account has this email. Check the spelling, or create the account below.",
+            "email",
+        )
+    try:
+        return enroll(group, member, by=by)
+    except ServiceError as error:
+        raise ServiceError(error.message, "email") from None
 
 
 def withdraw(enrollment: Enrollment, reason: str, *, by: User) -> Enrollment | None:
@@ -153,7 +161,7 @@ def fill_from_waitlist(group: Group, *, by: User) -> list[Enrollment]:
 
     Call inside a write transaction that holds the group's lock.
     """
-    free = group.capacity - active_count(group)
+    free = group.capacity - Enrollment.active_in(group).count()
     promoted = list(waitlist(group).limit(max(free, 0)))
     now = utcnow()
     for enrollment in promoted:

@@ -8,6 +8,7 @@ from ..curricula import default_curriculum
 from ..db import database, write_transaction
 from ..models import CoFacilitator, Group, Module, Session, User
 from . import ServiceError
+from .enrollment import fill_from_waitlist
 from .schedule import assign_modules, bump_future_sessions
 
 GROUP_FIELDS = (
@@ -31,19 +32,16 @@ def create_group(lead: User, fields: dict, co_facilitators: list[User], *, by: U
     return group
 
 
+def curriculum_rows(group_id: int, focus: str) -> list[dict]:
+    """The module rows of a focus's default curriculum for one group, in order."""
+    return [
+        {"group": group_id, "position": i, "key": m.key, "title": m.title, "purpose": m.purpose}
+        for i, m in enumerate(default_curriculum(focus), start=1)
+    ]
+
+
 def copy_default_curriculum(group: Group) -> None:
-    Module.insert_many(
-        [
-            {
-                "group": group.id,
-                "position": i,
-                "key": m.key,
-                "title": m.title,
-                "purpose": m.purpose,
-            }
-            for i, m in enumerate(default_curriculum(group.focus), start=1)
-        ]
-    ).execute()
+    Module.insert_many(curriculum_rows(group.id, group.focus)).execute()
 
 
 def set_co_facilitators(group: Group, providers: list[User]) -> None:
@@ -56,8 +54,6 @@ def set_co_facilitators(group: Group, providers: list[User]) -> None:
 def update_group(
     group: Group, fields: dict, co_facilitators: list[User], *, lead: User | None, by: User
 ) -> Group:
-    from .enrollment import fill_from_waitlist
-
     changed = sorted(k for k in GROUP_FIELDS if getattr(group, k) != fields[k])
     if lead is not None and lead.id != group.lead_id:
         changed.append("lead")
@@ -65,7 +61,7 @@ def update_group(
     place_changed = "location" in changed or "timezone" in changed
     with write_transaction():
         if "focus" in changed:
-            if Session.select().where(Session.group == group).exists():
+            if group.sessions.exists():
                 raise ServiceError("The focus cannot change once sessions exist.", "focus")
             # Nothing has been scheduled yet: start again from the new focus's curriculum.
             Module.delete().where(Module.group == group).execute()
@@ -84,10 +80,6 @@ def update_group(
     return group
 
 
-def group_modules(group: Group) -> list[Module]:
-    return list(Module.select().where(Module.group == group).order_by(Module.position))
-
-
 def _renumber(modules: list[Module]) -> None:
     for i, module in enumerate(modules, start=1):
         if module.position != i:
@@ -97,7 +89,7 @@ def _renumber(modules: list[Module]) -> None:
 
 def add_module(group: Group, title: str, purpose: str, *, by: User) -> Module:
     with write_transaction():
-        position = len(group_modules(group)) + 1
+        position = group.modules.count() + 1
         module = Module.create(
             group=group, position=position, title=title.strip(), purpose=purpose.strip()
         )
@@ -118,7 +110,7 @@ def rename_module(module: Module, title: str, purpose: str, *, by: User) -> None
 
 def move_module(module: Module, step: int, *, by: User) -> None:
     with write_transaction():
-        modules = group_modules(module.group)
+        modules = list(module.group.modules_in_order())
         index = next(i for i, m in enumerate(modules) if m.id == module.id)
         target = index + step
         if not 0 <= target < len(modules):
@@ -132,7 +124,7 @@ def move_module(module: Module, step: int, *, by: User) -> None:
 def remove_module(module: Module, *, by: User) -> None:
     group = module.group
     with write_transaction():
-        modules = group_modules(group)
+        modules = list(group.modules_in_order())
         if len(modules) <= 1:
             raise ServiceError("A group needs at least one module.")
         if module.sessions.where(Session.status == "held").exists():

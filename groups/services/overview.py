@@ -1,24 +1,41 @@
-"""Read models for pages: each function runs a fixed number of queries.
+"""Read functions for pages: one per page, returning everything its template shows.
 
-Pages must not issue a query per row (N+1); these functions fetch whole
-sets with joins and aggregate in Python.
+Each returns plain data (named tuples) from a fixed number of queries, so a
+page never issues a query per row (N+1) and a template never queries.
+Attendance and pacing figures come from their own services' public
+functions, called here directly.
 """
 
 from __future__ import annotations
 
 import datetime
-import zoneinfo
 from collections import defaultdict
+from typing import NamedTuple
 
 from peewee import JOIN, SQL, fn
 
 from ..clock import utcnow
+from ..db import Prepared
 from ..models import CoFacilitator, Enrollment, Group, Module, PacketItem, Session, User
+from . import attendance, pacing
 from .enrollment import closed_reason
 
+# Groups lists -------------------------------------------------------------------
 
-def group_rows(query) -> list[dict]:
-    """Groups with lead, next session and enrollment counts (4 queries in all)."""
+
+class GroupRow(NamedTuple):
+    group: Group
+    active: int
+    waitlisted: int
+    next_session: datetime.datetime | None
+
+
+def group_rows(query) -> list[GroupRow]:
+    """Groups with lead, next session and seat counts (3 queries).
+
+    ``active`` counts seats as capacity does: active enrollments of active
+    accounts (``Enrollment.active_in``).
+    """
     groups = list(
         query.select(Group, User)
         .join(User, on=(Group.lead == User.id))
@@ -28,15 +45,19 @@ def group_rows(query) -> list[dict]:
     counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     next_session: dict[int, datetime.datetime] = {}
     if ids:
-        for row in (
-            Enrollment.select(
-                Enrollment.group, Enrollment.status, fn.COUNT(Enrollment.id).alias("n")
+        member = User.alias()
+        for group_id, status, n in (
+            Enrollment.select(Enrollment.group, Enrollment.status, fn.COUNT(Enrollment.id))
+            .join(member, on=(Enrollment.member == member.id))
+            .where(
+                Enrollment.group.in_(ids),
+                Enrollment.status.in_(("active", "waitlisted")),
+                member.active,
             )
-            .where(Enrollment.group.in_(ids), Enrollment.status != "withdrawn")
             .group_by(Enrollment.group, Enrollment.status)
             .tuples()
         ):
-            counts[row[0]][row[1]] = row[2]
+            counts[group_id][status] = n
         for group_id, starts in (
             Session.select(Session.group, fn.MIN(Session.starts_at))
             .where(
@@ -47,107 +68,220 @@ def group_rows(query) -> list[dict]:
         ):
             next_session[group_id] = Session.starts_at.python_value(starts)
     return [
-        {
-            "group": g,
-            "active": counts[g.id]["active"],
-            "waitlisted": counts[g.id]["waitlisted"],
-            "next_session": next_session.get(g.id),
-        }
+        GroupRow(g, counts[g.id]["active"], counts[g.id]["waitlisted"], next_session.get(g.id))
         for g in groups
     ]
 
 
-def sessions_of(group: Group, modules: list[Module]) -> list[Session]:
-    """The group's sessions in order, each with its module from ``modules`` (no join)."""
+class GroupList(NamedTuple):
+    rows: list[GroupRow]
+    providers: list[User]  # the lead filter's choices (admins only)
+
+
+def group_list(groups, *, with_providers: bool) -> GroupList:
+    """The groups index (3 or 4 queries)."""
+    return GroupList(group_rows(groups), list(User.providers()) if with_providers else [])
+
+
+# The group page -----------------------------------------------------------------
+#
+# The busiest staff page: its queries are prepared once (``db.Prepared``) and
+# their rows read into the small records below rather than peewee models;
+# building queries and model rows was most of the page's time. The records
+# carry the attribute names of the models they stand for, so the pacing and
+# attendance functions take them as they are.
+
+
+class Person(NamedTuple):
+    id: int
+    name: str
+
+
+class ModuleRow(NamedTuple):
+    id: int
+    position: int
+    title: str
+
+
+class SessionRow(NamedTuple):
+    id: int
+    module_id: int | None
+    module: ModuleRow | None
+    starts_at: datetime.datetime
+    ends_at: datetime.datetime
+    status: str
+    cancel_reason: str
+    is_makeup: bool
+
+
+class Seat(NamedTuple):
+    """An active or waitlisted enrollment and its member."""
+
+    id: int
+    member_id: int
+    member: Person
+    status: str
+    requested_at: datetime.datetime
+    joined_at: datetime.datetime | None
+
+
+class GroupPage(NamedTuple):
+    lead: Person
+    co_facilitators: list[Person]
+    sessions: list[SessionRow]  # oldest first
+    attendance_due: set[int]  # scheduled sessions that can take attendance (today or earlier)
+    roster: list[Seat]  # by name
+    waitlist: list[Seat]  # first come first served
+    enrollment_closed: str | None
+    attendance: dict  # attendance.attendance_grid
+    group_pacing: pacing.GroupPacing
+
+
+def group_page(group: Group) -> GroupPage:
+    """Everything the group page shows (6 queries)."""
+    modules = [ModuleRow(*row) for row in _MODULES.tuples(group.id)]
     by_id = {m.id: m for m in modules}
-    sessions = list(
-        Session.select().where(Session.group == group).order_by(Session.starts_at, Session.id)
+    sessions = [
+        SessionRow(sid, module_id, by_id.get(module_id), *rest)
+        for sid, module_id, *rest in _SESSIONS.tuples(group.id)
+    ]
+    seats = [
+        Seat(eid, member_id, Person(member_id, name), *rest)
+        for eid, member_id, name, *rest in _SEATS.tuples(group.id)
+    ]
+    people = [Person(*row) for row in _FACILITATORS.tuples(group.id, group.lead_id)]
+    today = group.today()
+    roster = sorted(
+        (e for e in seats if e.status == "active"), key=lambda e: (e.member.name, e.member.id)
     )
-    for s in sessions:
-        if s.module_id is not None:
-            s.module = by_id[s.module_id]
-    return sessions
+    return GroupPage(
+        lead=next(p for p in people if p.id == group.lead_id),
+        co_facilitators=[p for p in people if p.id != group.lead_id],
+        sessions=sessions,
+        attendance_due={
+            s.id
+            for s in sessions
+            if s.status == "scheduled" and group.local(s.starts_at).date() <= today
+        },
+        roster=roster,
+        waitlist=[e for e in seats if e.status == "waitlisted"],
+        enrollment_closed=closed_reason(group, sessions),
+        attendance=attendance.attendance_grid(sessions, roster, attendance.held_rows([group.id])),
+        group_pacing=pacing.group_pacing(group, sessions, modules),
+    )
 
 
-def enrollments_of(group: Group, statuses=("active", "waitlisted")) -> list[Enrollment]:
-    """The group's enrollments, each member with their id and name only."""
-    return list(
-        Enrollment.select(Enrollment, User.id, User.name)
+_MODULES = Prepared(
+    lambda group_id: Group(id=group_id).modules_in_order(Module.id, Module.position, Module.title)
+)
+_SESSIONS = Prepared(
+    lambda group_id: Group(id=group_id).sessions_in_order(
+        Session.id,
+        Session.module,
+        Session.starts_at,
+        Session.ends_at,
+        Session.status,
+        Session.cancel_reason,
+        Session.is_makeup,
+    )
+)
+# Active and waitlisted enrollments of active accounts, oldest request first:
+# the members of ``Enrollment.active_in`` and ``enrollment.waitlist`` together
+# (a deactivated account holds no seat and waits for none).
+_SEATS = Prepared(
+    lambda group_id: (
+        Enrollment.select(
+            Enrollment.id,
+            Enrollment.member,
+            User.name,
+            Enrollment.status,
+            Enrollment.requested_at,
+            Enrollment.joined_at,
+        )
         .join(User, on=(Enrollment.member == User.id))
-        .where(Enrollment.group == group, Enrollment.status.in_(statuses))
-        .order_by(Enrollment.status, Enrollment.requested_at, Enrollment.id)
+        .where(
+            Enrollment.group == group_id,
+            Enrollment.status.in_(("active", "waitlisted")),
+            User.active,
+        )
+        .order_by(Enrollment.requested_at, Enrollment.id)
     )
-
-
-def facilitators_of(group: Group) -> tuple[User, list[User]]:
-    """The lead and the co-facilitators by name, in one query."""
-    co = CoFacilitator.select(CoFacilitator.provider).where(CoFacilitator.group == group)
-    people = list(
+)
+# The lead and the co-facilitators, by name.
+_FACILITATORS = Prepared(
+    lambda group_id, lead_id: (
         User.select(User.id, User.name)
-        .where((User.id == group.lead_id) | User.id.in_(co))
+        .where(
+            (User.id == lead_id)
+            | User.id.in_(
+                CoFacilitator.select(CoFacilitator.provider).where(CoFacilitator.group == group_id)
+            )
+        )
         .order_by(User.name)
     )
-    lead = next(p for p in people if p.id == group.lead_id)
-    return lead, [p for p in people if p.id != group.lead_id]
+)
 
 
-def group_page(group: Group) -> dict:
-    """Everything the group page shows, in a fixed number of queries."""
-    modules = list(group.modules_in_order())
-    sessions = sessions_of(group, modules)
-    rows = enrollments_of(group)
-    roster = [e for e in rows if e.status == "active"]
-    waitlisted = sorted(
-        (e for e in rows if e.status == "waitlisted"), key=lambda e: (e.requested_at, e.id)
+# A member's record in one group -------------------------------------------------
+
+
+class MemberRecord(NamedTuple):
+    history: list[Enrollment]  # every enrollment in this group, oldest first
+    member_pacing: pacing.MemberPacing
+    attendance_rate: attendance.Rate
+    attendance_history: list[dict]
+    handouts_by_module: dict  # module id -> the handouts for it
+
+
+def member_record(group: Group, member: User) -> MemberRecord:
+    """A member's enrollment history, progress and attendance in one group (6 queries)."""
+    history = list(
+        Enrollment.select()
+        .where(Enrollment.group == group, Enrollment.member == member)
+        .order_by(Enrollment.requested_at, Enrollment.id)
     )
-    lead, co_facilitators = facilitators_of(group)
-    return {
-        "lead": lead,
-        "co_facilitators": co_facilitators,
-        "sessions": sessions,
-        "roster": roster,
-        "waitlist": waitlisted,
-        "enrollment_closed": closed_reason(group, sessions),
-        # Sessions starting today or earlier can take attendance.
-        "today": utcnow().astimezone(zoneinfo.ZoneInfo(group.timezone)).strftime("%Y-%m-%d"),
-        **attendance_extras(group, modules, sessions, roster),
-    }
+    progress = pacing.one_member(group, member)
+    return MemberRecord(
+        history=history,
+        member_pacing=progress["member_pacing"],
+        attendance_rate=progress["attendance_rate"],
+        attendance_history=progress["attendance_history"],
+        handouts_by_module=progress["handouts_by_module"],
+    )
 
 
-def attendance_extras(group: Group, modules, sessions, roster) -> dict:
-    """Attendance grid, rates and group pacing for the group page (2 queries)."""
-    from .pacing import group_page_extras
-
-    return group_page_extras(group, modules, sessions, roster)
+# Home pages ---------------------------------------------------------------------
 
 
-def member_record_extras(group: Group, member: User) -> dict:
-    """Extra sections of a member's record; attendance and pacing add theirs here."""
-    from .pacing import one_member
+class ProviderHome(NamedTuple):
+    today: list[Session]  # with group and module joined
+    check_ins: list[dict]  # attendance.check_ins
+    rows: list[GroupRow]
 
-    return {**one_member(group, member)}
+
+def provider_home(groups) -> ProviderHome:
+    """Today's sessions, members to check in with, and the provider's groups."""
+    return ProviderHome(
+        today=todays_sessions(groups),
+        check_ins=attendance.check_ins(groups),
+        rows=group_rows(groups),
+    )
 
 
-def todays_sessions(provider_groups) -> list[Session]:
-    """Sessions of the given groups that start today in each group's own zone."""
+def todays_sessions(groups) -> list[Session]:
+    """Sessions of ``groups`` that start today in each group's own zone."""
     now = utcnow()
+    # Every zone's "today" lies within this window around now.
     window = (now - datetime.timedelta(hours=14), now + datetime.timedelta(hours=38))
     candidates = (
         Session.select(Session, Group, Module)
         .join(Group, on=(Session.group == Group.id))
         .switch(Session)
         .join(Module, JOIN.LEFT_OUTER, on=(Session.module == Module.id))
-        .where(
-            Session.group.in_(provider_groups.select(Group.id)), Session.starts_at.between(*window)
-        )
+        .where(Session.group.in_(groups.select(Group.id)), Session.starts_at.between(*window))
         .order_by(Session.starts_at)
     )
-    today = []
-    for session in candidates:
-        zone = zoneinfo.ZoneInfo(session.group.timezone)
-        if session.starts_at.astimezone(zone).date() == now.astimezone(zone).date():
-            today.append(session)
-    return today
+    return [s for s in candidates if s.group.local(s.starts_at).date() == s.group.today()]
 
 
 # The columns the schedule shows: building whole Session, Group and Module
@@ -170,7 +304,14 @@ SCHEDULE_COLUMNS = (
 )
 
 
-def member_schedule(member: User) -> dict:
+class MemberSchedule(NamedTuple):
+    upcoming: list[Session]
+    past: list[Session]  # newest first
+    waitlisted: list[Enrollment]
+    now: datetime.datetime
+
+
+def member_schedule(member: User) -> MemberSchedule:
     """A member's sessions across their current groups (2 queries).
 
     Sessions carry only ``SCHEDULE_COLUMNS`` (other fields read as None),
@@ -201,21 +342,14 @@ def member_schedule(member: User) -> dict:
     )
     now = utcnow()
     joined = {gid: e.joined_at for gid, e in groups.items()}
-    return {
-        "upcoming": [s for s in sessions if s.ends_at >= now],
+    return MemberSchedule(
+        upcoming=[s for s in sessions if s.ends_at >= now],
         # Past sessions of an open group from before the member joined were not theirs.
-        "past": [
+        past=[
             s
             for s in reversed(sessions)
             if s.ends_at < now and (joined[s.group_id] is None or s.ends_at > joined[s.group_id])
         ],
-        "waitlisted": [e for e in groups.values() if e.status == "waitlisted"],
-        "now": now,
-    }
-
-
-def provider_home_extras(provider_groups) -> dict:
-    """Extra sections of the provider home; attendance adds the check-in list here."""
-    from .attendance import check_ins
-
-    return {"check_ins": check_ins(provider_groups)}
+        waitlisted=[e for e in groups.values() if e.status == "waitlisted"],
+        now=now,
+    )

@@ -3,56 +3,71 @@
 Session times are computed from the group's local wall-clock time and stored
 in UTC, so a weekly 18:00 group stays at 18:00 local across daylight-saving
 changes. Every change to a session raises its revision (calendar SEQUENCE).
+
+Two rules live here and nowhere else, as pure functions the demo data uses
+too: where a weekly schedule's sessions fall (:func:`planned_times`) and
+which curriculum module each session covers (:func:`module_sequence`).
 """
 
 from __future__ import annotations
 
 import datetime
-import zoneinfo
+from collections.abc import Iterable
+
+from peewee import IntegrityError
 
 from .. import audit
-from ..clock import utcnow
-from ..db import write_transaction
+from ..clock import local_to_utc, utcnow, weekly_dates
+from ..db import database, write_transaction
 from ..models import Closure, Group, Module, Session, User
 from . import ServiceError
 
 MAX_CLOSURE_SKIPS = 52
 
 
-def local_to_utc(day: datetime.date, at: datetime.time, tz: str) -> datetime.datetime:
-    """The UTC instant of a wall-clock time in a zone.
-
-    A time that does not exist (inside a spring-forward gap) is moved forward
-    by the gap, the way a wall clock would read an hour later; a time that
-    happens twice (fall back) is the first one. Both follow from fold=0
-    (PEP 495): it reads the wall time with the offset in force before the
-    transition.
-    """
-    local = datetime.datetime.combine(day, at.replace(fold=0), zoneinfo.ZoneInfo(tz))
-    return local.astimezone(datetime.UTC)
-
-
-def closed_days(start: datetime.date, end: datetime.date) -> set[datetime.date]:
+def closures_from(start: datetime.date, weeks: int) -> set[datetime.date]:
+    """The practice's closed days in the ``weeks`` from ``start`` on (one query)."""
+    end = start + datetime.timedelta(weeks=weeks)
     rows = Closure.select(Closure.date).where(Closure.date.between(start, end))
     return {row.date for row in rows}
 
 
-def weekly_dates(
-    start: datetime.date, weekday: int, count: int, closures: set[datetime.date]
-) -> list[datetime.date]:
-    """``count`` dates on ``weekday`` from ``start``, a closed day moving to the next week."""
-    day = start + datetime.timedelta(days=(weekday - start.weekday()) % 7)
-    dates: list[datetime.date] = []
-    skipped = 0
-    while len(dates) < count:
-        if day in closures:
-            skipped += 1
-            if skipped > MAX_CLOSURE_SKIPS:
-                raise ServiceError("Too many closures in a row to fit this schedule.")
-        else:
-            dates.append(day)
-        day += datetime.timedelta(weeks=1)
-    return dates
+def planned_times(
+    start_date: datetime.date,
+    weekday: int,
+    at: datetime.time,
+    minutes: int,
+    count: int,
+    tz: str,
+    closed: set[datetime.date],
+) -> list[tuple[datetime.datetime, datetime.datetime]]:
+    """Start and end (UTC) of each session of a weekly schedule, closed days skipped.
+
+    Refuses a schedule that cannot be placed within ``MAX_CLOSURE_SKIPS``
+    closed days rather than quietly creating fewer sessions.
+    """
+    dates, _skipped = weekly_dates(start_date, weekday, count, closed, max_skips=MAX_CLOSURE_SKIPS)
+    if len(dates) < count:
+        raise ServiceError("Too many closures in a row to fit this schedule.")
+    length = datetime.timedelta(minutes=minutes)
+    return [(starts, starts + length) for starts in (local_to_utc(d, at, tz) for d in dates)]
+
+
+def add_closure(day: datetime.date, reason: str, *, by: User) -> Closure:
+    """Close the practice on a day; schedules created from now on skip it."""
+    try:
+        with database.atomic():
+            closure = Closure.create(date=day, reason=(reason or "").strip())
+            audit.record("closure_changed", actor=by, target=closure, change="added")
+    except IntegrityError:
+        raise ServiceError("This date is already a closure.", "date") from None
+    return closure
+
+
+def remove_closure(closure: Closure, *, by: User) -> None:
+    with database.atomic():
+        audit.record("closure_changed", actor=by, target=closure, change="removed")
+        closure.delete_instance()
 
 
 def create_schedule(
@@ -66,37 +81,34 @@ def create_schedule(
     by: User,
 ) -> list[Session]:
     """Generate the group's sessions, replacing an unused earlier schedule."""
-    today = utcnow().astimezone(zoneinfo.ZoneInfo(group.timezone)).date()
-    if start_date < today:
+    if start_date < group.today():
         raise ServiceError("The start date is in the past.", "start_date")
-    horizon = start_date + datetime.timedelta(weeks=session_count + MAX_CLOSURE_SKIPS)
-    dates = weekly_dates(start_date, weekday, session_count, closed_days(start_date, horizon))
-    if dates and local_to_utc(dates[0], start_time, group.timezone) < utcnow():
+    times = planned_times(
+        start_date,
+        weekday,
+        start_time,
+        duration_minutes,
+        session_count,
+        group.timezone,
+        closures_from(start_date, session_count + MAX_CLOSURE_SKIPS),
+    )
+    if times and times[0][0] < utcnow():
         raise ServiceError(
             "The first session would start earlier today. Pick a later time or date.",
             "start_time",
         )
-    length = datetime.timedelta(minutes=duration_minutes)
     with write_transaction():
-        existing = Session.select().where(Session.group == group)
-        if existing.where(Session.status == "held").exists():
+        if group.sessions.where(Session.status == "held").exists():
             raise ServiceError(
                 "Sessions of this group have already been held, so its schedule cannot be "
                 "replaced. Reschedule single sessions or add make-up sessions instead."
             )
         Session.delete().where(Session.group == group).execute()
         now = utcnow()
-        rows = []
-        for day in dates:
-            starts = local_to_utc(day, start_time, group.timezone)
-            rows.append(
-                {
-                    "group": group.id,
-                    "starts_at": starts,
-                    "ends_at": starts + length,
-                    "updated_at": now,
-                }
-            )
+        rows = [
+            {"group": group.id, "starts_at": starts, "ends_at": ends, "updated_at": now}
+            for starts, ends in times
+        ]
         Session.insert_many(rows).execute()
         group.start_date, group.weekday, group.start_time = start_date, weekday, start_time
         group.duration_minutes, group.session_count = duration_minutes, session_count
@@ -113,27 +125,23 @@ def create_schedule(
         )
         assign_modules(group)
         audit.record("schedule_created", actor=by, target=group, sessions=len(rows))
-    return list(Session.select().where(Session.group == group).order_by(Session.starts_at))
+    return list(group.sessions_in_order())
 
 
-def assign_modules(group: Group) -> None:
-    """Give every session still to be held the next module in curriculum order.
+def module_sequence(
+    order: list[int], sessions: Iterable[tuple[str, int | None]]
+) -> list[int | None]:
+    """The module each session covers, from the curriculum ``order`` (module ids).
 
-    Held sessions keep the module they covered, and the sessions after them
-    take the modules not yet covered in the current round of the curriculum,
-    in order (so moving a module ahead of one already covered does not skip
+    ``sessions`` are ``(status, module_id)`` pairs in time order. Held
+    sessions keep the module they covered, and the sessions after them take
+    the modules not yet covered in the current round of the curriculum, in
+    order (so moving a module ahead of one already covered does not skip
     it). Cancelled sessions cover nothing, so the modules after one shift
     along and none is lost. When sessions outnumber modules the curriculum
     starts a new round (open groups).
     """
-    order = [
-        m.id
-        for m in Module.select(Module.id).where(Module.group == group).order_by(Module.position)
-    ]
     everything = set(order)
-    sessions = list(
-        Session.select().where(Session.group == group).order_by(Session.starts_at, Session.id)
-    )
     covered: set[int] = set()  # modules covered in the current round
 
     def cover(module_id: int) -> None:
@@ -141,19 +149,31 @@ def assign_modules(group: Group) -> None:
             covered.clear()  # a new round begins
         covered.add(module_id)
 
-    now = utcnow()
-    for session in sessions:
-        if session.status == "held":
-            if session.module_id in everything:
-                cover(session.module_id)
+    result: list[int | None] = []
+    for status, module_id in sessions:
+        if status == "held":
+            if module_id in everything:
+                cover(module_id)
+            result.append(module_id)
             continue
         wanted = None
-        if session.status != "cancelled" and order:
+        if status != "cancelled" and order:
             round_done = covered >= everything
             wanted = next(m for m in order if round_done or m not in covered)
             cover(wanted)
-        if session.module_id != wanted:
-            session.module = wanted
+        result.append(wanted)
+    return result
+
+
+def assign_modules(group: Group) -> None:
+    """Give every session still to be held its module (see :func:`module_sequence`)."""
+    order = [m.id for m in group.modules_in_order(Module.id)]
+    sessions = list(group.sessions_in_order())
+    wanted = module_sequence(order, ((s.status, s.module_id) for s in sessions))
+    now = utcnow()
+    for session, module_id in zip(sessions, wanted, strict=True):
+        if session.module_id != module_id:
+            session.module = module_id
             session.updated_at = now
             session.save(only=[Session.module, Session.updated_at])
 
@@ -183,8 +203,7 @@ def reschedule_session(
 ) -> None:
     if session.status != "scheduled":
         raise ServiceError(f"This session is {session.status} and cannot be moved.")
-    tz = session.group.timezone
-    starts = local_to_utc(day, at, tz)
+    starts = local_to_utc(day, at, session.group.timezone)
     if starts < utcnow():
         raise ServiceError("The new date and time are in the past.", "date")
     length = session.ends_at - session.starts_at

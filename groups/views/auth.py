@@ -8,15 +8,15 @@ was accepted), which no page but the code step reads. It lapses after
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import audit
 from ..auth import load_user, safe_next, start_session
 from ..clock import utcnow
-from ..forms import ActionForm, LoginCodeForm, LoginForm, SetPasswordForm
+from ..forms import LoginCodeForm, LoginForm, SetPasswordForm
 from ..services import ServiceError, accounts
-from .helpers import INVALID, apply_service_error
+from .helpers import INVALID, apply_service_error, render_form
 
 PENDING = "two_factor_login"
 SECOND_STEP_SECONDS = 300
@@ -29,15 +29,14 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
-    status = 200
     if form.validate_on_submit():
         try:
             user = accounts.authenticate(form.email.data, form.password.data, audit.client_ip())
         except accounts.LoginThrottled as error:
-            form.form_errors.append(error.message)
-            status = 429
+            apply_service_error(form, error)
+            return render_template("auth/login.html", form=form), 429
         except ServiceError as error:
-            form.form_errors.append(error.message)
+            apply_service_error(form, error)
         else:
             next_url = safe_next(request.args.get("next"))
             if user.two_factor_enabled:
@@ -49,7 +48,7 @@ def login():
                 }
                 return redirect(url_for("auth.login_code"))
             return finish_login(user, next_url)
-    return render_template("auth/login.html", form=form), status
+    return render_form("auth/login.html", form)
 
 
 def finish_login(user, next_url: str | None, **detail):
@@ -110,8 +109,6 @@ def login_code():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    if not ActionForm().validate_on_submit():
-        abort(400)
     user = current_user._get_current_object()
     accounts.end_sessions(user)
     audit.record("logout", actor=user, target=user)
@@ -131,11 +128,11 @@ def set_password(token: str):
         try:
             accounts.use_password_link(token, form.password.data)
         except ServiceError as error:
-            form.password.errors.append(error.message)
+            apply_service_error(form, error)
         else:
             if current_user.is_authenticated:
                 logout_user()
             session.clear()
             flash("Your password is set. You can log in now.", "success")
             return redirect(url_for("auth.login"))
-    return render_template("auth/set_password.html", form=form, user=user)
+    return render_form("auth/set_password.html", form, user=user)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from playhouse.flask_utils import get_object_or_404
 
 from .. import audit
 from ..access import group_for_staff, member_of_group, visible_groups
 from ..auth import role_required
-from ..curricula import FOCUS_LABELS
 from ..forms import (
-    ActionForm,
     EnrollForm,
     GroupForm,
     MakeupForm,
@@ -20,10 +19,10 @@ from ..forms import (
     ScheduleForm,
 )
 from ..inputs import parse_id
-from ..models import Enrollment, Group, Module, User
+from ..models import FOCUS_LABELS, Enrollment, Group, Module, User
 from ..services import ServiceError, accounts, enrollment, overview, schedule
 from ..services import groups as group_service
-from .helpers import apply_service_error, password_link_url
+from .helpers import apply_service_error, password_link_url, render_form
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
 staff = role_required("admin", "provider")
@@ -41,9 +40,8 @@ def index():
     provider_id = parse_id(filters["provider"])
     if current_user.is_admin and provider_id is not None:
         query = query.where(Group.lead == provider_id)
-    rows = overview.group_rows(query)
-    providers = list(User.providers()) if current_user.is_admin else []
-    return render_template("groups/index.html", rows=rows, filters=filters, providers=providers)
+    page = overview.group_list(query, with_providers=current_user.is_admin)
+    return render_template("groups/index.html", filters=filters, **page._asdict())
 
 
 def group_form(group: Group | None = None) -> GroupForm:
@@ -97,21 +95,20 @@ def create():
         )
         flash(f"Created {group.name}. Next, set its schedule.", "success")
         return redirect(url_for("groups.set_schedule", group_id=group.id))
-    return render_template("groups/form.html", form=form, group=None)
+    return render_form("groups/form.html", form, group=None)
 
 
 @bp.route("/<int:group_id>")
 @staff
 def detail(group_id: int):
     group = group_for_staff(current_user, group_id)
-    data = overview.group_page(group)
-    return render_template(
-        "groups/detail.html",
-        group=group,
-        enroll_form=EnrollForm(),
-        action_form=ActionForm(),
-        **data,
-    )
+    return group_page(group, EnrollForm())
+
+
+def group_page(group: Group, form: EnrollForm):
+    """The group page; ``form`` is the enroll form (422 when its submission was refused)."""
+    page = overview.group_page(group)
+    return render_form("groups/detail.html", form, group=group, **page._asdict())
 
 
 @bp.route("/<int:group_id>/edit", methods=["GET", "POST"])
@@ -130,7 +127,7 @@ def update(group_id: int):
         else:
             flash("Saved the group's details.", "success")
             return redirect(url_for("groups.detail", group_id=group.id))
-    return render_template("groups/form.html", form=form, group=group)
+    return render_form("groups/form.html", form, group=group)
 
 
 @bp.route("/<int:group_id>/schedule", methods=["GET", "POST"])
@@ -154,9 +151,8 @@ def set_schedule(group_id: int):
         else:
             flash(f"Scheduled {len(sessions)} sessions.", "success")
             return redirect(url_for("groups.detail", group_id=group.id))
-    has_sessions = group.sessions.exists()
-    return render_template(
-        "groups/schedule.html", form=form, group=group, has_sessions=has_sessions
+    return render_form(
+        "groups/schedule.html", form, group=group, has_sessions=group.sessions.exists()
     )
 
 
@@ -175,14 +171,18 @@ def makeup(group_id: int):
         else:
             flash("Added a make-up session.", "success")
             return redirect(url_for("groups.detail", group_id=group.id))
-    return render_template("groups/makeup.html", form=form, group=group)
+    return render_form("groups/makeup.html", form, group=group)
 
 
 def module_of(group: Group, module_id: int) -> Module:
-    module = Module.get_or_none(Module.id == module_id, Module.group == group)
-    if module is None:
-        abort(404)
-    return module
+    return get_object_or_404(Module, Module.id == module_id, Module.group == group)
+
+
+def curriculum_page(group: Group, form: ModuleForm):
+    """The curriculum page and its add-module form (422 when a submission was refused)."""
+    return render_form(
+        "groups/curriculum.html", form, group=group, modules=list(group.modules_in_order())
+    )
 
 
 @bp.route("/<int:group_id>/curriculum", methods=["GET", "POST"])
@@ -194,13 +194,7 @@ def curriculum(group_id: int):
         group_service.add_module(group, form.title.data, form.purpose.data or "", by=current_user)
         flash("Added the module at the end of the curriculum.", "success")
         return redirect(url_for("groups.curriculum", group_id=group.id))
-    return render_template(
-        "groups/curriculum.html",
-        group=group,
-        form=form,
-        action_form=ActionForm(),
-        modules=group_service.group_modules(group),
-    )
+    return curriculum_page(group, form)
 
 
 @bp.route("/<int:group_id>/curriculum/<int:module_id>", methods=["GET", "POST"])
@@ -215,7 +209,7 @@ def edit_module(group_id: int, module_id: int):
         )
         flash("Saved the module.", "success")
         return redirect(url_for("groups.curriculum", group_id=group.id))
-    return render_template("groups/module_form.html", group=group, module=module, form=form)
+    return render_form("groups/module_form.html", form, group=group, module=module)
 
 
 @bp.route(
@@ -225,8 +219,6 @@ def edit_module(group_id: int, module_id: int):
 def change_module(group_id: int, module_id: int, action: str):
     group = group_for_staff(current_user, group_id)
     module = module_of(group, module_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
     try:
         if action == "remove":
             group_service.remove_module(module, by=current_user)
@@ -234,7 +226,10 @@ def change_module(group_id: int, module_id: int, action: str):
         else:
             group_service.move_module(module, -1 if action == "up" else 1, by=current_user)
     except ServiceError as error:
-        flash(error.message, "error")
+        # Shown above the list, where the refused button was.
+        form = ModuleForm(formdata=None)
+        apply_service_error(form, error)
+        return curriculum_page(group, form)
     return redirect(url_for("groups.curriculum", group_id=group.id))
 
 
@@ -244,23 +239,14 @@ def enroll(group_id: int):
     group = group_for_staff(current_user, group_id)
     form = EnrollForm()
     if form.validate_on_submit():
-        member = User.by_email(form.email.data)
-        if member is None or not member.is_member:
-            form.email.errors.append(
-                "No member account has this email. Check the spelling, or create the account below."
-            )
+        try:
+            row = enrollment.enroll_by_email(group, form.email.data, by=current_user)
+        except ServiceError as error:
+            apply_service_error(form, error)
         else:
-            try:
-                row = enrollment.enroll(group, member, by=current_user)
-            except ServiceError as error:
-                form.email.errors.append(error.message)
-            else:
-                flash_enrollment(row, member)
-                return redirect(url_for("groups.detail", group_id=group.id))
-    data = overview.group_page(group)
-    return render_template(
-        "groups/detail.html", group=group, enroll_form=form, action_form=ActionForm(), **data
-    ), 422
+            flash_enrollment(row, row.member)
+            return redirect(url_for("groups.detail", group_id=group.id))
+    return group_page(group, form)
 
 
 def flash_enrollment(row: Enrollment, member: User) -> None:
@@ -305,18 +291,19 @@ def new_member(group_id: int):
                 link=password_link_url(token),
                 back_url=url_for("groups.detail", group_id=group.id),
             )
-    return render_template("groups/new_member.html", form=form, group=group)
+    return render_form("groups/new_member.html", form, group=group)
 
 
 @bp.route("/<int:group_id>/enrollments/<int:enrollment_id>/withdraw", methods=["GET", "POST"])
 @staff
 def withdraw(group_id: int, enrollment_id: int):
     group = group_for_staff(current_user, group_id)
-    row = Enrollment.get_or_none(
-        Enrollment.id == enrollment_id, Enrollment.group == group, Enrollment.status != "withdrawn"
+    row = get_object_or_404(
+        Enrollment,
+        Enrollment.id == enrollment_id,
+        Enrollment.group == group,
+        Enrollment.status != "withdrawn",
     )
-    if row is None:
-        abort(404)
     form = ReasonForm()
     if form.validate_on_submit():
         try:
@@ -331,7 +318,7 @@ def withdraw(group_id: int, enrollment_id: int):
                     "success",
                 )
             return redirect(url_for("groups.detail", group_id=group.id))
-    return render_template("groups/withdraw.html", form=form, group=group, enrollment=row)
+    return render_form("groups/withdraw.html", form, group=group, enrollment=row)
 
 
 @bp.route("/<int:group_id>/members/<int:member_id>")
@@ -340,15 +327,5 @@ def member_record(group_id: int, member_id: int):
     group = group_for_staff(current_user, group_id)
     member = member_of_group(group, member_id)
     audit.record("member_record_viewed", target=member, group=group.id)
-    history = list(
-        Enrollment.select()
-        .where(Enrollment.group == group, Enrollment.member == member)
-        .order_by(Enrollment.requested_at)
-    )
-    return render_template(
-        "groups/member.html",
-        group=group,
-        member=member,
-        history=history,
-        **overview.member_record_extras(group, member),
-    )
+    page = overview.member_record(group, member)
+    return render_template("groups/member.html", group=group, member=member, **page._asdict())

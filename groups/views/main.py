@@ -33,16 +33,12 @@ def healthz():
 @bp.route("/home")
 @role_required("provider")
 def provider_home():
-    groups = visible_groups(current_user)
-    return render_template(
-        "main/provider_home.html",
-        rows=overview.group_rows(groups),
-        today=overview.todays_sessions(groups),
-        **overview.provider_home_extras(groups),
-    )
+    page = overview.provider_home(visible_groups(current_user))
+    return render_template("main/provider_home.html", **page._asdict())
 
 
 @bp.route("/schedule")
 @role_required("member")
 def member_home():
-    return render_template("main/member_home.html", **overview.member_schedule(current_user))
+    page = overview.member_schedule(current_user)
+    return render_template("main/member_home.html", **page._asdict())

@@ -3,8 +3,6 @@ provider's private note, and the handout packet picked for it."""
 
 from __future__ import annotations
 
-import zoneinfo
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -47,7 +45,7 @@ def cancel(session_id: int):
         else:
             flash("Cancelled the session. Members see the reason on their schedule.", "success")
             return redirect(url_for("groups.detail", group_id=session.group_id))
-    return render_template("sessions/cancel.html", form=form, session=session, group=session.group)
+    return render_form("sessions/cancel.html", form, session=session, group=session.group)
 
 
 @bp.route("/sessions/<int:session_id>/reschedule", methods=["GET", "POST"])
@@ -55,7 +53,7 @@ def cancel(session_id: int):
 def reschedule(session_id: int):
     session = session_for_staff(current_user, session_id)
     # Starts from the session's current local date and time.
-    local = session.starts_at.astimezone(zoneinfo.ZoneInfo(session.group.timezone))
+    local = session.group.local(session.starts_at)
     form = DateTimeForm(date=local.date(), time=local.time())
     if form.validate_on_submit():
         try:
@@ -65,9 +63,7 @@ def reschedule(session_id: int):
         else:
             flash("Moved the session.", "success")
             return redirect(url_for("groups.detail", group_id=session.group_id))
-    return render_template(
-        "sessions/reschedule.html", form=form, session=session, group=session.group
-    )
+    return render_form("sessions/reschedule.html", form, session=session, group=session.group)
 
 
 @bp.route("/sessions/<int:session_id>/note", methods=["GET", "POST"])

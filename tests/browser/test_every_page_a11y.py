@@ -406,6 +406,7 @@ def visits(w: World) -> list[Visit]:
             "admin",
             "audit log bad dates",
             "/admin/audit?from=yesterday&to=2026-13-01",
+            status=422,
             shows="Correct the dates above to see the entries.",
         ),
         Visit("admin", "all groups", "/groups/"),
