@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
 from attendance_helpers import FIRST_DAY, build, text_of
 from conftest import login
 
@@ -133,7 +134,7 @@ def test_missed_module_is_a_catch_up_until_marked_done(client, make_user, frozen
     setup = build(make_user, frozen_time, members=2, sessions=4, modules=4)
     first, second = setup.members
     setup.mark(0, "present")
-    setup.mark(1, {first: "present", second: "excused"})
+    setup.mark(1, {first: "present", second: "absent"})
     setup.mark(2, "present")
     modules = setup.modules()
 
@@ -212,7 +213,11 @@ def test_member_sees_own_progress_and_attendance_only(client, make_user, frozen_
 
 def test_absence_streak_rules():
     assert absence_streak(["absent", "absent"]) == 2
-    assert absence_streak(["absent", "excused"]) == 0
+    # An excused absence neither adds to a run nor ends it; attending ends it.
+    assert absence_streak(["absent", "excused"]) == 1
+    assert absence_streak(["absent", "excused", "absent"]) == 2
+    assert absence_streak(["excused", "excused"]) == 0
+    assert absence_streak(["absent", "late", "excused", "absent"]) == 1
     assert absence_streak(["absent", "present", "absent"]) == 1
     assert absence_streak(["present", "absent", "absent", "absent"]) == 3
     assert absence_streak([]) == 0
@@ -258,3 +263,38 @@ def test_cancelled_sessions_do_not_break_or_extend_a_streak(client, make_user, f
     setup.mark(2, "absent")
     assert Session.get_by_id(setup.session(1).id).status == "cancelled"
     assert check_in_names(client, setup) == ["Member A"]
+
+
+def pacing_status(client, setup) -> str:
+    page = text_of(client.get(f"/groups/{setup.group.id}").get_data(as_text=True))
+    return page[page.index("Status", page.index("Pacing")) :][:200]
+
+
+@pytest.mark.parametrize("cancelled", [(2,), (2, 6)])
+def test_make_ups_the_card_asks_for_put_the_group_back_on_plan(
+    client, make_user, frozen_time, cancelled
+):
+    """Issue 13: after adding the make-ups, the card still said "7 days later than planned"."""
+    setup = build(make_user, frozen_time, members=1, sessions=10)
+    for n in cancelled:
+        schedule_service.cancel_session(setup.session(n), "Provider ill", by=setup.lead)
+    login(client, setup.lead)
+    needed = len(cancelled)
+    status = pacing_status(client, setup)
+    assert "Behind plan" in status
+    assert f"{needed} module{'' if needed == 1 else 's'} without a session" in status
+
+    # Add the make-ups on the dates the card projects, one at a time.
+    for added in range(1, needed + 1):
+        p = pacing.group_pacing(setup.group, setup.sessions(), setup.modules())
+        day = next(item.projected for item in p.plan if item.session is None)
+        schedule_service.add_makeup(setup.group, day, datetime.time(18, 0), 90, by=setup.lead)
+        status = pacing_status(client, setup)
+        if added < needed:
+            assert "Behind plan" in status and "1 module without a session" in status
+
+    p = pacing.group_pacing(setup.group, setup.sessions(), setup.modules())
+    assert p.extra_needed == 0 and p.on_plan
+    assert p.days_later == 7 * needed  # the end moved, and the card says so without alarm
+    assert "On plan" in status and "Behind plan" not in status
+    assert "later than planned" not in status
