@@ -14,8 +14,10 @@ recorded absent and have not covered it since (*excused* when that absence
 was excused: it reads differently but is still a catch-up item), *caught up*
 when a provider marked a missed module as reviewed (``CatchUpDone``), and
 *ahead* otherwise. Only sessions that count as held (``Session.counts_as_held``:
-attendance taken and the session started) cover or miss a module. In an open group a member's cycle starts at the module of their
-first session and wraps round, so a late joiner still completes every module.
+attendance taken and the session started) cover or miss a module.
+
+In an open group a member's cycle starts at the module of their first session
+and wraps round, so a late joiner still completes every module.
 """
 
 from __future__ import annotations
