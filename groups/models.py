@@ -40,6 +40,9 @@ ATTENDANCE_NOTE_MAX = 500
 # The longest private session note; the column is unbounded text, so this is the app's limit.
 SESSION_NOTE_MAX = 2000
 MAIL_STATUSES = ("pending", "sending", "sent", "failed")
+# Attendance opens this long before a session starts, so the roll can be taken as
+# members arrive; before that, nothing can be recorded (see Session.attendance_open).
+ATTENDANCE_OPENS_BEFORE = datetime.timedelta(minutes=15)
 
 
 def new_session_token() -> str:
@@ -307,6 +310,33 @@ class Session(BaseModel):
     @classmethod
     def in_order(cls, *columns):
         return cls.select(*columns).order_by(cls.starts_at, cls.id)
+
+    # Attendance and "held" ----------------------------------------------------
+    # Saving attendance marks a session held, and that may happen in the
+    # minutes before it starts. Rates, pacing and progress count a session as
+    # held only once it has started, so nothing reads as covered or missed
+    # while the member's schedule still lists the session as upcoming.
+
+    @staticmethod
+    def attendance_opening(starts_at: datetime.datetime) -> datetime.datetime:
+        """When attendance opens for a session starting at ``starts_at``."""
+        return starts_at - ATTENDANCE_OPENS_BEFORE
+
+    def attendance_opens_at(self) -> datetime.datetime:
+        return Session.attendance_opening(self.starts_at)
+
+    def attendance_open(self, now: datetime.datetime | None = None) -> bool:
+        """Can attendance be recorded now? Never for a cancelled session or before the opening."""
+        return self.status != "cancelled" and (now or utcnow()) >= self.attendance_opens_at()
+
+    def counts_as_held(self, now: datetime.datetime | None = None) -> bool:
+        """Held for rates, pacing and progress: attendance taken and the session started."""
+        return self.status == "held" and self.starts_at <= (now or utcnow())
+
+    @classmethod
+    def held_by(cls, now: datetime.datetime):
+        """``counts_as_held`` as a query condition."""
+        return (cls.status == "held") & (cls.starts_at <= now)
 
     # The one way to say "this session changed for calendars": every write
     # that changes what a calendar shows of a session goes through these.

@@ -176,7 +176,7 @@ def test_future_session_is_refused(client, make_user, frozen_time):
     session, form = open_roster(client, setup, 0)
     later = setup.session(2)
     page = client.get(f"/sessions/{later.id}/attendance").get_data(as_text=True)
-    assert "Attendance can be taken from the day of the session" in page
+    assert "Attendance opens 15 minutes before the start, at 17:45 that day" in page
     response = post(client, later, {**form, **statuses(setup, "present")})
     assert response.status_code == 422
     assert Attendance.select().count() == 0
@@ -235,12 +235,13 @@ def test_rates_on_roster_and_group_page(client, make_user, frozen_time):
     login(client, setup.lead)
     roster_html = client.get(f"/sessions/{setup.session(1).id}/attendance").get_data(as_text=True)
     assert "Attendance 100% (2 of 2)" in roster_html
-    assert "Attendance 0% (0 of 2)" in roster_html
+    # The excused absence is left out: one absence in one counted session.
+    assert "Attendance 0% (0 of 1; 1 excused)" in roster_html
     page = text_of(client.get(f"/groups/{setup.group.id}").get_data(as_text=True))
-    assert "Group attendance rate: 50% (2 of 4)" in page
+    assert "Group attendance rate: 67% (2 of 3; 1 excused)" in page
     assert "Member A 06 Jan 2026 100% (2 of 2)" not in page  # joined before the sessions
     assert "Member A 05 Jan 2026 100% (2 of 2)" in page  # the roster's rate column
-    assert "Member B 05 Jan 2026 0% (0 of 2)" in page
+    assert "Member B 05 Jan 2026 0% (0 of 1; 1 excused)" in page
 
 
 def test_attendance_grid_on_group_page_reads_without_colour(client, make_user, frozen_time):
@@ -334,3 +335,71 @@ def test_database_refuses_a_second_row_for_the_same_member(make_user, frozen_tim
     with pytest.raises(IntegrityError), database.atomic():
         Attendance.create(session=session, member=setup.members[0], status="late")
     assert Attendance.select().count() == 1
+
+
+# When attendance opens ------------------------------------------------------------
+
+
+def test_roll_at_4am_for_an_18h_session_is_refused_until_15_minutes_before(
+    client, make_user, frozen_time
+):
+    """Issue 13: at 04:00 a provider recorded an 18:00 session, which marked it held."""
+    from groups.services import pacing
+
+    setup = attendance_world(frozen_time, members=2, sessions=3)
+    session = setup.session(0)  # Tue 06 Jan 2026, 18:00 New York (23:00 UTC)
+    member = setup.members[0]
+    setup.clock.set(datetime.datetime(2026, 1, 6, 9, 0, tzinfo=datetime.UTC))  # 04:00 there
+    login(client, setup.lead)
+    page = client.get(f"/sessions/{session.id}/attendance").get_data(as_text=True)
+    assert "Attendance opens 15 minutes before the start, at 17:45 that day" in page
+    assert 'name="mark_all"' not in page
+    marks = {**statuses(setup, "present", "absent"), "version": ""}
+    response = post(client, session, marks)
+    assert response.status_code == 422
+    assert "Attendance opens 15 minutes before the start" in response.get_data(as_text=True)
+    assert Attendance.select().count() == 0
+    assert Session.get_by_id(session.id).status == "scheduled"
+    link = f'href="/sessions/{session.id}/attendance"'
+    assert link not in client.get(f"/groups/{setup.group.id}").get_data(as_text=True)
+    assert link not in client.get(f"/sessions/{session.id}").get_data(as_text=True)
+
+    # One second before the opening it is still refused; at 17:45 the roll opens.
+    setup.clock.set(session.attendance_opens_at() - datetime.timedelta(seconds=1))
+    with pytest.raises(attendance.RosterError):
+        attendance.save_roster(
+            session, {m.id: "present" for m in setup.members}, {}, "", by=setup.lead
+        )
+    setup.clock.set(datetime.datetime(2026, 1, 6, 22, 50, tzinfo=datetime.UTC))  # 17:50
+    login(client, setup.lead)
+    form = roster_form(client.get(f"/sessions/{session.id}/attendance").get_data(as_text=True))
+    assert (
+        post(client, session, {**form, **statuses(setup, "present", "absent")}).status_code == 302
+    )
+    assert link in client.get(f"/sessions/{session.id}").get_data(as_text=True)
+
+    # Saved, but the session has not started: nothing reads as covered or missed yet.
+    def states():
+        board = pacing.pacing_board(setup.group)
+        rows = {row.member.id: [i.state for i in row.items] for row in board["rows"]}
+        return rows, board["group_pacing"]
+
+    rows, group = states()
+    assert rows[member.id][0] == "ahead" and rows[setup.members[1].id][0] == "ahead"
+    assert group.held == 0 and group.current_module.position == 1
+    assert pacing.one_member(setup.group, member)["attendance_rate"].recorded == 0
+    login(client, member)
+    progress = text_of(client.get("/progress").get_data(as_text=True))
+    total = len(setup.modules())
+    assert f"0 of {total} modules" in progress and "No attendance recorded yet" in progress
+    schedule = text_of(client.get("/schedule").get_data(as_text=True))
+    upcoming = schedule[schedule.index("Upcoming sessions") :]
+    assert "Tue 06 Jan, 18:00" in upcoming.split("Past sessions")[0]
+
+    # From the start it counts as held.
+    setup.clock.set(session.starts_at)
+    rows, group = states()
+    assert rows[member.id][0] == "covered" and rows[setup.members[1].id][0] == "missed"
+    assert group.held == 1
+    login(client, member)
+    assert f"1 of {total} modules" in text_of(client.get("/progress").get_data(as_text=True))

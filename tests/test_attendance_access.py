@@ -44,12 +44,15 @@ def test_csv_neutralises_formulas_and_parses(client, make_user, frozen_time):
         "2026-01-13 18:00",
         "Attended",
         "Recorded",
+        "Excused",
         "Rate (%)",
     ]
     by_name = {row[0]: row for row in rows[1:]}
-    assert by_name['\'=HYPERLINK("http://x")'][2:] == ["Present", "Late", "2", "2", "100"]
+    assert by_name['\'=HYPERLINK("http://x")'][2:] == ["Present", "Late", "2", "2", "0", "100"]
     assert "'+Plus Start" in by_name and "'-Minus" in by_name and "'@At" in by_name
-    assert by_name["José Álvarez"][2:] == ["Present", "Present", "2", "2", "100"]
+    assert by_name["José Álvarez"][2:] == ["Present", "Present", "2", "2", "0", "100"]
+    # Excused is its own column and leaves the rate alone: 1 attended of 1 counted.
+    assert by_name["'-Minus"][2:] == ["Present", "Excused", "1", "2", "1", "100"]
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
     assert "Secret attendance note" not in text
     entry = AuditLog.select().where(AuditLog.action == "attendance_exported").get()
@@ -259,7 +262,7 @@ def test_roster_save_query_count_is_bounded(app, make_user, frozen_time):
     assert counts[0] == counts[1]
 
 
-def test_session_page_offers_attendance_only_from_the_day_of_the_session(
+def test_session_page_offers_attendance_from_15_minutes_before_the_start(
     client, make_user, frozen_time
 ):
     from tests.world import add_session, new_group
@@ -271,7 +274,12 @@ def test_session_page_offers_attendance_only_from_the_day_of_the_session(
     next_week = add_session(group, datetime.datetime(2026, 3, 17, 22, 0, tzinfo=datetime.UTC))
     login(client, provider)
 
+    page = client.get(f"/sessions/{tonight.id}").text
+    assert "Take attendance" not in page
+    assert "Attendance opens 15 minutes before the start, at 17:45 that day" in page
+    frozen_time.set(tonight.starts_at - datetime.timedelta(minutes=15))
+    login(client, provider)  # hours later: the inactivity logoff ended the first login
     assert "Take attendance" in client.get(f"/sessions/{tonight.id}").text
     page = client.get(f"/sessions/{next_week.id}").text
     assert "Take attendance" not in page
-    assert "from the day of the session" in page
+    assert "Tuesday 17 March 2026 at 18:00" in page

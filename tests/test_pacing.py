@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
+
 from groups.models import AuditLog, CatchUpDone, Closure, Enrollment, Session
 from groups.services import enrollment as enrollment_service
 from groups.services import pacing
@@ -132,7 +134,7 @@ def test_missed_module_is_a_catch_up_until_marked_done(client, make_user, frozen
     setup = attendance_world(frozen_time, members=2, sessions=4, modules=4)
     first, second = setup.members
     setup.mark(0, "present")
-    setup.mark(1, {first: "present", second: "excused"})
+    setup.mark(1, {first: "present", second: "absent"})
     setup.mark(2, "present")
     modules = setup.modules()
 
@@ -211,7 +213,11 @@ def test_member_sees_own_progress_and_attendance_only(client, make_user, frozen_
 
 def test_absence_streak_rules():
     assert absence_streak(["absent", "absent"]) == 2
-    assert absence_streak(["absent", "excused"]) == 0
+    # An excused absence neither adds to a run nor ends it; attending ends it.
+    assert absence_streak(["absent", "excused"]) == 1
+    assert absence_streak(["absent", "excused", "absent"]) == 2
+    assert absence_streak(["excused", "excused"]) == 0
+    assert absence_streak(["absent", "late", "excused", "absent"]) == 1
     assert absence_streak(["absent", "present", "absent"]) == 1
     assert absence_streak(["present", "absent", "absent", "absent"]) == 3
     assert absence_streak([]) == 0
@@ -257,3 +263,109 @@ def test_cancelled_sessions_do_not_break_or_extend_a_streak(client, make_user, f
     setup.mark(2, "absent")
     assert Session.get_by_id(setup.session(1).id).status == "cancelled"
     assert check_in_names(client, setup) == ["Member A"]
+
+
+def pacing_status(client, setup) -> str:
+    page = text_of(client.get(f"/groups/{setup.group.id}").get_data(as_text=True))
+    return page[page.index("Status", page.index("Pacing")) :][:200]
+
+
+@pytest.mark.parametrize("cancelled", [(2,), (2, 6)])
+def test_make_ups_the_card_asks_for_put_the_group_back_on_plan(
+    client, make_user, frozen_time, cancelled
+):
+    """Issue 13: after adding the make-ups, the card still said "7 days later than planned"."""
+    setup = attendance_world(frozen_time, members=1, sessions=10)
+    for n in cancelled:
+        schedule_service.cancel_session(setup.session(n), "Provider ill", by=setup.lead)
+    login(client, setup.lead)
+    needed = len(cancelled)
+    status = pacing_status(client, setup)
+    assert "Behind plan" in status
+    assert f"{needed} module{'' if needed == 1 else 's'} without a session" in status
+
+    # Add the make-ups on the dates the card projects, one at a time.
+    for added in range(1, needed + 1):
+        p = pacing.group_pacing(setup.group, setup.sessions(), setup.modules())
+        day = next(item.projected for item in p.plan if item.session is None)
+        schedule_service.add_makeup(setup.group, day, datetime.time(18, 0), 90, by=setup.lead)
+        status = pacing_status(client, setup)
+        if added < needed:
+            assert "Behind plan" in status and "1 module without a session" in status
+
+    p = pacing.group_pacing(setup.group, setup.sessions(), setup.modules())
+    assert p.extra_needed == 0 and p.on_plan
+    assert p.days_later == 7 * needed  # the end moved, and the card says so without alarm
+    assert "On plan" in status and "Behind plan" not in status
+    assert "later than planned" not in status
+
+
+# Excused absences -----------------------------------------------------------------
+
+
+def test_excused_absence_leaves_the_rate_alone():
+    from groups.services.attendance import Rate
+
+    rate = Rate()
+    for status in ("present", "late", "present"):
+        rate.add(status)
+    before = rate.percent
+    rate.add("excused")
+    assert rate.percent == before == 100
+    assert str(rate) == "100% (3 of 3; 1 excused)"
+    rate.add("absent")
+    assert str(rate) == "75% (3 of 4; 1 excused)"
+    only_excused = Rate()
+    only_excused.add("excused")
+    assert only_excused.percent is None and str(only_excused) == "— (1 excused)"
+
+
+def test_excused_absence_reads_excused_and_is_still_a_catch_up(client, make_user, frozen_time):
+    setup = attendance_world(frozen_time, members=2, sessions=4, modules=4)
+    first, second = setup.members
+    setup.mark(0, "present")
+    setup.mark(1, {first: "present", second: "excused"})
+    setup.mark(2, {first: "present", second: "present"})
+    modules = setup.modules()
+
+    record = pacing.one_member(setup.group, second)
+    p = record["member_pacing"]
+    assert [i.state for i in p.items] == ["covered", "excused", "covered", "ahead"]
+    assert [i.module.id for i in p.catch_ups] == [modules[1].id]
+    assert p.summary == "2 of 4 modules, 1 to catch up"
+    assert str(record["attendance_rate"]) == "100% (2 of 2; 1 excused)"
+
+    # The member reads "Excused" and finds the handout to catch up with; no red cross.
+    login(client, second)
+    html = client.get("/progress").get_data(as_text=True)
+    assert "○</span> " + modules[1].title + ' <span class="pace-text">— Excused' in html
+    assert "✗" not in html and "Missed" not in html
+    assert "To catch up" in html and f"/my/modules/{modules[1].id}/1.pdf" in html
+
+    # Staff read it the same way and can mark it caught up.
+    login(client, setup.lead)
+    html = board(client, setup)
+    assert '○</span> <span class="pace-text">Excused' in html
+    assert f"excused from {modules[1].position}. {modules[1].title}" in text_of(html)
+    record_html = client.get(f"/groups/{setup.group.id}/members/{second.id}").get_data(as_text=True)
+    assert "Mark caught up" in record_html and "100% (2 of 2; 1 excused)" in record_html
+    action = f"/groups/{setup.group.id}/members/{second.id}/catch-ups/{modules[1].id}"
+    assert client.post(action, data={"done": "1"}).status_code == 302
+    assert CatchUpDone.select().count() == 1
+    p = pacing.one_member(setup.group, second)["member_pacing"]
+    assert p.catch_ups == [] and p.items[1].state == "caught_up"
+
+
+def test_excused_absence_does_not_count_towards_consecutive_absences(
+    client, make_user, frozen_time
+):
+    setup = attendance_world(frozen_time, members=3, sessions=3)
+    a, b, c = setup.members
+    setup.mark(0, {a: "absent", b: "excused", c: "absent"})
+    setup.mark(1, {a: "excused", b: "excused", c: "present"})
+    setup.mark(2, {a: "absent", b: "absent", c: "absent"})
+    # A: absent, excused, absent: two unexcused absences and no return in between.
+    # B: one unexcused absence. C came back in between.
+    assert check_in_names(client, setup) == ["Member A"]
+    html = client.get(f"/groups/{setup.group.id}").get_data(as_text=True)
+    assert html.count("2 absences in a row") == 1

@@ -28,6 +28,7 @@ from ..db import is_sqlite, write_transaction
 from ..inputs import parse_id
 from ..models import (
     ATTENDANCE_NOTE_MAX,
+    ATTENDANCE_OPENS_BEFORE,
     ATTENDANCE_STATUSES,
     Attendance,
     Enrollment,
@@ -73,17 +74,36 @@ class RosterEntry:
 
 @dataclass
 class Rate:
+    """Present or late over held sessions, with excused absences left out of both.
+
+    An excused absence neither lowers nor raises the rate: ``percent`` is
+    ``attended / (recorded - excused)``.
+    """
+
     attended: int = 0
-    recorded: int = 0
+    recorded: int = 0  # held sessions with a status for the member
+    excused: int = 0
+
+    def add(self, status: str) -> None:
+        self.recorded += 1
+        self.attended += status in ATTENDED
+        self.excused += status == "excused"
+
+    @property
+    def counted(self) -> int:
+        return self.recorded - self.excused
 
     @property
     def percent(self) -> int | None:
-        return round(100 * self.attended / self.recorded) if self.recorded else None
+        return round(100 * self.attended / self.counted) if self.counted else None
 
     def __str__(self) -> str:
         if not self.recorded:
             return "—"
-        return f"{self.percent}% ({self.attended} of {self.recorded})"
+        excused = f"; {self.excused} excused" if self.excused else ""
+        if not self.counted:
+            return f"— ({self.excused} excused)"
+        return f"{self.percent}% ({self.attended} of {self.counted}{excused})"
 
 
 def active_at(enrollment: Enrollment, session: Session) -> bool:
@@ -130,11 +150,13 @@ def refusal(session: Session, group: Group) -> str | None:
     """Why attendance cannot be taken for this session now, or None."""
     if session.status == "cancelled":
         return "This session was cancelled, so it has no attendance."
-    day = group.local(session.starts_at)
-    if day.date() > group.today():
+    if not session.attendance_open(utcnow()):
+        opens = group.local(session.attendance_opens_at())
+        starts = group.local(session.starts_at)
+        minutes = int(ATTENDANCE_OPENS_BEFORE.total_seconds() // 60)
         return (
-            f"This session is on {day:%A %d %B %Y}. Attendance can be taken from the day "
-            "of the session."
+            f"This session starts {starts:%A %d %B %Y at %H:%M}. Attendance opens "
+            f"{minutes} minutes before the start, at {opens:%H:%M} that day."
         )
     return None
 
@@ -320,7 +342,11 @@ def save_roster(
 
 
 def held_rows(group_ids: list[int]) -> list[tuple[int, int, int, str, datetime.datetime]]:
-    """(group id, session id, member id, status, starts_at) of held sessions, oldest first."""
+    """(group id, session id, member id, status, starts_at) of held sessions, oldest first.
+
+    Held as ``Session.counts_as_held`` says: a roll taken in the minutes
+    before the start counts once the session has started.
+    """
     query = (
         Attendance.select(
             Session.group,
@@ -330,7 +356,7 @@ def held_rows(group_ids: list[int]) -> list[tuple[int, int, int, str, datetime.d
             Session.starts_at,
         )
         .join(Session, on=(Attendance.session == Session.id))
-        .where(Session.group.in_(group_ids), Session.status == "held")
+        .where(Session.group.in_(group_ids), Session.held_by(utcnow()))
         .order_by(Session.starts_at, Session.id)
         .tuples()
     )
@@ -341,12 +367,10 @@ def held_rows(group_ids: list[int]) -> list[tuple[int, int, int, str, datetime.d
 
 
 def rates(rows) -> dict[int, Rate]:
-    """Attendance rate per member: present + late over their recorded held sessions."""
+    """Attendance rate per member over their recorded held sessions."""
     by_member: dict[int, Rate] = {}
     for _group, _session, member_id, status, _starts in rows:
-        rate = by_member.setdefault(member_id, Rate())
-        rate.recorded += 1
-        rate.attended += status in ATTENDED
+        by_member.setdefault(member_id, Rate()).add(status)
     return by_member
 
 
@@ -354,13 +378,21 @@ def total_rate(member_rates: dict[int, Rate]) -> Rate:
     return Rate(
         attended=sum(r.attended for r in member_rates.values()),
         recorded=sum(r.recorded for r in member_rates.values()),
+        excused=sum(r.excused for r in member_rates.values()),
     )
 
 
 def absence_streak(statuses: list[str]) -> int:
-    """Consecutive unexcused absences at the end of a member's record."""
+    """Unexcused absences in a row at the end of a member's record.
+
+    An excused absence is skipped: it is not one more absence to worry about,
+    but the member has not come back either, so it does not end the run.
+    Only attending (present or late) does.
+    """
     streak = 0
     for status in reversed(statuses):
+        if status == "excused":
+            continue
         if status != "absent":
             break
         streak += 1
@@ -428,7 +460,8 @@ class GridRow:
 
 def attendance_grid(sessions: list[Session], enrollments: list[Enrollment], rows) -> dict:
     """Members x held sessions, from data the caller already loaded."""
-    columns = [s for s in sessions if s.status == "held"]
+    now = utcnow()
+    columns = [s for s in sessions if s.counts_as_held(now)]
     index = {s.id: i for i, s in enumerate(columns)}
     member_rates = rates(rows)
     member_streaks = {m: n for (_g, m), n in streaks(rows).items()}
@@ -490,7 +523,9 @@ def grid_csv(group: Group, grid: dict) -> str:
     header = ["Member", "Enrollment"]
     for session in grid["columns"]:
         header.append(group.local(session.starts_at).strftime("%Y-%m-%d %H:%M"))
-    header += ["Attended", "Recorded", "Rate (%)"]
+    # Excused goes after Recorded so the columns a spreadsheet may already
+    # read (Attended, Recorded) keep their places.
+    header += ["Attended", "Recorded", "Excused", "Rate (%)"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([safe_cell(h) for h in header])
@@ -498,6 +533,7 @@ def grid_csv(group: Group, grid: dict) -> str:
         rate = row.rate
         cells = [row.member.name, row.enrollment_status]
         cells += [STATUS_LABELS.get(c, "") for c in row.cells]
-        cells += [rate.attended, rate.recorded, "" if rate.percent is None else rate.percent]
+        cells += [rate.attended, rate.recorded, rate.excused]
+        cells.append("" if rate.percent is None else rate.percent)
         writer.writerow([safe_cell(c) for c in cells])
     return out.getvalue()

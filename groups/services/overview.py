@@ -113,6 +113,11 @@ class SessionRow(NamedTuple):
     cancel_reason: str
     is_makeup: bool
 
+    # The model's own rules, so these rows stand in for sessions in pacing.
+    counts_as_held = Session.counts_as_held
+    attendance_open = Session.attendance_open
+    attendance_opens_at = Session.attendance_opens_at
+
 
 class Seat(NamedTuple):
     """An active or waitlisted enrollment and its member."""
@@ -129,7 +134,7 @@ class GroupPage(NamedTuple):
     lead: Person
     co_facilitators: list[Person]
     sessions: list[SessionRow]  # oldest first
-    attendance_due: set[int]  # scheduled sessions that can take attendance (today or earlier)
+    attendance_due: set[int]  # scheduled sessions whose attendance is open
     roster: list[Seat]  # by name
     waitlist: list[Seat]  # first come first served
     enrollment_closed: str | None
@@ -150,7 +155,7 @@ def group_page(group: Group) -> GroupPage:
         for eid, member_id, name, *rest in _SEATS.tuples(group.id)
     ]
     people = [Person(*row) for row in _FACILITATORS.tuples(group.id, group.lead_id)]
-    today = group.today()
+    now = utcnow()
     roster = sorted(
         (e for e in seats if e.status == "active"), key=lambda e: (e.member.name, e.member.id)
     )
@@ -161,7 +166,7 @@ def group_page(group: Group) -> GroupPage:
         attendance_due={
             s.id
             for s in sessions
-            if s.status == "scheduled" and group.local(s.starts_at).date() <= today
+            if s.status == "scheduled" and now >= Session.attendance_opening(s.starts_at)
         },
         roster=roster,
         waitlist=[e for e in seats if e.status == "waitlisted"],

@@ -4,13 +4,20 @@ Group pacing counts sessions (planned, held, cancelled, remaining), names the
 current module and projects the end date: cancelled sessions cover nothing,
 so when the remaining sessions cannot cover every module the missing ones
 need extra weekly sessions (practice closures skipped), which moves the end.
+A group is *on plan* when every module has a session: making up a cancelled
+session after the last planned one moves the end, which the card states as a
+fact, but leaves nothing for the provider to do.
 
 Member pacing ("at their own pace"): a module is *covered* when the member
 attended (present or late) a held session on it, *missed* when they were
-recorded absent or excused and have not covered it since, *caught up* when a
-provider marked a missed module as reviewed (``CatchUpDone``), and *ahead*
-otherwise. In an open group a member's cycle starts at the module of their
-first session and wraps round, so a late joiner still completes every module.
+recorded absent and have not covered it since (*excused* when that absence
+was excused: it reads differently but is still a catch-up item), *caught up*
+when a provider marked a missed module as reviewed (``CatchUpDone``), and
+*ahead* otherwise. Only sessions that count as held (``Session.counts_as_held``:
+attendance taken and the session started) cover or miss a module.
+
+In an open group a member's cycle starts at the module of their first session
+and wraps round, so a late joiner still completes every module.
 """
 
 from __future__ import annotations
@@ -33,11 +40,14 @@ from .schedule import MAX_CLOSURE_SKIPS
 STATE_LABELS = {
     "covered": "Covered",
     "missed": "Missed",
+    "excused": "Excused",
     "caught_up": "Caught up",
     "ahead": "Coming up",
 }
 # Symbols go with the words so the board reads without colour.
-STATE_SYMBOLS = {"covered": "✓", "missed": "✗", "caught_up": "↺", "ahead": "·"}
+STATE_SYMBOLS = {"covered": "✓", "missed": "✗", "excused": "○", "caught_up": "↺", "ahead": "·"}
+# States that leave a module to catch up on.
+TO_CATCH_UP = ("missed", "excused")
 
 
 # Group pacing -----------------------------------------------------------------
@@ -48,12 +58,6 @@ class PlanItem:
     module: Module
     session: Session | None = None  # the session that covers (or will cover) it
     projected: datetime.date | None = None  # an extra session still needed, projected date
-
-    @property
-    def state(self) -> str:
-        if self.session is None:
-            return "extra"
-        return "covered" if self.session.status == "held" else "planned"
 
 
 @dataclass
@@ -73,17 +77,20 @@ class GroupPacing:
 
     @property
     def on_plan(self) -> bool:
-        if self.extra_needed:
-            return False
-        if self.planned_end is None or self.projected_end is None:
-            return True
-        return self.projected_end <= self.planned_end
+        """Every module has a session: nothing is left for the provider to add."""
+        return not self.extra_needed
 
     @property
-    def days_behind(self) -> int:
+    def days_later(self) -> int:
+        """How much later than the first schedule's last session the group ends."""
         if self.planned_end is None or self.projected_end is None:
             return 0
         return max((self.projected_end - self.planned_end).days, 0)
+
+    @property
+    def unplanned(self) -> list[PlanItem]:
+        """Modules without a session, each with the date an extra weekly session would take."""
+        return [item for item in self.plan if item.session is None]
 
 
 def extra_dates(after: datetime.date, weekday: int, count: int) -> list[datetime.date]:
@@ -116,7 +123,7 @@ def group_pacing(group: Group, sessions: list[Session], modules: list[Module]) -
             pacing.makeups += 1
         else:
             pacing.planned += 1
-        if s.status == "held":
+        if s.counts_as_held(now):
             pacing.held += 1
         elif s.status == "cancelled":
             pacing.cancelled += 1
@@ -126,12 +133,12 @@ def group_pacing(group: Group, sessions: list[Session], modules: list[Module]) -
             pacing.remaining += 1
         if s.status != "cancelled" and s.module_id in by_id:
             first_session.setdefault(s.module_id, s)
-        if s.status == "scheduled" and pacing.next_session is None:
+        if s.status != "cancelled" and not s.counts_as_held(now) and pacing.next_session is None:
             pacing.next_session = s
     if pacing.next_session is not None:
         pacing.current_module = by_id.get(pacing.next_session.module_id)
     pacing.plan = [PlanItem(module=m, session=first_session.get(m.id)) for m in modules]
-    missing = [item for item in pacing.plan if item.session is None]
+    missing = pacing.unplanned
     pacing.extra_needed = len(missing)
     planned = [s for s in sessions if not s.is_makeup]
     if planned:
@@ -165,6 +172,10 @@ class ModuleProgress:
     def symbol(self) -> str:
         return STATE_SYMBOLS[self.state]
 
+    @property
+    def to_catch_up(self) -> bool:
+        return self.state in TO_CATCH_UP
+
 
 @dataclass
 class MemberPacing:
@@ -181,7 +192,7 @@ class MemberPacing:
 
     @property
     def catch_ups(self) -> list[ModuleProgress]:
-        return [item for item in self.items if item.state == "missed"]
+        return [item for item in self.items if item.to_catch_up]
 
     def state_of(self, module_id: int) -> ModuleProgress | None:
         return next((item for item in self.items if item.module.id == module_id), None)
@@ -205,15 +216,17 @@ def member_pacing(
     joined_at: datetime.datetime | None,
 ) -> MemberPacing:
     """One member's pacing; ``marks`` maps session ids to their attendance status."""
-    by_session = {s.id: s for s in sessions}
+    now = utcnow()
     attended: dict[int, Session] = {}
-    missed: dict[int, Session] = {}
-    for session_id, status in marks.items():
-        session = by_session.get(session_id)
-        if session is None or session.status != "held" or session.module_id is None:
+    missed: dict[int, tuple[Session, str]] = {}  # the latest absence per module wins
+    for session in sessions:
+        status = marks.get(session.id)
+        if status is None or session.module_id is None or not session.counts_as_held(now):
             continue
-        target = attended if status in ATTENDED else missed
-        target[session.module_id] = session
+        if status in ATTENDED:
+            attended[session.module_id] = session
+        else:
+            missed[session.module_id] = (session, status)
     start = 0
     if group.format == "open" and modules:
         position = {m.id: i for i, m in enumerate(modules)}
@@ -229,8 +242,12 @@ def member_pacing(
         if module.id in attended:
             items.append(ModuleProgress(module, "covered", attended[module.id]))
         elif module.id in missed:
-            state = "caught_up" if module.id in done_modules else "missed"
-            items.append(ModuleProgress(module, state, missed[module.id]))
+            session, status = missed[module.id]
+            if module.id in done_modules:
+                state = "caught_up"
+            else:
+                state = "excused" if status == "excused" else "missed"
+            items.append(ModuleProgress(module, state, session))
         else:
             items.append(ModuleProgress(module, "ahead"))
     start_position = ordered[0].position if ordered else 1
@@ -310,21 +327,22 @@ def one_member(group: Group, member: User) -> dict:
         )
     }
     marks = {r.session_id: r.status for r in records}
-    by_session = {s.id: s for s in sessions}
+    now = utcnow()
+    held = {s.id: s for s in sessions if s.counts_as_held(now)}
     history = sorted(
-        ((by_session[r.session_id], r) for r in records if r.session_id in by_session),
+        ((held[r.session_id], r) for r in records if r.session_id in held),
         key=lambda pair: pair[0].starts_at,
         reverse=True,
     )
+    rate = Rate()
+    for _session, record in history:
+        rate.add(record.status)
     modules_by_id = {m.id: m for m in modules}
     return {
         "member_pacing": member_pacing(
             group, member, modules, sessions, marks, done, joined.get(member.id)
         ),
-        "attendance_rate": Rate(
-            attended=sum(1 for s, r in history if s.status == "held" and r.status in ATTENDED),
-            recorded=sum(1 for s, _r in history if s.status == "held"),
-        ),
+        "attendance_rate": rate,
         "attendance_history": [
             {"session": s, "module": modules_by_id.get(s.module_id), "record": r}
             for s, r in history
@@ -370,12 +388,13 @@ def member_progress(member: User) -> list[dict]:
     ):
         done.setdefault(group_id, set()).add(module_id)
     current = {e.group_id for e in enrollments if e.status == "active"}
+    now = utcnow()
     result = []
     for gid, group in groups.items():
-        by_session = {s.id: s for s in sessions[gid]}
+        held = {s.id: s for s in sessions[gid] if s.counts_as_held(now)}
         modules_by_id = {m.id: m for m in modules[gid]}
         history = sorted(
-            (by_session[sid] for sid in marks[gid] if sid in by_session),
+            (held[sid] for sid in marks[gid] if sid in held),
             key=lambda s: s.starts_at,
             reverse=True,
         )
@@ -418,7 +437,7 @@ def set_catch_up(group: Group, member: User, module: Module, done: bool, *, by: 
         raise ServiceError("That module is not part of this group's curriculum.")
     if done:
         state = one_member(group, member)["member_pacing"].state_of(module.id)
-        if state is None or state.state not in ("missed", "caught_up"):
+        if state is None or not (state.to_catch_up or state.state == "caught_up"):
             raise ServiceError(
                 f"{member.name} has not missed “{module.title}”, so there is nothing to catch up."
             )
