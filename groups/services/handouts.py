@@ -215,30 +215,57 @@ def session_module_key(session: Session) -> str:
     return session.module.key if session.module_id else ""
 
 
-def suggestions(session: Session, lib: Library) -> tuple[list[Handout], list[Handout]]:
-    """(suggested, the rest): handouts tagged to the session's module first,
-    then the guidance handouts for the group's focus."""
-    key = session_module_key(session)
-    tagged = lib.for_module(key) if key else []
-    tagged.sort(key=lambda h: h.kind != "module")  # the module's own handout first
-    seen = {h.slug for h in tagged}
-    guidance = [
-        h for h in lib.for_focus(session.group.focus) if h.kind == "guidance" and h.slug not in seen
-    ]
-    suggested = tagged + guidance
-    seen.update(h.slug for h in guidance)
+# A packet is a few pages to take home: the module's own handout plus one or
+# two guidance handouts; more than that and the picker stops being a shortlist.
+MAX_GUIDANCE_SUGGESTIONS = 2
+
+
+def suggest(lib: Library, module_key: str, focus: str) -> tuple[list[Handout], list[Handout]]:
+    """(suggested, the rest) for a session of ``module_key`` in a group of
+    ``focus``, decided by the handouts' front matter alone:
+
+    1. Every module handout tagged with the module's key, the module's own
+       handout (the one whose first tag is the key) first.
+    2. At most ``MAX_GUIDANCE_SUGGESTIONS`` guidance handouts that *match*
+       the module: the key is among their ``modules`` tags and the group's
+       focus among their ``focuses``. When more match, the most specific win
+       (tagged with the fewest modules), then the library's order (by title).
+
+    Everything else, matching guidance beyond the two included, is "the
+    rest". Without a module key (no curriculum module) nothing is suggested.
+    """
+    if not module_key:
+        return [], lib.all()
+    tagged = lib.for_module(module_key)
+    modules = [h for h in tagged if h.kind == "module"]
+    modules.sort(key=lambda h: h.modules[0] != module_key)  # stable: library order otherwise
+    matching = [h for h in tagged if h.kind == "guidance" and focus in h.focuses]
+    matching.sort(key=lambda h: len(h.modules))
+    suggested = modules + matching[:MAX_GUIDANCE_SUGGESTIONS]
+    seen = {h.slug for h in suggested}
     return suggested, [h for h in lib if h.slug not in seen]
+
+
+def suggestions(session: Session, lib: Library) -> tuple[list[Handout], list[Handout]]:
+    """``suggest`` for this session's module and its group's focus."""
+    return suggest(lib, session_module_key(session), session.group.focus)
 
 
 @dataclass
 class PacketPanel:
-    """Everything the packet form on a session page shows (3 queries at most)."""
+    """Everything the packet form on a session page shows (3 queries at most).
+
+    The picker lists ``suggested`` first, then ``also_picked`` (ticked
+    handouts that are not suggestions, so a pick never hides in a closed
+    disclosure), and puts ``more`` (everything else) under *More handouts*.
+    """
 
     problems: list[str]
     chosen: list[Handout]
     missing: list[str]
     suggested: list[Handout]
-    others: list[Handout]
+    also_picked: list[Handout]
+    more: list[Handout]
     checked: set[str]
     shows_focus: bool  # the focus box: as saved, or as just submitted
     member_count: int
@@ -248,10 +275,6 @@ class PacketPanel:
     @property
     def has_packet(self) -> bool:
         return bool(self.chosen)
-
-    @property
-    def others_checked(self) -> bool:
-        return any(h.slug in self.checked for h in self.others)
 
 
 def packet_panel(
@@ -264,8 +287,10 @@ def packet_panel(
     focus_label = FOCUS_LABELS.get(session.group.focus, session.group.focus)
     shows_focus = session.packet_shows_focus if show_focus is None else show_focus
     if lib is None:
-        return PacketPanel(problems, [], slugs, [], [], set(), shows_focus, count, focus_label, "")
-    suggested, others = suggestions(session, lib)
+        return PacketPanel(
+            problems, [], slugs, [], [], [], set(), shows_focus, count, focus_label, ""
+        )
+    suggested, rest = suggestions(session, lib)
     chosen = [lib[s] for s in slugs if s in lib]
     if submitted is not None:
         checked = set(submitted)
@@ -280,7 +305,8 @@ def packet_panel(
         chosen=chosen,
         missing=[s for s in slugs if s not in lib],
         suggested=suggested,
-        others=others,
+        also_picked=[h for h in rest if h.slug in checked],
+        more=[h for h in rest if h.slug not in checked],
         checked=checked,
         shows_focus=shows_focus,
         member_count=count,
@@ -304,8 +330,8 @@ def save_packet(session: Session, slugs: list[str], show_focus: bool, *, by: Use
             "handouts",
         )
     # Keep the order the provider sees: the suggestions, then the rest.
-    suggested, others = suggestions(session, lib)
-    order = {h.slug: i for i, h in enumerate(suggested + others)}
+    suggested, rest = suggestions(session, lib)
+    order = {h.slug: i for i, h in enumerate(suggested + rest)}
     slugs.sort(key=lambda s: order.get(s, len(order)))
     with write_transaction():
         # Two saves at once (a double click) run one after the other: SQLite
