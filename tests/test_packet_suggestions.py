@@ -104,7 +104,20 @@ def test_when_more_than_two_match_the_most_specific_win():
 def test_a_session_without_a_module_gets_no_suggestions():
     lib = load_library()
     suggested, rest = suggest(lib, "", "anxiety")
-    assert suggested == [] and slugs(rest) == slugs(lib)
+    assert suggested == [] and sorted(slugs(rest)) == sorted(slugs(lib))
+
+
+def test_the_rest_is_guidance_then_each_curriculum_in_order_the_groups_own_first():
+    lib = load_library()
+    suggested, rest = suggest(lib, "depression-03-values", "depression")
+    guidance = [h.slug for h in lib if h.kind == "guidance" and h.slug != "redefining-success"]
+    curricula = [
+        m.key
+        for focus in ("depression", "anxiety", "adhd")
+        for m in CURRICULA[focus]
+        if m.key != "depression-03-values"
+    ]
+    assert slugs(rest) == guidance + curricula
 
 
 # ---- The picker on the page -------------------------------------------------------
@@ -153,6 +166,10 @@ class Picker:
         return self.boxes(self.details) if self.details is not None else []
 
     @property
+    def more_sections(self) -> list[str]:
+        return ["".join(legend.itertext()).strip() for legend in self.details.iter("legend")]
+
+    @property
     def more_open(self) -> bool:
         return self.details.get("open") is not None
 
@@ -180,6 +197,12 @@ def test_picker_lists_the_module_first_then_two_guidance_and_hides_the_rest(clie
     assert page.details is not None and not page.more_open
     assert page.summary == f"More handouts ({len(lib) - len(suggested)})"
     assert {slug for slug, _ in page.more} == set(slugs(lib)) - {s for s, _ in suggested}
+    assert page.more_sections == [
+        "Guidance",
+        "Anxiety modules",
+        "Depression modules",
+        "ADHD modules",
+    ]
     assert page.section("Also picked") == []
     assert sum(lib[s].kind == "guidance" for s, _ in suggested + page.more) == 8
 

@@ -219,6 +219,20 @@ def session_module_key(session: Session) -> str:
 # two guidance handouts; more than that and the picker stops being a shortlist.
 MAX_GUIDANCE_SUGGESTIONS = 2
 
+# Where each curriculum module sits: key -> (focus, 1-based position).
+MODULE_PLACES = {
+    m.key: (focus, position)
+    for focus, modules in CURRICULA.items()
+    for position, m in enumerate(modules, 1)
+}
+
+
+def module_place(handout: Handout) -> tuple[str, int] | None:
+    """(focus, position) of the curriculum module a module handout is for."""
+    if handout.kind != "module" or not handout.modules:
+        return None
+    return MODULE_PLACES.get(handout.modules[0])
+
 
 def suggest(lib: Library, module_key: str, focus: str) -> tuple[list[Handout], list[Handout]]:
     """(suggested, the rest) for a session of ``module_key`` in a group of
@@ -232,23 +246,52 @@ def suggest(lib: Library, module_key: str, focus: str) -> tuple[list[Handout], l
        (tagged with the fewest modules), then the library's order (by title).
 
     Everything else, matching guidance beyond the two included, is "the
-    rest". Without a module key (no curriculum module) nothing is suggested.
+    rest": guidance by title, then module handouts curriculum by curriculum
+    (the group's own first) in module order, then any module handout for a
+    module outside the curricula. Without a module key (no curriculum
+    module) nothing is suggested.
     """
-    if not module_key:
-        return [], lib.all()
-    tagged = lib.for_module(module_key)
-    modules = [h for h in tagged if h.kind == "module"]
-    modules.sort(key=lambda h: h.modules[0] != module_key)  # stable: library order otherwise
-    matching = [h for h in tagged if h.kind == "guidance" and focus in h.focuses]
-    matching.sort(key=lambda h: len(h.modules))
-    suggested = modules + matching[:MAX_GUIDANCE_SUGGESTIONS]
+    suggested: list[Handout] = []
+    if module_key:
+        tagged = lib.for_module(module_key)
+        modules = [h for h in tagged if h.kind == "module"]
+        modules.sort(key=lambda h: h.modules[0] != module_key)  # stable: library order otherwise
+        matching = [h for h in tagged if h.kind == "guidance" and focus in h.focuses]
+        matching.sort(key=lambda h: len(h.modules))
+        suggested = modules + matching[:MAX_GUIDANCE_SUGGESTIONS]
     seen = {h.slug for h in suggested}
-    return suggested, [h for h in lib if h.slug not in seen]
+    focus_order = [focus, *(f for f in CURRICULA if f != focus)]
+
+    def rest_order(h: Handout) -> tuple[int, int, int]:
+        if h.kind == "guidance":
+            return (0, 0, 0)
+        place = module_place(h)
+        return (1, focus_order.index(place[0]), place[1]) if place else (2, 0, 0)
+
+    return suggested, sorted((h for h in lib if h.slug not in seen), key=rest_order)
 
 
 def suggestions(session: Session, lib: Library) -> tuple[list[Handout], list[Handout]]:
     """``suggest`` for this session's module and its group's focus."""
     return suggest(lib, session_module_key(session), session.group.focus)
+
+
+def more_sections(handouts: list[Handout]) -> list[tuple[str, list[Handout]]]:
+    """``handouts`` (in ``suggest``'s order) in labelled runs: guidance, one
+    run per curriculum, then module handouts outside the curricula."""
+    sections: list[tuple[str, list[Handout]]] = []
+    for h in handouts:
+        place = module_place(h)
+        if h.kind == "guidance":
+            label = "Guidance"
+        elif place:
+            label = f"{FOCUS_LABELS[place[0]]} modules"
+        else:
+            label = "Other module handouts"
+        if not sections or sections[-1][0] != label:
+            sections.append((label, []))
+        sections[-1][1].append(h)
+    return sections
 
 
 @dataclass
@@ -257,7 +300,9 @@ class PacketPanel:
 
     The picker lists ``suggested`` first, then ``also_picked`` (ticked
     handouts that are not suggestions, so a pick never hides in a closed
-    disclosure), and puts ``more`` (everything else) under *More handouts*.
+    disclosure), and puts ``more`` (everything else, in labelled sections)
+    under *More handouts*. ``places`` names each module handout's module
+    ("Anxiety module 3"), since two curricula can share a title.
     """
 
     problems: list[str]
@@ -265,7 +310,8 @@ class PacketPanel:
     missing: list[str]
     suggested: list[Handout]
     also_picked: list[Handout]
-    more: list[Handout]
+    more: list[tuple[str, list[Handout]]]
+    places: dict[str, str]
     checked: set[str]
     shows_focus: bool  # the focus box: as saved, or as just submitted
     member_count: int
@@ -275,6 +321,10 @@ class PacketPanel:
     @property
     def has_packet(self) -> bool:
         return bool(self.chosen)
+
+    @property
+    def more_count(self) -> int:
+        return sum(len(handouts) for _, handouts in self.more)
 
 
 def packet_panel(
@@ -288,7 +338,7 @@ def packet_panel(
     shows_focus = session.packet_shows_focus if show_focus is None else show_focus
     if lib is None:
         return PacketPanel(
-            problems, [], slugs, [], [], [], set(), shows_focus, count, focus_label, ""
+            problems, [], slugs, [], [], [], {}, set(), shows_focus, count, focus_label, ""
         )
     suggested, rest = suggestions(session, lib)
     chosen = [lib[s] for s in slugs if s in lib]
@@ -300,13 +350,19 @@ def packet_panel(
         # Nothing picked yet: tick the module's own handout, so "save" then
         # "one copy per member" is all it takes.
         checked = {h.slug for h in suggested if h.kind == "module"}
+    places = {
+        h.slug: f"{FOCUS_LABELS[place[0]]} module {place[1]}"
+        for h in lib
+        if (place := module_place(h))
+    }
     return PacketPanel(
         problems=[],
         chosen=chosen,
         missing=[s for s in slugs if s not in lib],
         suggested=suggested,
         also_picked=[h for h in rest if h.slug in checked],
-        more=[h for h in rest if h.slug not in checked],
+        more=more_sections([h for h in rest if h.slug not in checked]),
+        places=places,
         checked=checked,
         shows_focus=shows_focus,
         member_count=count,
