@@ -216,30 +216,103 @@ def session_module_key(session: Session) -> str:
     return session.module.key if session.module_id else ""
 
 
+# A packet is a few pages to take home: the module's own handout plus one or
+# two guidance handouts; more than that and the picker stops being a shortlist.
+MAX_GUIDANCE_SUGGESTIONS = 2
+
+# Where each curriculum module sits: key -> (focus, 1-based position).
+MODULE_PLACES = {
+    m.key: (focus, position)
+    for focus, modules in CURRICULA.items()
+    for position, m in enumerate(modules, 1)
+}
+
+
+def module_place(handout: Handout) -> tuple[str, int] | None:
+    """(focus, position) of the curriculum module a module handout is for."""
+    if handout.kind != "module" or not handout.modules:
+        return None
+    return MODULE_PLACES.get(handout.modules[0])
+
+
+def suggest(lib: Library, module_key: str, focus: str) -> tuple[list[Handout], list[Handout]]:
+    """(suggested, the rest) for a session of ``module_key`` in a group of
+    ``focus``, decided by the handouts' front matter alone:
+
+    1. Every module handout tagged with the module's key, the module's own
+       handout (the one whose first tag is the key) first.
+    2. At most ``MAX_GUIDANCE_SUGGESTIONS`` guidance handouts that *match*
+       the module: the key is among their ``modules`` tags and the group's
+       focus among their ``focuses``. When more match, the most specific win
+       (tagged with the fewest modules), then the library's order (by title).
+
+    Everything else, matching guidance beyond the two included, is "the
+    rest": guidance by title, then module handouts curriculum by curriculum
+    (the group's own first) in module order, then any module handout for a
+    module outside the curricula. Without a module key (no curriculum
+    module) nothing is suggested.
+    """
+    suggested: list[Handout] = []
+    if module_key:
+        tagged = lib.for_module(module_key)
+        modules = [h for h in tagged if h.kind == "module"]
+        modules.sort(key=lambda h: h.modules[0] != module_key)  # stable: library order otherwise
+        matching = [h for h in tagged if h.kind == "guidance" and focus in h.focuses]
+        matching.sort(key=lambda h: len(h.modules))
+        suggested = modules + matching[:MAX_GUIDANCE_SUGGESTIONS]
+    seen = {h.slug for h in suggested}
+    focus_order = [focus, *(f for f in CURRICULA if f != focus)]
+
+    def rest_order(h: Handout) -> tuple[int, int, int]:
+        if h.kind == "guidance":
+            return (0, 0, 0)
+        place = module_place(h)
+        return (1, focus_order.index(place[0]), place[1]) if place else (2, 0, 0)
+
+    return suggested, sorted((h for h in lib if h.slug not in seen), key=rest_order)
+
+
 def suggestions(session: Session, lib: Library) -> tuple[list[Handout], list[Handout]]:
-    """(suggested, the rest): handouts tagged to the session's module first,
-    then the guidance handouts for the group's focus."""
-    key = session_module_key(session)
-    tagged = lib.for_module(key) if key else []
-    tagged.sort(key=lambda h: h.kind != "module")  # the module's own handout first
-    seen = {h.slug for h in tagged}
-    guidance = [
-        h for h in lib.for_focus(session.group.focus) if h.kind == "guidance" and h.slug not in seen
-    ]
-    suggested = tagged + guidance
-    seen.update(h.slug for h in guidance)
-    return suggested, [h for h in lib if h.slug not in seen]
+    """``suggest`` for this session's module and its group's focus."""
+    return suggest(lib, session_module_key(session), session.group.focus)
+
+
+def more_sections(handouts: list[Handout]) -> list[tuple[str, list[Handout]]]:
+    """``handouts`` (in ``suggest``'s order) in labelled runs: guidance, one
+    run per curriculum, then module handouts outside the curricula."""
+    sections: list[tuple[str, list[Handout]]] = []
+    for h in handouts:
+        place = module_place(h)
+        if h.kind == "guidance":
+            label = "Guidance"
+        elif place:
+            label = f"{FOCUS_LABELS[place[0]]} modules"
+        else:
+            label = "Other module handouts"
+        if not sections or sections[-1][0] != label:
+            sections.append((label, []))
+        sections[-1][1].append(h)
+    return sections
 
 
 @dataclass
 class PacketPanel:
-    """Everything the packet form on a session page shows (3 queries at most)."""
+    """Everything the packet form on a session page shows (3 queries at most).
+
+    The picker lists ``suggested`` first, then ``also_picked`` (ticked
+    handouts that are not suggestions, so a pick never hides in a closed
+    disclosure), and puts ``more`` (everything else, in labelled sections)
+    under *More handouts*. ``places`` names each module handout's module
+    ("Anxiety module 3"), since two curricula can share a title.
+    """
 
     problems: list[str]
     chosen: list[Handout]
     missing: list[str]
     suggested: list[Handout]
-    others: list[Handout]
+    also_picked: list[Handout]
+    more: list[tuple[str, list[Handout]]]
+    places: dict[str, str]
     checked: set[str]
     shows_focus: bool  # the focus box: as saved, or as just submitted
     member_count: int
@@ -251,8 +324,8 @@ class PacketPanel:
         return bool(self.chosen)
 
     @property
-    def others_checked(self) -> bool:
-        return any(h.slug in self.checked for h in self.others)
+    def more_count(self) -> int:
+        return sum(len(handouts) for _, handouts in self.more)
 
 
 def packet_panel(
@@ -265,8 +338,10 @@ def packet_panel(
     focus_label = FOCUS_LABELS.get(session.group.focus, session.group.focus)
     shows_focus = session.packet_shows_focus if show_focus is None else show_focus
     if lib is None:
-        return PacketPanel(problems, [], slugs, [], [], set(), shows_focus, count, focus_label, "")
-    suggested, others = suggestions(session, lib)
+        return PacketPanel(
+            problems, [], slugs, [], [], [], {}, set(), shows_focus, count, focus_label, ""
+        )
+    suggested, rest = suggestions(session, lib)
     chosen = [lib[s] for s in slugs if s in lib]
     if submitted is not None:
         checked = set(submitted)
@@ -276,12 +351,19 @@ def packet_panel(
         # Nothing picked yet: tick the module's own handout, so "save" then
         # "one copy per member" is all it takes.
         checked = {h.slug for h in suggested if h.kind == "module"}
+    places = {
+        h.slug: f"{FOCUS_LABELS[place[0]]} module {place[1]}"
+        for h in lib
+        if (place := module_place(h))
+    }
     return PacketPanel(
         problems=[],
         chosen=chosen,
         missing=[s for s in slugs if s not in lib],
         suggested=suggested,
-        others=others,
+        also_picked=[h for h in rest if h.slug in checked],
+        more=more_sections([h for h in rest if h.slug not in checked]),
+        places=places,
         checked=checked,
         shows_focus=shows_focus,
         member_count=count,
@@ -305,8 +387,8 @@ def save_packet(session: Session, slugs: list[str], show_focus: bool, *, by: Use
             "handouts",
         )
     # Keep the order the provider sees: the suggestions, then the rest.
-    suggested, others = suggestions(session, lib)
-    order = {h.slug: i for i, h in enumerate(suggested + others)}
+    suggested, rest = suggestions(session, lib)
+    order = {h.slug: i for i, h in enumerate(suggested + rest)}
     slugs.sort(key=lambda s: order.get(s, len(order)))
     with write_transaction():
         # Two saves at once (a double click) run one after the other: SQLite

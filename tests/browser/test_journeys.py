@@ -341,6 +341,7 @@ def test_provider_runs_an_adhd_group_on_a_desktop(live_server, new_page, tmp_pat
     expect(page).to_have_url(f"{url}/sessions/{sessions[2].id}")
     tour.visit("session")
     packet = page.locator("#packet")
+    packet.get_by_text("More handouts").click()  # not a suggestion for this module
     packet.get_by_text("What to Expect in Group Therapy", exact=False).first.click()
     packet.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status").first).to_contain_text("Saved the session's handouts.")
