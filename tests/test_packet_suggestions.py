@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 import tinyhtml5
-from conftest import count_queries, login
-from group_helpers import add_session, enroll_all, new_group
 
 from groups.curricula import CURRICULA
 from groups.handouts import Handout, Library, load_library
 from groups.models import Module, PacketItem
 from groups.services.handouts import MAX_GUIDANCE_SUGGESTIONS, suggest
+from tests.checks import count_queries
+from tests.world import add_session, enroll_all, login, new_group
 
 STARTS = datetime.datetime(2031, 5, 13, 22, 0, tzinfo=datetime.UTC)
 

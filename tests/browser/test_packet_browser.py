@@ -12,9 +12,9 @@ import datetime
 import re
 
 import pytest
-from group_helpers import add_session, enroll_all, new_group
 
 from groups.models import Module, PacketItem
+from tests.world import add_session, enroll_all, new_group
 
 from .conftest import BROWSER_PASSWORD, DESKTOP, PHONE
 from .tour import Tour
