@@ -82,24 +82,15 @@ def backup_command(path):
     click.echo(f"Backup written to {path}.")
 
 
-def _parse_day(option: str, value: str | None):
-    import datetime
-
-    if value is None:
-        return None
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a date; use YYYY-MM-DD.", param_hint=option
-        ) from None
+#: A calendar day on the command line; click names the format in its error.
+DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 
 @click.command("export-ics")
 @click.option("--group", "group_id", type=int, help="Only this group (its id).")
 @click.option("--provider", "provider_email", help="Only the groups this provider runs.")
-@click.option("--from", "start", metavar="YYYY-MM-DD", help="First day (group-local dates).")
-@click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day, inclusive.")
+@click.option("--from", "start", type=DAY, help="First day (group-local dates).")
+@click.option("--to", "end", type=DAY, help="Last day, inclusive.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True))
 @with_appcontext
 def export_ics_command(group_id, provider_email, start, end, output):
@@ -107,7 +98,7 @@ def export_ics_command(group_id, provider_email, start, end, output):
     from .models import Group, User
     from .services import feeds
 
-    start, end = _parse_day("--from", start), _parse_day("--to", end)
+    start, end = start and start.date(), end and end.date()
     if start and end and start > end:
         raise click.BadParameter(f"--from {start} is after --to {end}.", param_hint="--from")
     if group_id is not None and provider_email:

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     EmailField,
     IntegerField,
@@ -211,3 +212,18 @@ class MakeupForm(DateTimeForm):
 class ClosureForm(FlaskForm):
     date = DateField("Date", validators=[InputRequired("Pick a date.")])
     reason = StringField("Reason (e.g. holiday)", validators=[Optional(), Length(max=120)])
+
+
+class ExportForm(FlaskForm):
+    """A calendar export: a GET form (no CSRF), as a download changes nothing."""
+
+    class Meta:
+        csrf = False
+
+    what = SelectField("Calendar of", validate_choice=False)
+    start = DateField("From", validators=[InputRequired("Pick the first day.")])
+    end = DateField("To (inclusive)", validators=[InputRequired("Pick the last day.")])
+
+
+class FeedSettingsForm(FlaskForm):
+    show_group_names = BooleanField("Show my group's name in my calendar")

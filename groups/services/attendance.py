@@ -273,8 +273,7 @@ def save_roster(
             # Held sessions keep their module (schedule.assign_modules) and the
             # calendar entry changes, so the revision rises.
             session.status = "held"
-            session.revision += 1
-            session.updated_at = now
+            session.calendar_changed()
             session.save(only=[Session.status, Session.revision, Session.updated_at])
     return result
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import zoneinfo
+from collections.abc import Collection
 
 from .. import audit
 from ..clock import utcnow
@@ -111,12 +112,13 @@ def create_schedule(
                 Group.updated_at,
             ]
         )
-        assign_modules(group)
+        created = Session.select(Session.id).where(Session.group == group).tuples()
+        assign_modules(group, counted={sid for (sid,) in created})
         audit.record("schedule_created", actor=by, target=group, sessions=len(rows))
     return list(Session.select().where(Session.group == group).order_by(Session.starts_at))
 
 
-def assign_modules(group: Group) -> None:
+def assign_modules(group: Group, *, counted: Collection[int] = ()) -> None:
     """Give every session still to be held the next module in curriculum order.
 
     Held sessions keep the module they covered, and the sessions after them
@@ -125,6 +127,10 @@ def assign_modules(group: Group) -> None:
     it). Cancelled sessions cover nothing, so the modules after one shift
     along and none is lost. When sessions outnumber modules the curriculum
     starts a new round (open groups).
+
+    Staff calendars title a session by its module, so a new module is a
+    calendar change, except for the sessions in ``counted``: the ones this
+    transaction created or already marked changed (SEQUENCE rises once).
     """
     order = [
         m.id
@@ -141,7 +147,6 @@ def assign_modules(group: Group) -> None:
             covered.clear()  # a new round begins
         covered.add(module_id)
 
-    now = utcnow()
     for session in sessions:
         if session.status == "held":
             if session.module_id in everything:
@@ -154,13 +159,9 @@ def assign_modules(group: Group) -> None:
             cover(wanted)
         if session.module_id != wanted:
             session.module = wanted
-            session.updated_at = now
-            session.save(only=[Session.module, Session.updated_at])
-
-
-def _changed(session: Session) -> None:
-    session.revision += 1
-    session.updated_at = utcnow()
+            if session.id not in counted:
+                session.calendar_changed()
+            session.save(only=[Session.module, Session.revision, Session.updated_at])
 
 
 def cancel_session(session: Session, reason: str, *, by: User) -> None:
@@ -172,9 +173,9 @@ def cancel_session(session: Session, reason: str, *, by: User) -> None:
     with write_transaction():
         session.status = "cancelled"
         session.cancel_reason = reason[:200]
-        _changed(session)
+        session.calendar_changed()
         session.save()
-        assign_modules(session.group)
+        assign_modules(session.group, counted={session.id})
         audit.record("session_changed", actor=by, target=session, change="cancelled")
 
 
@@ -190,9 +191,9 @@ def reschedule_session(
     length = session.ends_at - session.starts_at
     with write_transaction():
         session.starts_at, session.ends_at = starts, starts + length
-        _changed(session)
+        session.calendar_changed()
         session.save()
-        assign_modules(session.group)
+        assign_modules(session.group, counted={session.id})
         audit.record("session_changed", actor=by, target=session, change="rescheduled")
 
 
@@ -210,13 +211,6 @@ def add_makeup(
             is_makeup=True,
             updated_at=utcnow(),
         )
-        assign_modules(group)
+        assign_modules(group, counted={session.id})
         audit.record("session_changed", actor=by, target=session, change="make-up added")
     return session
-
-
-def bump_future_sessions(group: Group) -> None:
-    """The group's place changed: every upcoming session's calendar entry must update."""
-    Session.update(revision=Session.revision + 1, updated_at=utcnow()).where(
-        Session.group == group, Session.starts_at >= utcnow()
-    ).execute()
