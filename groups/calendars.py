@@ -129,8 +129,11 @@ def build_calendar(
     ids = [e.session_id for e in items]
     if len(set(ids)) != len(ids):
         raise ValueError("duplicate session_id in feed events")
+    if year is None:
+        year = items[0].starts_at.astimezone(UTC).year if items else datetime.now(UTC).year
     return assemble(
-        [(e.starts_at, e.timezone, vevent(e, host)) for e in items],
+        [vevent(e, host) for e in items],
+        {e.timezone for e in items},
         name=name,
         timezone=timezone,
         refresh_minutes=refresh_minutes,
@@ -139,30 +142,28 @@ def build_calendar(
 
 
 def assemble(
-    vevents: list[tuple[datetime, str, bytes]],
+    vevents: list[bytes],
+    tzids: Iterable[str],
     *,
     name: str,
     timezone: str,
-    refresh_minutes: int = 60,
-    year: int | None = None,
+    refresh_minutes: int,
+    year: int,
 ) -> bytes:
-    """A VCALENDAR around serialised VEVENTs, given as ``(starts_at, tzid, bytes)``.
+    """A VCALENDAR around serialised VEVENTs, written in the order given.
 
-    The events are written in the order given: callers pass them sorted by
-    (start, session id), as :func:`build_calendar` does. ``year`` defaults
-    to the first event's (UTC) year.
+    ``tzids`` are the zones the events use (each gets its VTIMEZONE, with
+    ``year``'s rules). Callers pass the events sorted by (start, session
+    id) and the earliest event's UTC year, as :func:`build_calendar` does.
     """
     if refresh_minutes <= 0:
         raise ValueError("refresh_minutes must be positive")
     _zone(timezone)  # reject unknown zones before they reach X-WR-TIMEZONE
-    if year is None:
-        year = vevents[0][0].astimezone(UTC).year if vevents else datetime.now(UTC).year
     parts = [_header(name, timezone, refresh_minutes)]
     # icalendar writes UTC-equivalent zones (UTC, Etc/UTC, GMT, Africa/Abidjan...)
     # as "...Z" times without TZID, so those need no VTIMEZONE.
-    tzids = sorted({tzid for _, tzid, _ in vevents})
-    parts += [_make_vtimezone(t, year).to_ical() for t in tzids if not is_utc(ZoneInfo(t))]
-    parts += [body for _, _, body in vevents]
+    parts += [_make_vtimezone(t, year).to_ical() for t in sorted(tzids) if not is_utc(ZoneInfo(t))]
+    parts += vevents
     parts.append(_END)
     return b"".join(parts)
 

@@ -326,9 +326,10 @@ def test_assembling_kept_vevents_gives_the_built_calendar():
     events = weekly_series("America/Los_Angeles", "2026-02-26", "2026-05-28", time(18))
     events.append(make_event(99, timezone="Europe/London"))
     events.sort(key=lambda e: (e.starts_at, e.session_id))
-    kept = [(e.starts_at, e.timezone, calendars.vevent(e, HOST)) for e in events]
-    options = dict(name="Tuesday group", timezone="America/Los_Angeles")
-    assert calendars.assemble(kept, **options) == build(events)
+    kept = [calendars.vevent(e, HOST) for e in events]
+    zones = {e.timezone for e in events}
+    options = dict(name="Tuesday group", timezone="America/Los_Angeles", refresh_minutes=60)
+    assert calendars.assemble(kept, zones, year=2026, **options) == build(events)
     tzids = [str(tz["TZID"]) for tz in Calendar.from_ical(build(events)).walk("VTIMEZONE")]
     assert tzids == ["America/Los_Angeles", "Europe/London"]
 

@@ -61,6 +61,8 @@ REFRESH_MINUTES = 60
 MEMBER_SUMMARY = "Group session"
 #: Kept VEVENTs written back per INSERT (six values each).
 STORE_BATCH = 100
+#: Session ids per ``IN (...)`` when reading what missing VEVENTs are built from.
+ROWS_BATCH = 500
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 # A session's local date is within 14 hours of its UTC date in every zone.
@@ -93,13 +95,15 @@ def _to_utc(value) -> datetime.datetime | None:
     return value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value
 
 
-def _session_rows(conditions, variant: str, built_for: str) -> list[tuple]:
-    """The one query behind every feed: raw tuples, ``Row`` columns then the kept VEVENT.
+def _selected(conditions, variant: str, built_for: str) -> list[tuple]:
+    """The query behind every feed: ``(id, starts_at, timezone, kept VEVENT)`` in calendar order.
 
-    The last column is the stored VEVENT of ``variant`` if it is current
-    (same revision, same ``updated_at``, built for the same format and base
-    URL), else NULL. Read raw: going around peewee's per-value converters
-    makes a year of the practice (10,000+ rows) several times faster.
+    The VEVENT is the stored one of ``variant`` if it is current (same
+    revision and ``updated_at`` as its session, built for the same format
+    and base URL), else NULL. Only these four columns: a year of the
+    practice (10,000+ rows) is read twice as fast as with every column a
+    VEVENT is built from, which only the missing ones need (:func:`_rows`).
+    Read raw: peewee's per-value converters would cost more than the query.
     """
     kept = (
         (CalendarEvent.session == Session.id)
@@ -109,24 +113,8 @@ def _session_rows(conditions, variant: str, built_for: str) -> list[tuple]:
         & (CalendarEvent.built_for == built_for)
     )
     query = (
-        Session.select(
-            Session.id,
-            Session.revision,
-            Session.starts_at,
-            Session.ends_at,
-            Session.status,
-            Session.cancel_reason,
-            Session.is_makeup,
-            Session.updated_at,
-            Group.name,
-            Group.location,
-            Group.timezone,
-            Module.title,
-            CalendarEvent.body,
-        )
+        Session.select(Session.id, Session.starts_at, Group.timezone, CalendarEvent.body)
         .join(Group, on=(Session.group == Group.id))
-        .switch(Session)
-        .join(Module, JOIN.LEFT_OUTER, on=(Session.module == Module.id))
         .switch(Session)
         .join(CalendarEvent, JOIN.LEFT_OUTER, on=kept)
         .order_by(Session.starts_at, Session.id)
@@ -136,23 +124,48 @@ def _session_rows(conditions, variant: str, built_for: str) -> list[tuple]:
     return database.execute(query).fetchall()
 
 
-def _row(raw: tuple) -> Row:
-    sid, revision, starts, ends, status, reason, makeup, updated, *group, title = raw[:12]
-    name, place, zone = group
-    return Row(
-        sid,
-        revision,
-        _to_utc(starts),
-        _to_utc(ends),
-        status,
-        reason or "",
-        bool(makeup),
-        _to_utc(updated),
-        name,
-        place or "",
-        zone,
-        title,
-    )
+def _rows(ids: list[int]) -> dict[int, Row]:
+    """What the VEVENTs of these sessions are built from, by session id."""
+    found = {}
+    for chunk in chunked(ids, ROWS_BATCH):
+        query = (
+            Session.select(
+                Session.id,
+                Session.revision,
+                Session.starts_at,
+                Session.ends_at,
+                Session.status,
+                Session.cancel_reason,
+                Session.is_makeup,
+                Session.updated_at,
+                Group.name,
+                Group.location,
+                Group.timezone,
+                Module.title,
+            )
+            .join(Group, on=(Session.group == Group.id))
+            .switch(Session)
+            .join(Module, JOIN.LEFT_OUTER, on=(Session.module == Module.id))
+            .where(Session.id.in_(chunk))
+        )
+        for raw in database.execute(query).fetchall():
+            sid, revision, starts, ends, status, reason, makeup, updated, *group, title = raw
+            name, place, zone = group
+            found[sid] = Row(
+                sid,
+                revision,
+                _to_utc(starts),
+                _to_utc(ends),
+                status,
+                reason or "",
+                bool(makeup),
+                _to_utc(updated),
+                name,
+                place or "",
+                zone,
+                title,
+            )
+    return found
 
 
 def _keep(built: list[dict]) -> None:
@@ -256,27 +269,47 @@ class Feed:
 
     def __len__(self) -> int:
         if self._count is None:
-            self._count = len(self._rows())
+            self._count = len(self._selected())
         return self._count
 
-    def _rows(self) -> list[tuple]:
-        """Raw rows in the feed, in calendar order, each with its parsed start first."""
-        rows = _session_rows(self.conditions, self.variant, store_key())
+    def _selected(self) -> list[tuple]:
+        """``(session id, stored starts_at, zone, kept VEVENT or None)`` of the feed's sessions."""
+        rows = _selected(self.conditions, self.variant, store_key())
         start, end = self.days
-        found = []
-        for raw in rows:
-            starts = _to_utc(raw[2])
-            if start or end:
-                day = local_date(starts, raw[10])
-                if (start and day < start) or (end and day > end):
-                    continue
-            found.append((starts, raw))
-        return found
+        if not rows or not (start or end):
+            return rows
+        # The query reaches ``_ZONE_MARGIN`` beyond each end; between these
+        # instants every zone's local date is inside the range. The rows are
+        # in order of start, so only the runs before ``low`` and from ``high``
+        # need their group's zone, and the rest need no parsing at all.
+        utc = datetime.UTC
+        low = (
+            datetime.datetime.combine(start, datetime.time(), utc) + _ZONE_MARGIN if start else None
+        )
+        high = (
+            datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time(), utc)
+            - _ZONE_MARGIN
+            if end
+            else None
+        )
+        first, last = 0, len(rows)
+        while low and first < last and _to_utc(rows[first][1]) < low:
+            first += 1
+        while high and last > first and _to_utc(rows[last - 1][1]) >= high:
+            last -= 1
+
+        def inside(row) -> bool:
+            day = local_date(_to_utc(row[1]), row[2])
+            return (start is None or day >= start) and (end is None or day <= end)
+
+        edges = [row for row in rows[:first] if inside(row)], [r for r in rows[last:] if inside(r)]
+        return edges[0] + rows[first:last] + edges[1]
 
     def events(self) -> list[FeedEvent]:
-        """Every event of the feed, built from its row (no store)."""
-        root = base_url()
-        return [self._event(_row(raw), root) for _, raw in self._rows()]
+        """Every event of the feed, built from its row (the store is not read)."""
+        ids = [sid for sid, _, _, _ in self._selected()]
+        rows, root = _rows(ids), base_url()
+        return [self._event(rows[sid], root) for sid in ids if sid in rows]
 
     def _event(self, row: Row, root: str) -> FeedEvent:
         if self.audience == "staff":
@@ -307,29 +340,38 @@ class Feed:
 
     def build(self) -> bytes:
         """The calendar's bytes, from kept VEVENTs; missing ones are built and kept."""
-        root, host, key = base_url(), uid_host(), store_key()
-        parts, built = [], []
-        for starts, raw in self._rows():
-            body = raw[12]
-            if body is None:
-                row = _row(raw)
-                body = vevent(self._event(row, root), host).decode()
-                built.append(
+        selected = self._selected()
+        missing = [sid for sid, _, _, body in selected if body is None]
+        built: dict[int, str] = {}
+        if missing:
+            root, host, key = base_url(), uid_host(), store_key()
+            rows = _rows(missing)
+            for row in rows.values():
+                built[row.id] = vevent(self._event(row, root), host).decode()
+            _keep(
+                [
                     {
                         "session": row.id,
                         "variant": self.variant,
                         "revision": row.revision,
                         "updated_at": row.updated_at,
                         "built_for": key,
-                        "body": body,
+                        "body": built[row.id],
                     }
-                )
-            parts.append((starts, raw[10], body.encode()))
-        if built:
-            _keep(built)
-        self._count = len(parts)
+                    for row in rows.values()
+                ]
+            )
+            # A session removed since it was selected has no row: leave it out.
+            selected = [r for r in selected if r[3] is not None or r[0] in built]
+        self._count = len(selected)
+        first = _to_utc(selected[0][1]) if selected else utcnow()
         return assemble(
-            parts, name=self.name, timezone=self.timezone, refresh_minutes=REFRESH_MINUTES
+            [(body if body is not None else built[sid]).encode() for sid, _, _, body in selected],
+            {zone for _, _, zone, _ in selected},
+            name=self.name,
+            timezone=self.timezone,
+            refresh_minutes=REFRESH_MINUTES,
+            year=first.astimezone(datetime.UTC).year,
         )
 
 
