@@ -385,7 +385,8 @@ def measure_http(
         targets.notes.append(
             "ics_year_304: not measured, the export answers without ETag/Last-Modified"
         )
-    interleave(probes, n, warm, server, pids, out, cpu)
+    # The cold samples replaced the workers: count the CPU of the ones now running.
+    interleave(probes, n, warm, server, server.pids(), out, cpu)
     for client in (member, provider, admin, anon):
         client.close()
     return out

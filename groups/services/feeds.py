@@ -1,12 +1,12 @@
 """Calendar feeds and exports: which sessions, under which titles, behind which token.
 
-Turns database rows into calendars. Each feed fetches its sessions with ONE
-query: sessions joined to their group, module and their kept VEVENT in the
-calendar store (``CalendarEvent``, one per session and privacy variant).
-A kept VEVENT is reused while its session's revision and ``updated_at`` stand
-(``Session.calendar_changed`` raises both); a missing or stale one is built
-and written back, so the store is shared by every worker and host and a
-freshly started worker is as fast as a warm one.
+Turns database rows into calendars. Each feed selects its sessions with ONE
+query that also brings each session's kept VEVENT from the calendar store
+(``CalendarEvent``, one per session and privacy variant). A kept VEVENT is
+reused while its session's revision and ``updated_at`` stand
+(``Session.calendar_changed`` raises both); the missing or stale ones are
+built from one more query and written back. The store is shared by every
+worker and host, so a freshly started worker is as fast as a warm one.
 
 ETag and Last-Modified come from one place: the change counter that
 database triggers keep (migrations 0003 and 0004), read by primary key, so a
@@ -90,7 +90,7 @@ def _to_utc(value) -> datetime.datetime | None:
     """A stored UTC time as an aware datetime (SQLite gives text, PostgreSQL naive)."""
     if value is None:
         return None
-    if isinstance(value, str):  # "+00:00" is 8x faster than .replace(tzinfo=UTC)
+    if isinstance(value, str):  # parsing the offset beats .replace(tzinfo=UTC) afterwards
         return datetime.datetime.fromisoformat(value + "+00:00")
     return value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value
 
