@@ -1,11 +1,13 @@
 """Pure RFC 5545 feed builder: session rows in, ``.ics`` bytes out.
 
 No database and no Flask here. Callers turn sessions into :class:`FeedEvent`
-values and call :func:`build_calendar`. The result is deterministic (equal
-inputs give byte-identical output, so an ETag over it is stable) and cheap on
-repeat: each serialised VEVENT is cached by its full ``FeedEvent`` (plus host),
-each VTIMEZONE by ``(zone, year)``, and the calendar is assembled by
-concatenating cached bytes.
+values and either call :func:`build_calendar`, or serialise each event with
+:func:`vevent` (services/feeds.py keeps those bytes in the calendar store)
+and join kept bytes with :func:`assemble`. Both give the same bytes, and the
+result is deterministic: equal inputs give byte-identical output.
+
+Nothing is cached in the process: a freshly started worker builds exactly
+what a warm one does, as fast.
 
 Time zones are written as RRULE-based VTIMEZONEs (one STANDARD and one
 DAYLIGHT observance with a yearly rule, as in RFC 5545 section 3.6.5), derived
@@ -33,7 +35,6 @@ from calendar import monthrange
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import (
@@ -49,12 +50,14 @@ from icalendar import (
 
 PRODID = "-//Group Practice//Group sessions//EN"
 
-#: Upper bound of cached VEVENTs per process. Measured: about 1 KB per entry
-#: (key + bytes) with short descriptions, so ~50 MB per worker when full.
-VEVENT_CACHE_SIZE = 50_000
+#: Names the VEVENT layout :func:`vevent` writes. Serialised events are kept
+#: in the database, so a change to what reaches a VEVENT's bytes (here or in
+#: the summaries of services/feeds.py) must change this to retire them.
+FORMAT = "vevent-1"
 
 _END = b"END:VCALENDAR\r\n"
 _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_WEEK = 7 * 86_400
 # C0/C1 controls except TAB, LF, CR (icalendar escapes those), plus the Unicode
 # line/paragraph separators: some parsers split lines on them.
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
@@ -64,10 +67,8 @@ _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 class FeedEvent:
     """One session as it appears in a feed.
 
-    Frozen and hashable: the whole value is the VEVENT cache key, so any
-    change (revision, a privacy-safe summary variant, another URL) produces a
-    new entry instead of a stale one. Datetimes must be timezone-aware; they
-    are rendered in ``timezone`` (the group's IANA zone) for DTSTART/DTEND and
+    Frozen: a value, checked once when made. Datetimes must be
+    timezone-aware; they are rendered in ``timezone`` (the group's IANA zone) for DTSTART/DTEND and
     in UTC for DTSTAMP/LAST-MODIFIED.
     """
 
@@ -124,22 +125,45 @@ def build_calendar(
     from the database does not change the bytes. A repeated session id is an
     error (it would give two VEVENTs the same UID).
     """
-    if refresh_minutes <= 0:
-        raise ValueError("refresh_minutes must be positive")
-    _zone(timezone)  # reject unknown zones before they reach X-WR-TIMEZONE
     items = sorted(events, key=lambda e: (e.starts_at, e.session_id))
     ids = [e.session_id for e in items]
     if len(set(ids)) != len(ids):
         raise ValueError("duplicate session_id in feed events")
     if year is None:
         year = items[0].starts_at.astimezone(UTC).year if items else datetime.now(UTC).year
+    return assemble(
+        [vevent(e, host) for e in items],
+        {e.timezone for e in items},
+        name=name,
+        timezone=timezone,
+        refresh_minutes=refresh_minutes,
+        year=year,
+    )
 
+
+def assemble(
+    vevents: list[bytes],
+    tzids: Iterable[str],
+    *,
+    name: str,
+    timezone: str,
+    refresh_minutes: int,
+    year: int,
+) -> bytes:
+    """A VCALENDAR around serialised VEVENTs, written in the order given.
+
+    ``tzids`` are the zones the events use (each gets its VTIMEZONE, with
+    ``year``'s rules). Callers pass the events sorted by (start, session
+    id) and the earliest event's UTC year, as :func:`build_calendar` does.
+    """
+    if refresh_minutes <= 0:
+        raise ValueError("refresh_minutes must be positive")
+    _zone(timezone)  # reject unknown zones before they reach X-WR-TIMEZONE
     parts = [_header(name, timezone, refresh_minutes)]
     # icalendar writes UTC-equivalent zones (UTC, Etc/UTC, GMT, Africa/Abidjan...)
     # as "...Z" times without TZID, so those need no VTIMEZONE.
-    tzids = sorted({e.timezone for e in items})
-    parts += [_vtimezone_bytes(t, year) for t in tzids if not is_utc(ZoneInfo(t))]
-    parts += [_vevent_bytes(e, host) for e in items]
+    parts += [_make_vtimezone(t, year).to_ical() for t in sorted(tzids) if not is_utc(ZoneInfo(t))]
+    parts += vevents
     parts.append(_END)
     return b"".join(parts)
 
@@ -171,14 +195,12 @@ def _header(name: str, timezone: str, refresh_minutes: int) -> bytes:
 # --- VEVENT ---------------------------------------------------------------
 
 
-@lru_cache(maxsize=VEVENT_CACHE_SIZE)
-def _vevent_bytes(event: FeedEvent, host: str) -> bytes:
-    """Serialised VEVENT, built once per distinct (event, host)."""
+def vevent(event: FeedEvent, host: str) -> bytes:
+    """The serialised VEVENT of one session, its UID naming ``host``."""
     return _make_vevent(event, host).to_ical()
 
 
 def _make_vevent(event: FeedEvent, host: str) -> Event:
-    """Build the VEVENT for one session (uncached; ~0.3 ms)."""
     zone = ZoneInfo(event.timezone)
     vevent = Event()
     vevent.add("uid", f"session-{event.session_id}@{host}")
@@ -221,12 +243,6 @@ def _wall_time(value: datetime, zone: ZoneInfo) -> datetime:
 
 
 # --- VTIMEZONE ------------------------------------------------------------
-
-
-@lru_cache(maxsize=512)
-def _vtimezone_bytes(tzid: str, year: int) -> bytes:
-    """Serialised RRULE-based VTIMEZONE for ``tzid`` with ``year``'s rules."""
-    return _make_vtimezone(tzid, year).to_ical()
 
 
 def _make_vtimezone(tzid: str, year: int) -> Timezone:
@@ -278,8 +294,10 @@ def _make_vtimezone(tzid: str, year: int) -> Timezone:
 def _offset_changes(zone: ZoneInfo, year: int) -> list[tuple[datetime, timedelta, timedelta]]:
     """``(utc_instant, offset_before, offset_after)`` for each change in ``year``.
 
-    Scans the year in daily steps and bisects each step whose UTC offset
-    differs down to the second (one change per day at most, as in tzdata).
+    Scans the year in weekly steps and bisects each step whose UTC offset
+    differs down to the second. Two changes within one week would cancel out
+    unseen; tzdata has none in the years a practice schedules (the closest,
+    Morocco's Ramadan pause, lasts about a month).
     """
 
     def offset(ts: int) -> timedelta:
@@ -288,8 +306,8 @@ def _offset_changes(zone: ZoneInfo, year: int) -> list[tuple[datetime, timedelta
     start = int(datetime(year, 1, 1, tzinfo=UTC).timestamp())
     stop = int(datetime(year + 1, 1, 1, tzinfo=UTC).timestamp())
     changes = []
-    for day in range(start, stop, 86_400):
-        lo, hi = day, min(day + 86_400, stop)
+    for step in range(start, stop, _WEEK):
+        lo, hi = step, min(step + _WEEK, stop)
         before, after = offset(lo), offset(hi)
         if before == after:
             continue
@@ -317,9 +335,3 @@ def _nth_weekday_day(year: int, month: int, weekday: int, nth: int) -> int:
     if nth > 0:
         return first + 7 * (nth - 1)
     return first + 7 * ((monthrange(year, month)[1] - first) // 7)
-
-
-def clear_caches() -> None:
-    """Drop cached VEVENT and VTIMEZONE bytes (tests; after a tzdata update)."""
-    _vevent_bytes.cache_clear()
-    _vtimezone_bytes.cache_clear()

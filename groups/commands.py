@@ -88,18 +88,18 @@ def backup_command(path):
 ID = click.IntRange(1, MAX_ID)
 
 
-class Day(click.ParamType):
-    """A YYYY-MM-DD option inside the dates the app accepts (groups/inputs.py)."""
+class Day(click.DateTime):
+    """A YYYY-MM-DD option: click parses it, and it must fall in the dates the app accepts."""
 
     name = "YYYY-MM-DD"
 
+    def __init__(self):
+        super().__init__(formats=["%Y-%m-%d"])
+
     def convert(self, value, param, ctx):
-        if isinstance(value, datetime.date):
+        if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
             return value
-        try:
-            day = datetime.date.fromisoformat(value)
-        except ValueError:
-            self.fail(f"{value!r} is not a date; use YYYY-MM-DD.", param, ctx)
+        day = super().convert(value, param, ctx).date()
         if problem := day_problem(day):
             self.fail(f"{value}: {problem}", param, ctx)
         return day

@@ -75,8 +75,8 @@ def row_by_id(model, pk: int):
     """``model.get_or_none(model.id == pk)``, its SQL built once per model and database kind.
 
     For the lookups every request makes (the logged-in user, the group of a
-    group page): building a peewee query each time cost more than running
-    it (a third of a calendar 304, make bench).
+    group page): building a peewee query each time costs several times more
+    than running it (measured in docs/calendar-store.md).
     """
     key = (model, type(database.obj))
     if key not in _BY_ID_SQL:

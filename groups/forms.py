@@ -382,3 +382,18 @@ class AuditFilterForm(AppForm):
     def validate_day_to(self, field):
         if field.data and self.day_from.data and field.data < self.day_from.data:
             raise ValidationError("The end date is before the start date.")
+
+
+class ExportForm(AppForm):
+    """A calendar export: a GET form (no CSRF), as a download changes nothing."""
+
+    class Meta:
+        csrf = False
+
+    what = SelectField("Calendar of", validate_choice=False)
+    start = DayField("From", validators=[InputRequired("Pick the first day.")])
+    end = DayField("To (inclusive)", validators=[InputRequired("Pick the last day.")])
+
+
+class FeedSettingsForm(AppForm):
+    show_group_names = BooleanField("Show my group's name in my calendar")

@@ -300,12 +300,7 @@ class Session(BaseModel):
 
     class Meta:
         table_name = "group_session"
-        indexes = (
-            (("group", "starts_at"), False),
-            # Covers the calendar fingerprint (services/feeds.py): an
-            # index-only scan over a range of starts_at (migration 0002).
-            (("starts_at", "group", "module", "revision", "updated_at"), False),
-        )
+        indexes = ((("group", "starts_at"), False),)
 
     @classmethod
     def in_order(cls, *columns):
@@ -340,6 +335,9 @@ class Session(BaseModel):
 
     # The one way to say "this session changed for calendars": every write
     # that changes what a calendar shows of a session goes through these.
+    # The calendar store (CalendarEvent) keys each kept VEVENT on the pair
+    # they raise, so a change made here makes every kept copy stale at once,
+    # in the same transaction, for every worker and host.
 
     def calendar_changed(self) -> None:
         """Raise SEQUENCE and LAST-MODIFIED of this session (the caller saves)."""
@@ -453,15 +451,38 @@ class PacketItem(BaseModel):
         indexes = ((("session", "handout_slug"), True),)
 
 
+class CalendarEvent(BaseModel):
+    """The calendar store: a session's serialised VEVENT, one per privacy variant.
+
+    A row is current while ``revision`` and ``updated_at`` equal its
+    session's and ``built_for`` names the running builder and base URL;
+    otherwise the feed builds the VEVENT again and overwrites the row
+    (services/feeds.py). Nothing else writes here, and nothing needs to
+    delete rows: a session's removal takes its rows along (cascade).
+    """
+
+    session = ForeignKeyField(Session, backref="+", on_delete="CASCADE")
+    variant = CharField()
+    revision = IntegerField()
+    updated_at = UTCDateTimeField()
+    built_for = CharField()
+    body = TextField()
+
+    class Meta:
+        indexes = ((("session", "variant"), True),)
+
+
 class ChangeCounter(BaseModel):
-    """Changes counted by database triggers (migration 0003), never written by the app.
+    """Changes counted by database triggers (migrations 0003, 0004), never written by the app.
 
     ``calendar`` rises with every committed change to a group, session,
-    module, enrollment or co-facilitator: the rows calendars are built from.
+    module, enrollment or co-facilitator (the rows calendars are built
+    from), and ``changed_at`` takes the database's time of that change.
     """
 
     name = CharField(primary_key=True)
     value = BigIntegerField(default=0)
+    changed_at = UTCDateTimeField()
 
 
 class OutboxMessage(BaseModel):
@@ -535,6 +556,7 @@ ALL_MODELS = [
     SessionNote,
     CatchUpDone,
     PacketItem,
+    CalendarEvent,
     ChangeCounter,
     OutboxMessage,
 ]

@@ -266,8 +266,8 @@ def test_cli_to_stdout(runner, practice):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--from", "2026-13-01"], "'2026-13-01' is not a date; use YYYY-MM-DD."),
-        (["--to", "tomorrow"], "'tomorrow' is not a date; use YYYY-MM-DD."),
+        (["--from", "2026-13-01"], "'2026-13-01' does not match the format '%Y-%m-%d'"),
+        (["--to", "tomorrow"], "'tomorrow' does not match the format '%Y-%m-%d'"),
         (["--from", "2026-05-01", "--to", "2026-04-01"], "--from 2026-05-01 is after --to"),
         (["--group", "999"], "No group with id 999."),
         (["--group", "abc"], "'abc' is not a valid integer"),

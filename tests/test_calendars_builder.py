@@ -7,7 +7,6 @@ VTIMEZONE rules (python-dateutil's rrule), never the system zone database.
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,13 +19,6 @@ from groups.calendars import FeedEvent, build_calendar
 
 HOST = "clinic.example"
 UPDATED = datetime(2026, 1, 10, 9, 30, 15, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    calendars.clear_caches()
-    yield
-    calendars.clear_caches()
 
 
 def make_event(session_id: int = 1, **changes) -> FeedEvent:
@@ -171,7 +163,6 @@ def test_empty_feed_is_still_a_calendar():
 def test_equal_inputs_give_identical_bytes():
     events = weekly_series("Europe/London", "2026-02-26", "2026-06-04", time(18))
     first = build(events)
-    calendars.clear_caches()  # identical even when rebuilt from scratch
     assert build(events) == first
     assert build(list(reversed(events))) == first  # row order does not matter
     assert build(events, year=2026) == first  # default year = earliest event's year
@@ -327,28 +318,24 @@ def test_text_cannot_inject_properties_and_long_lines_are_folded():
     assert str(vevent["DESCRIPTION"]) == long_text + " ATTENDEE:mailto:f@x  "
 
 
-# --- caching --------------------------------------------------------------
+# --- kept VEVENTs ------------------------------------------------------------
 
 
-def test_each_vevent_is_built_once(monkeypatch):
-    calls = []
-    real = calendars._make_vevent
-
-    def spy(event, host):
-        calls.append(event.session_id)
-        return real(event, host)
-
-    monkeypatch.setattr(calendars, "_make_vevent", spy)
+def test_assembling_kept_vevents_gives_the_built_calendar():
+    """services/feeds.py stores ``vevent`` bytes and joins them with ``assemble``."""
     events = weekly_series("America/Los_Angeles", "2026-02-26", "2026-05-28", time(18))
-    first = build(events)
-    assert sorted(calls) == [e.session_id for e in events]
-    assert build(events) == first
-    assert len(calls) == len(events)  # second build: served from the cache
-    assert calendars._vtimezone_bytes.cache_info().misses == 1
+    events.append(make_event(99, timezone="Europe/London"))
+    events.sort(key=lambda e: (e.starts_at, e.session_id))
+    kept = [calendars.vevent(e, HOST) for e in events]
+    zones = {e.timezone for e in events}
+    options = dict(name="Tuesday group", timezone="America/Los_Angeles", refresh_minutes=60)
+    assert calendars.assemble(kept, zones, year=2026, **options) == build(events)
+    tzids = [str(tz["TZID"]) for tz in Calendar.from_ical(build(events)).walk("VTIMEZONE")]
+    assert tzids == ["America/Los_Angeles", "Europe/London"]
 
-    changed = [dataclasses.replace(events[0], revision=4), *events[1:]]
-    assert build(changed) != first
-    assert calls[len(events) :] == [events[0].session_id]  # only the changed one rebuilt
 
-    build(events, host="other.example")  # host is part of the UID, so part of the key
-    assert len(calls) == 2 * len(events) + 1
+def test_a_vevent_names_its_host_and_nothing_else_of_the_caller():
+    event = make_event(7)
+    assert calendars.vevent(event, "a.example") != calendars.vevent(event, "b.example")
+    assert calendars.vevent(event, "a.example") == calendars.vevent(event, "a.example")
+    assert b"UID:session-7@a.example" in calendars.vevent(event, "a.example")

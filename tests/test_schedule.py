@@ -296,14 +296,19 @@ def test_make_up_session_is_added_in_order(now, provider):
     assert len(sessions_of(group)) == 4
 
 
-def test_changing_the_location_bumps_upcoming_sessions_only(now, provider):
+def test_changing_the_location_bumps_every_session(now, provider):
+    """Past entries show the group's location too: their SEQUENCE rises with it."""
     group = new_group(provider)
     past = add_session(group, NOW - datetime.timedelta(days=7), status="held")
     upcoming = add_session(group, NOW + datetime.timedelta(days=7))
     fields = {k: getattr(group, k) for k in group_service.GROUP_FIELDS}
     group_service.update_group(group, {**fields, "location": "Room 9"}, [], lead=None, by=provider)
     assert Session.get_by_id(upcoming.id).revision == 1
-    assert Session.get_by_id(past.id).revision == 0
+    assert Session.get_by_id(past.id).revision == 1
+    group_service.update_group(
+        group, {**fields, "location": "Room 9", "capacity": 11}, [], lead=None, by=provider
+    )
+    assert Session.get_by_id(upcoming.id).revision == 1  # not shown in calendars
 
 
 # --- the pages ---------------------------------------------------------------
@@ -381,18 +386,21 @@ def test_cancel_and_reschedule_pages(client, now, provider):
     form = client.get(f"/sessions/{second.id}/reschedule").text
     assert 'value="2026-12-14"' in form and 'value="18:00"' in form  # starts from the current
 
+    # The cancellation moved the first session's module here: a calendar change.
+    revision = Session.get_by_id(second.id).revision
+    assert revision == 1
     response = client.post(
         f"/sessions/{second.id}/reschedule", data={"date": "2026-01-01", "time": "18:00"}
     )
     assert response.status_code == 422
     assert "in the past" in field_error(response.text, "date")
-    assert Session.get_by_id(second.id).revision == 0
+    assert Session.get_by_id(second.id).revision == revision
 
     response = client.post(
         f"/sessions/{second.id}/reschedule", data={"date": "2026-12-16", "time": "19:30"}
     )
     assert response.status_code == 302
-    assert Session.get_by_id(second.id).revision == 1
+    assert Session.get_by_id(second.id).revision == revision + 1
     assert "Wed 16 Dec 2026, 19:30" in client.get(f"/groups/{group.id}").text
 
 

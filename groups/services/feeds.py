@@ -1,9 +1,17 @@
 """Calendar feeds and exports: which sessions, under which titles, behind which token.
 
-Turns database rows into :class:`~groups.calendars.FeedEvent` values for the
-pure builder. Each feed fetches its sessions with ONE query (sessions joined
-to their group and module, read as plain tuples), so the cost of a feed does
-not grow in queries with its size.
+Turns database rows into calendars. Each feed selects its sessions with ONE
+query that also brings each session's kept VEVENT from the calendar store
+(``CalendarEvent``, one per session and privacy variant). A kept VEVENT is
+reused while its session's revision and ``updated_at`` stand
+(``Session.calendar_changed`` raises both); the missing or stale ones are
+built from one more query and written back. The store is shared by every
+worker and host, so a freshly started worker is as fast as a warm one.
+
+ETag and Last-Modified come from one place: the change counter that
+database triggers keep (migrations 0003 and 0004), read by primary key, so a
+calendar client's repeat poll costs one small query after the token lookup.
+See docs/calendar-store.md for the measurements behind this design.
 
 Privacy rules, enforced here and nowhere else:
 
@@ -29,22 +37,19 @@ import datetime
 import hashlib
 import re
 import secrets
-import threading
-import zoneinfo
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from flask import current_app
-from peewee import JOIN, SQL, IntegrityError, fn
+from peewee import JOIN, IntegrityError, OperationalError, chunked
 
 from .. import audit
 from ..access import member_groups
-from ..calendars import FeedEvent, build_calendar
-from ..clock import utcnow
+from ..calendars import FORMAT, FeedEvent, assemble, vevent
+from ..clock import local_date, utcnow
 from ..db import database
-from ..models import CoFacilitator, Enrollment, Group, Module, Session, User
+from ..models import CalendarEvent, CoFacilitator, Group, Module, Session, User
 from . import ServiceError
 
 #: Subscription feeds reach this far back; the future is open-ended.
@@ -54,11 +59,10 @@ MAX_EXPORT_DAYS = 5 * 366
 #: Calendar clients are asked to poll this often.
 REFRESH_MINUTES = 60
 MEMBER_SUMMARY = "Group session"
-
-#: Finished calendars kept per worker, by ETag, up to this many bytes in all.
-BODY_CACHE_BYTES = 32 * 1024 * 1024
-#: Fingerprints kept per worker (a few hundred bytes each).
-FINGERPRINT_MEMO_SIZE = 4096
+#: Kept VEVENTs written back per INSERT (six values each).
+STORE_BATCH = 100
+#: Session ids per ``IN (...)`` when reading what missing VEVENTs are built from.
+ROWS_BATCH = 500
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 # A session's local date is within 14 hours of its UTC date in every zone.
@@ -76,145 +80,132 @@ class Row(NamedTuple):
     cancel_reason: str
     is_makeup: bool
     updated_at: datetime.datetime
-    group_id: int
     group_name: str
     location: str
     timezone: str
     module_title: str | None
 
 
-def _joined(*columns):
-    """Sessions joined to their group and (if any) module."""
-    return (
-        Session.select(*columns)
-        .join(Group, on=(Session.group == Group.id))
-        .switch(Session)
-        .join(Module, JOIN.LEFT_OUTER, on=(Session.module == Module.id))
-    )
-
-
-def _where(query, conditions):
-    return query.where(*conditions) if conditions else query
-
-
 def _to_utc(value) -> datetime.datetime | None:
     """A stored UTC time as an aware datetime (SQLite gives text, PostgreSQL naive)."""
     if value is None:
         return None
-    if isinstance(value, str):  # "+00:00" is 8x faster than .replace(tzinfo=UTC)
+    if isinstance(value, str):  # parsing the offset beats .replace(tzinfo=UTC) afterwards
         return datetime.datetime.fromisoformat(value + "+00:00")
     return value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value
 
 
-def _session_rows(conditions) -> list[Row]:
-    """The one query behind every feed, read raw and converted here.
+def _selected(conditions, variant: str, built_for: str) -> list[tuple]:
+    """The query behind every feed: ``(id, starts_at, timezone, kept VEVENT)`` in calendar order.
 
-    Going around peewee's per-value converters (``strptime`` on SQLite)
-    makes a year of the practice (10,000+ rows) several times faster.
+    The VEVENT is the stored one of ``variant`` if it is current (same
+    revision and ``updated_at`` as its session, built for the same format
+    and base URL), else NULL. Only these four columns: a year of the
+    practice (10,000+ rows) is read twice as fast as with every column a
+    VEVENT is built from, which only the missing ones need (:func:`_rows`).
+    Read raw: peewee's per-value converters would cost more than the query.
     """
-    query = _where(
-        _joined(
-            Session.id,
-            Session.revision,
-            Session.starts_at,
-            Session.ends_at,
-            Session.status,
-            Session.cancel_reason,
-            Session.is_makeup,
-            Session.updated_at,
-            Group.id,
-            Group.name,
-            Group.location,
-            Group.timezone,
-            Module.title,
-        ),
-        conditions,
-    ).order_by(Session.starts_at, Session.id)
-    seen: dict = {}  # updated_at values repeat across rows: convert each once
-
-    def stamp(value):
-        if value not in seen:
-            seen[value] = _to_utc(value)
-        return seen[value]
-
-    return [
-        Row(
-            sid,
-            revision,
-            _to_utc(starts),
-            _to_utc(ends),
-            status,
-            reason or "",
-            bool(makeup),
-            stamp(updated),
-            gid,
-            gname,
-            location or "",
-            zone,
-            title,
-        )
-        for (
-            sid,
-            revision,
-            starts,
-            ends,
-            status,
-            reason,
-            makeup,
-            updated,
-            gid,
-            gname,
-            location,
-            zone,
-            title,
-        ) in database.execute(query).fetchall()
-    ]
-
-
-def _fingerprint(conditions) -> tuple:
-    """One aggregate row that changes whenever the feed's content can.
-
-    The set of sessions (count, sum and sum of squares of ids), every change
-    to a session (each sets ``updated_at`` to now and most raise
-    ``revision``), every change to a group (``updated_at``) and module
-    reassignments. Cheap: no row leaves the database.
-
-    The sessions are aggregated alone, from the covering index on
-    ``(starts_at, group, module, revision, updated_at)``: no table row is
-    read and nothing is joined per session. Their module ids stand for the
-    joined modules (the foreign key keeps them equal; a removed module sets
-    them to NULL), and the groups' newest ``updated_at`` is taken from the
-    groups that have a session in the feed (one index probe per group).
-    Joining groups and modules to ~9,700 sessions cost a year's 304 about
-    9 ms; this costs about 2.5 (make bench).
-    """
-    in_feed = Session.select(SQL("1")).where(Session.group == Group.id, *conditions)
-    groups_changed = Group.select(fn.MAX(Group.updated_at)).where(fn.EXISTS(in_feed))
-    query = _where(
-        Session.select(
-            fn.COUNT(SQL("*")),  # ids are never NULL; COUNT(*) skips reading them
-            fn.SUM(Session.id),
-            fn.SUM(Session.id * Session.id),
-            fn.SUM(Session.revision),
-            fn.MAX(Session.updated_at),
-            groups_changed,
-            fn.COUNT(Session.module),
-            fn.SUM(Session.module),
-        ),
-        conditions,
+    kept = (
+        (CalendarEvent.session == Session.id)
+        & (CalendarEvent.variant == variant)
+        & (CalendarEvent.revision == Session.revision)
+        & (CalendarEvent.updated_at == Session.updated_at)
+        & (CalendarEvent.built_for == built_for)
     )
-    row = database.execute(query).fetchone()
-    return (*(int(v or 0) for v in row[:4]), _to_utc(row[4]), _to_utc(row[5]), *row[6:])
+    query = (
+        Session.select(Session.id, Session.starts_at, Group.timezone, CalendarEvent.body)
+        .join(Group, on=(Session.group == Group.id))
+        .switch(Session)
+        .join(CalendarEvent, JOIN.LEFT_OUTER, on=kept)
+        .order_by(Session.starts_at, Session.id)
+    )
+    if conditions:
+        query = query.where(*conditions)
+    return database.execute(query).fetchall()
+
+
+def _rows(ids: list[int]) -> dict[int, Row]:
+    """What the VEVENTs of these sessions are built from, by session id."""
+    found = {}
+    for chunk in chunked(ids, ROWS_BATCH):
+        query = (
+            Session.select(
+                Session.id,
+                Session.revision,
+                Session.starts_at,
+                Session.ends_at,
+                Session.status,
+                Session.cancel_reason,
+                Session.is_makeup,
+                Session.updated_at,
+                Group.name,
+                Group.location,
+                Group.timezone,
+                Module.title,
+            )
+            .join(Group, on=(Session.group == Group.id))
+            .switch(Session)
+            .join(Module, JOIN.LEFT_OUTER, on=(Session.module == Module.id))
+            .where(Session.id.in_(chunk))
+        )
+        for raw in database.execute(query).fetchall():
+            sid, revision, starts, ends, status, reason, makeup, updated, *group, title = raw
+            name, place, zone = group
+            found[sid] = Row(
+                sid,
+                revision,
+                _to_utc(starts),
+                _to_utc(ends),
+                status,
+                reason or "",
+                bool(makeup),
+                _to_utc(updated),
+                name,
+                place or "",
+                zone,
+                title,
+            )
+    return found
+
+
+def _keep(built: list[dict]) -> None:
+    """Write VEVENTs built for this request into the store, replacing stale ones.
+
+    Only a shortcut for later requests: if a session vanished meanwhile (a
+    replaced schedule) or SQLite's write lock stays taken, the calendar is
+    still served and a later request stores what is missing.
+    """
+    try:
+        with database.atomic():
+            for batch in chunked(built, STORE_BATCH):
+                CalendarEvent.insert_many(batch).on_conflict(
+                    conflict_target=[CalendarEvent.session, CalendarEvent.variant],
+                    preserve=[
+                        CalendarEvent.revision,
+                        CalendarEvent.updated_at,
+                        CalendarEvent.built_for,
+                        CalendarEvent.body,
+                    ],
+                ).execute()
+    except (IntegrityError, OperationalError):
+        current_app.logger.warning("calendar store: %d events not kept", len(built))
+
+
+def _calendar_version() -> tuple[int, datetime.datetime]:
+    """The database's change count for calendar rows and the time it last rose.
+
+    Plain SQL: this one primary-key read is all a repeat poll costs, and
+    building it with peewee would take longer than running it.
+    """
+    row = database.execute_sql(
+        "SELECT value, changed_at FROM change_counter WHERE name = 'calendar'"
+    ).fetchone()
+    return row[0], _to_utc(row[1])
 
 
 def _provider_group_ids(provider: User):
     co = CoFacilitator.select(CoFacilitator.group).where(CoFacilitator.provider == provider)
     return Group.select(Group.id).where((Group.lead == provider) | (Group.id.in_(co)))
-
-
-def _max(*values):
-    present = [v for v in values if v is not None]
-    return max(present) if present else None
 
 
 def base_url() -> str:
@@ -229,76 +220,96 @@ def uid_host() -> str:
 class Feed:
     """A calendar that can be checked (ETag, Last-Modified) or built.
 
-    ``conditions`` select its sessions. The ETag and Last-Modified come from
-    one aggregate query (:func:`_fingerprint`); the rows are fetched only
-    when the calendar is built, so a 304 never reads them.
-
     ``audience`` is ``"member"`` (privacy-safe titles unless
     ``show_group_names``) or ``"staff"`` (``"<group>: <module>"`` titles).
     ``days`` keeps sessions whose local date (in their group's zone) lies in
-    the inclusive range. ``changed_at`` adds timestamps of things that
-    change the feed without touching a session (a withdrawal, a settings
-    change), so Last-Modified rises with them. ``memo_key`` names the
-    selection (who, which range): its fingerprint is reused while the
-    database's calendar change count stands still.
+    the inclusive range. ``selection`` names who and which range (it is
+    part of the ETag, as every setting that reaches the bytes is).
+    ``changed_at`` adds timestamps of changes the triggers do not count (a
+    member's own settings), so Last-Modified rises with them too.
+
+    The validators come from the change counter alone: any committed change
+    to the rows calendars are built from gives every calendar a new ETag,
+    and an unchanged database answers a poll with a 304 after one read.
     """
 
     name: str
     timezone: str
     audience: str
-    memo_key: tuple
+    selection: tuple
     conditions: tuple = ()
     show_group_names: bool = False
     days: tuple = (None, None)
     changed_at: list = field(default_factory=list)
-    _rows: list | None = field(default=None, init=False, repr=False)
-    _fingerprint: tuple | None = field(default=None, init=False, repr=False)
+    _version: tuple | None = field(default=None, init=False, repr=False)
     _count: int | None = field(default=None, init=False, repr=False)
 
     @property
-    def rows(self) -> list[Row]:
-        if self._rows is None:
-            rows = _session_rows(self.conditions)
-            start, end = self.days
-            if start or end:
-                rows = [r for r in rows if _local_day_in(r, start, end)]
-            self._rows = rows
-        return self._rows
+    def variant(self) -> str:
+        """Which kept VEVENT this feed shows: its summaries differ by audience."""
+        if self.audience == "staff":
+            return "staff"
+        return "member-named" if self.show_group_names else "member"
 
-    def __len__(self) -> int:
-        return self._count if self._count is not None else len(self.rows)
-
-    def fingerprint(self) -> tuple:
-        """The aggregate, or this worker's copy of it while nothing has changed.
-
-        The change counter is read first: a change committed after that read
-        raises the counter again, so a stale copy is never reused.
-        """
-        if self._fingerprint is None:
-            changes, memo = _calendar_changes(), _fingerprint_memo()
-            kept = memo.get(self.memo_key)
-            if kept is not None and kept[0] == changes:
-                self._fingerprint = kept[1]
-            else:
-                self._fingerprint = _fingerprint(self.conditions)
-                memo.put(self.memo_key, (changes, self._fingerprint))
-        return self._fingerprint
+    def version(self) -> tuple[int, datetime.datetime]:
+        if self._version is None:
+            self._version = _calendar_version()
+        return self._version
 
     @property
     def etag(self) -> str:
-        settings = (self.name, self.timezone, self.audience, self.show_group_names, base_url())
-        text = repr((settings, self.days, self.fingerprint()))
+        settings = (FORMAT, self.name, self.timezone, self.variant, base_url())
+        text = repr((settings, self.selection, self.days, self.version()))
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     @property
-    def last_modified(self) -> datetime.datetime | None:
-        fingerprint = self.fingerprint()
-        latest = _max(fingerprint[4], fingerprint[5], *self.changed_at)
-        return latest.replace(microsecond=0) if latest else None
+    def last_modified(self) -> datetime.datetime:
+        stamps = [self.version()[1], *(s for s in self.changed_at if s is not None)]
+        return max(stamps).replace(microsecond=0)
+
+    def __len__(self) -> int:
+        if self._count is None:
+            self._count = len(self._selected())
+        return self._count
+
+    def _selected(self) -> list[tuple]:
+        """``(session id, stored starts_at, zone, kept VEVENT or None)`` of the feed's sessions."""
+        rows = _selected(self.conditions, self.variant, store_key())
+        start, end = self.days
+        if not rows or not (start or end):
+            return rows
+        # The query reaches ``_ZONE_MARGIN`` beyond each end; between these
+        # instants every zone's local date is inside the range. The rows are
+        # in order of start, so only the runs before ``low`` and from ``high``
+        # need their group's zone, and the rest need no parsing at all.
+        utc = datetime.UTC
+        low = (
+            datetime.datetime.combine(start, datetime.time(), utc) + _ZONE_MARGIN if start else None
+        )
+        high = (
+            datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time(), utc)
+            - _ZONE_MARGIN
+            if end
+            else None
+        )
+        first, last = 0, len(rows)
+        while low and first < last and _to_utc(rows[first][1]) < low:
+            first += 1
+        while high and last > first and _to_utc(rows[last - 1][1]) >= high:
+            last -= 1
+
+        def inside(row) -> bool:
+            day = local_date(_to_utc(row[1]), row[2])
+            return (start is None or day >= start) and (end is None or day <= end)
+
+        edges = [row for row in rows[:first] if inside(row)], [r for r in rows[last:] if inside(r)]
+        return edges[0] + rows[first:last] + edges[1]
 
     def events(self) -> list[FeedEvent]:
-        root = base_url()
-        return [self._event(row, root) for row in self.rows]
+        """Every event of the feed, built from its row (the store is not read)."""
+        ids = [sid for sid, _, _, _ in self._selected()]
+        rows, root = _rows(ids), base_url()
+        return [self._event(rows[sid], root) for sid in ids if sid in rows]
 
     def _event(self, row: Row, root: str) -> FeedEvent:
         if self.audience == "staff":
@@ -328,83 +339,45 @@ class Feed:
         )
 
     def build(self) -> bytes:
-        """The calendar's bytes; a repeat of an unchanged calendar reads no rows.
-
-        Finished bodies are kept by ETag: the ETag covers everything that
-        reaches the bytes (304s rely on it), so a hit is the same calendar.
-        A warm year of the practice goes from about 200 ms (rows, events,
-        cached VEVENTs) to the cost of the ETag query (make bench).
-        """
-        key, bodies = self.etag, _body_cache()
-        hit = bodies.get(key)
-        if hit is not None:
-            body, self._count = hit
-            return body
-        body = build_calendar(
-            self.events(),
+        """The calendar's bytes, from kept VEVENTs; missing ones are built and kept."""
+        selected = self._selected()
+        missing = [sid for sid, _, _, body in selected if body is None]
+        built: dict[int, str] = {}
+        if missing:
+            root, host, key = base_url(), uid_host(), store_key()
+            rows = _rows(missing)
+            for row in rows.values():
+                built[row.id] = vevent(self._event(row, root), host).decode()
+            _keep(
+                [
+                    {
+                        "session": row.id,
+                        "variant": self.variant,
+                        "revision": row.revision,
+                        "updated_at": row.updated_at,
+                        "built_for": key,
+                        "body": built[row.id],
+                    }
+                    for row in rows.values()
+                ]
+            )
+            # A session removed since it was selected has no row: leave it out.
+            selected = [r for r in selected if r[3] is not None or r[0] in built]
+        self._count = len(selected)
+        first = _to_utc(selected[0][1]) if selected else utcnow()
+        return assemble(
+            [(body if body is not None else built[sid]).encode() for sid, _, _, body in selected],
+            {zone for _, _, zone, _ in selected},
             name=self.name,
             timezone=self.timezone,
-            host=uid_host(),
             refresh_minutes=REFRESH_MINUTES,
+            year=first.astimezone(datetime.UTC).year,
         )
-        bodies.put(key, (body, len(self.rows)))
-        return body
 
 
-class _LRU:
-    """A small least-recently-used map, bounded by the total ``weigh`` of its values."""
-
-    def __init__(self, limit: int, weigh):
-        self.limit = limit
-        self.weigh = weigh
-        self.items: OrderedDict = OrderedDict()
-        self.size = 0
-        self.lock = threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            hit = self.items.get(key)
-            if hit is not None:
-                self.items.move_to_end(key)
-            return hit
-
-    def put(self, key, value) -> None:
-        weight = self.weigh(value)
-        if weight > self.limit // 4:
-            return  # one huge value must not push everything else out
-        with self.lock:
-            old = self.items.pop(key, None)
-            if old is not None:
-                self.size -= self.weigh(old)
-            self.items[key] = value
-            self.size += weight
-            while self.size > self.limit:
-                _, dropped = self.items.popitem(last=False)
-                self.size -= self.weigh(dropped)
-
-
-def _body_cache() -> _LRU:
-    """This app's built calendars (one app per worker; each test's app starts empty)."""
-    return current_app.extensions.setdefault(
-        "feed_bodies", _LRU(BODY_CACHE_BYTES, weigh=lambda kept: len(kept[0]))
-    )
-
-
-def _fingerprint_memo() -> _LRU:
-    """This app's fingerprints, each with the change count it was computed at."""
-    return current_app.extensions.setdefault(
-        "feed_fingerprints", _LRU(FINGERPRINT_MEMO_SIZE, weigh=lambda kept: 1)
-    )
-
-
-def _calendar_changes() -> int:
-    """The database's count of changes to calendar rows (migration 0003's triggers).
-
-    Plain SQL: this one primary-key read is all a repeat poll costs, and
-    building it with peewee would take longer than running it.
-    """
-    row = database.execute_sql("SELECT value FROM change_counter WHERE name = 'calendar'")
-    return row.fetchone()[0]
+def store_key() -> str:
+    """What reaches a kept VEVENT besides its session: the builder's format and the base URL."""
+    return f"{FORMAT} {base_url()}"
 
 
 # --- subscription feeds -----------------------------------------------------
@@ -414,56 +387,36 @@ def feed_since() -> datetime.datetime:
     """Where subscription feeds begin: midnight UTC, ``FEED_LOOKBACK`` ago.
 
     A whole day, so that a day's polls select the same sessions and share
-    one remembered fingerprint.
+    one ETag.
     """
     today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     return today - FEED_LOOKBACK
 
 
 def member_feed(member: User) -> Feed:
-    """The member's own sessions in groups they are active in.
-
-    One query here (for Last-Modified), one for the ETag, one to build.
-    """
+    """The member's own sessions in groups they are active in (no query until used)."""
     since = feed_since()
-    joined, withdrawn = (
-        Enrollment.select(fn.MAX(Enrollment.joined_at), fn.MAX(Enrollment.withdrawn_at))
-        .where(Enrollment.member == member)
-        .tuples()
-        .get()
-    )
     return Feed(
         name=current_app.config["PRACTICE_NAME"],
         timezone=member.timezone,
         audience="member",
         conditions=(Session.group.in_(member_groups(member)), Session.starts_at >= since),
         show_group_names=member.feed_shows_group_names,
-        memo_key=("member", member.id, since),
-        changed_at=[
-            member.updated_at,
-            Enrollment.joined_at.python_value(joined),
-            Enrollment.withdrawn_at.python_value(withdrawn),
-        ],
+        selection=("member", member.id, since),
+        changed_at=[member.updated_at],
     )
 
 
 def provider_feed(provider: User) -> Feed:
-    """Sessions of every group the provider leads or co-facilitates.
-
-    One query here (for Last-Modified), one for the ETag, one to build.
-    """
+    """Sessions of every group the provider leads or co-facilitates (no query until used)."""
     since = feed_since()
-    # Leaving a group (a lead or co-facilitator change) touches that group's
-    # updated_at, but the group is no longer in the rows: take the newest
-    # change of any group so Last-Modified still rises.
-    any_group = Group.select(fn.MAX(Group.updated_at)).scalar()
     return Feed(
         name=f"{current_app.config['PRACTICE_NAME']}: my groups",
         timezone=provider.timezone,
         audience="staff",
         conditions=(Session.group.in_(_provider_group_ids(provider)), Session.starts_at >= since),
-        memo_key=("provider", provider.id, since),
-        changed_at=[provider.updated_at, Group.updated_at.python_value(any_group)],
+        selection=("provider", provider.id, since),
+        changed_at=[provider.updated_at],
     )
 
 
@@ -526,13 +479,8 @@ def export_feed(
         audience="staff",
         conditions=tuple(conditions),
         days=(start, end),
-        memo_key=("export", group and group.id, provider and provider.id, start, end),
+        selection=("export", group and group.id, provider and provider.id, start, end),
     )
-
-
-def _local_day_in(row: Row, start: datetime.date | None, end: datetime.date | None) -> bool:
-    day = row.starts_at.astimezone(zoneinfo.ZoneInfo(row.timezone)).date()
-    return (start is None or day >= start) and (end is None or day <= end)
 
 
 def export_filename(*, group: Group | None, provider: User | None, start, end) -> str:

@@ -9,7 +9,11 @@ from ..db import database, write_transaction
 from ..models import CoFacilitator, Group, Module, Session, User
 from . import ServiceError
 from .enrollment import fill_from_waitlist
-from .schedule import assign_modules, bump_future_sessions
+from .schedule import assign_modules
+
+#: The group's fields a calendar shows in its sessions' VEVENTs (SUMMARY,
+#: LOCATION, DTSTART/DTEND's zone): changing one changes every session's entry.
+CALENDAR_FIELDS = ("name", "location", "timezone")
 
 GROUP_FIELDS = (
     "name",
@@ -58,7 +62,7 @@ def update_group(
     if lead is not None and lead.id != group.lead_id:
         changed.append("lead")
         group.lead = lead
-    place_changed = "location" in changed or "timezone" in changed
+    shown_changed = any(k in changed for k in CALENDAR_FIELDS)
     with write_transaction():
         if "focus" in changed:
             if group.sessions.exists():
@@ -72,8 +76,10 @@ def update_group(
         if "focus" in changed:
             copy_default_curriculum(group)
         set_co_facilitators(group, co_facilitators)
-        if place_changed:
-            bump_future_sessions(group)
+        if shown_changed:
+            # Past sessions too: their entries are rebuilt from today's group,
+            # so what they show changes and SEQUENCE must say so.
+            Session.calendar_changed_where(Session.group == group)
         if "capacity" in changed:
             fill_from_waitlist(group, by=by)
         audit.record("group_changed", actor=by, target=group, fields=changed)
@@ -102,9 +108,8 @@ def rename_module(module: Module, title: str, purpose: str, *, by: User) -> None
     with database.atomic():
         module.title, module.purpose = title.strip(), purpose.strip()
         module.save()
-        # Staff calendars title sessions "group: module": touch them so feed
-        # ETags and Last-Modified change and calendar apps pick up the title.
-        Session.update(updated_at=utcnow()).where(Session.module == module).execute()
+        # Staff calendars title sessions "group: module".
+        Session.calendar_changed_where(Session.module == module)
         audit.record("group_changed", actor=by, target=module.group, fields=["curriculum"])
 
 

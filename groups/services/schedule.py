@@ -12,7 +12,7 @@ which curriculum module each session covers (:func:`module_sequence`).
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from peewee import IntegrityError
 
@@ -123,7 +123,8 @@ def create_schedule(
                 Group.updated_at,
             ]
         )
-        assign_modules(group)
+        created = Session.select(Session.id).where(Session.group == group).tuples()
+        assign_modules(group, counted={sid for (sid,) in created})
         audit.record("schedule_created", actor=by, target=group, sessions=len(rows))
     return list(group.sessions_in_order())
 
@@ -165,22 +166,22 @@ def module_sequence(
     return result
 
 
-def assign_modules(group: Group) -> None:
-    """Give every session still to be held its module (see :func:`module_sequence`)."""
+def assign_modules(group: Group, *, counted: Collection[int] = ()) -> None:
+    """Give every session still to be held its module (see :func:`module_sequence`).
+
+    Staff calendars title a session by its module, so a new module is a
+    calendar change, except for the sessions in ``counted``: the ones this
+    transaction created or already marked changed (SEQUENCE rises once).
+    """
     order = [m.id for m in group.modules_in_order(Module.id)]
     sessions = list(group.sessions_in_order())
     wanted = module_sequence(order, ((s.status, s.module_id) for s in sessions))
-    now = utcnow()
     for session, module_id in zip(sessions, wanted, strict=True):
         if session.module_id != module_id:
             session.module = module_id
-            session.updated_at = now
-            session.save(only=[Session.module, Session.updated_at])
-
-
-def _changed(session: Session) -> None:
-    session.revision += 1
-    session.updated_at = utcnow()
+            if session.id not in counted:
+                session.calendar_changed()
+            session.save(only=[Session.module, Session.revision, Session.updated_at])
 
 
 def cancel_session(session: Session, reason: str, *, by: User) -> None:
@@ -192,9 +193,9 @@ def cancel_session(session: Session, reason: str, *, by: User) -> None:
     with write_transaction():
         session.status = "cancelled"
         session.cancel_reason = reason[:200]
-        _changed(session)
+        session.calendar_changed()
         session.save()
-        assign_modules(session.group)
+        assign_modules(session.group, counted={session.id})
         audit.record("session_changed", actor=by, target=session, change="cancelled")
 
 
@@ -209,9 +210,9 @@ def reschedule_session(
     length = session.ends_at - session.starts_at
     with write_transaction():
         session.starts_at, session.ends_at = starts, starts + length
-        _changed(session)
+        session.calendar_changed()
         session.save()
-        assign_modules(session.group)
+        assign_modules(session.group, counted={session.id})
         audit.record("session_changed", actor=by, target=session, change="rescheduled")
 
 
@@ -229,13 +230,6 @@ def add_makeup(
             is_makeup=True,
             updated_at=utcnow(),
         )
-        assign_modules(group)
+        assign_modules(group, counted={session.id})
         audit.record("session_changed", actor=by, target=session, change="make-up added")
     return session
-
-
-def bump_future_sessions(group: Group) -> None:
-    """The group's place changed: every upcoming session's calendar entry must update."""
-    Session.update(revision=Session.revision + 1, updated_at=utcnow()).where(
-        Session.group == group, Session.starts_at >= utcnow()
-    ).execute()
