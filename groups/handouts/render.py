@@ -360,7 +360,10 @@ def _stamp(
         copies = []
         for n, name in enumerate(readers):
             start = len(writer.pages)
-            writer.append(base, outline_item=f"Copy for {name}" if name else "Copy")
+            # One bookmark per copy; each copy's own bookmarks would multiply
+            # the packet's outline by the number of readers.
+            writer.append(base, import_outline=False)
+            writer.add_outline_item(title=f"Copy for {name}" if name else "Copy", page_number=start)
             copies.append((n, writer.pages[start:]))
         metadata = dict(base.metadata or {})
         if copies_title:
@@ -392,13 +395,19 @@ def _stream(data: bytes) -> StreamObject:
 
 def _form_xobject(page: PageObject, writer: PdfWriter) -> StreamObject:
     """A layer page as a Form XObject, drawn where the page would be."""
-    form = _stream(page.get_contents().get_data())
+    contents = page.get_contents()  # a page may have none at all
+    form = _stream(contents.get_data() if contents is not None else b"")
+    resources = page.get("/Resources")
     form.update(
         {
             NameObject("/Type"): NameObject("/XObject"),
             NameObject("/Subtype"): NameObject("/Form"),
             NameObject("/BBox"): page.mediabox,
-            NameObject("/Resources"): page["/Resources"].get_object().clone(writer),
+            NameObject("/Resources"): (
+                resources.get_object().clone(writer)
+                if resources is not None
+                else DictionaryObject()
+            ),
         }
     )
     return form.flate_encode()
@@ -407,7 +416,7 @@ def _form_xobject(page: PageObject, writer: PdfWriter) -> StreamObject:
 def _draw_on(page: PageObject, layer, before, after) -> None:
     """Add ``layer`` on top of ``page``: the page's own resources and content
     streams stay shared with every other copy; only its two small lists are new."""
-    resources = DictionaryObject(page["/Resources"].get_object())
+    resources = DictionaryObject(page.get("/Resources", DictionaryObject()).get_object())
     xobjects = DictionaryObject(resources.get("/XObject", DictionaryObject()).get_object())
     xobjects[NameObject("/NameLayer")] = layer
     resources[NameObject("/XObject")] = xobjects
