@@ -77,7 +77,6 @@ def stub_pdf(pages: int = 1) -> bytes:
     return out.getvalue()
 
 
-
 def stub_write_pdf(html: str) -> bytes:
     """Stands in for WeasyPrint: one blank page, or one per page of a name layer."""
     return stub_pdf(html.count('class="name-layer"') or 1)
