@@ -375,6 +375,8 @@ def _stamp(
     # content leaves in the graphics state cannot shift the layer. The layer is
     # an artifact to assistive technology: the tagged content already holds
     # the text a screen reader needs.
+    # _add_object is pypdf's own way to make an indirect object (it has no
+    # public one): shared streams are written once, not once per page.
     before = writer._add_object(_stream(b"q\n"))
     after = writer._add_object(_stream(b"Q\n/Artifact BMC\nq /NameLayer Do Q\nEMC\n"))
     for n, pages in copies:
