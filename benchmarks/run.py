@@ -4,7 +4,8 @@
    the CLI, as an operator would), then picks what to measure from it: a
    member's schedule, a provider's group with 12 members and 20+ sessions, a
    past session's 12-member roster, the practice's calendar for one year, a
-   member's feed, a module handout and a session packet.
+   member's feed, a module handout and a session packet; and adds a group of
+   24 members whose next session has a packet of 10 handouts.
 2. Starts gunicorn (sync workers, APP_ENV=production) on 127.0.0.1, logs in
    through the real login form, warms up, and times several hundred requests
    of each kind with one keep-alive client: the cold ones kind by kind, the
@@ -19,7 +20,8 @@ Cold measurements force the slow path before every sample, outside the
 timed part: ``ics_year_cold`` replaces every gunicorn worker with a freshly
 started one (SIGHUP, then /healthz until only new workers answer), so each
 sample is a new worker's first calendar, as after ``--max-requests``
-recycles a worker; ``handout_cold`` empties the PDF cache.
+recycles a worker; ``handout_cold`` and ``member_copies`` (a provider's "one copy per member"
+for the 24 members) empty the PDF cache.
 
 "CPU ms" is the server's CPU time per request (gunicorn's master and
 workers, user + system, from /proc; the bench process's own for the floors):
@@ -28,7 +30,8 @@ unlike latency it hardly moves when other work shares the machine.
 Ratios are p95 over the floor's p95: ``healthz`` for pages and the attendance
 save, ``ics_floor`` for the year calendar, the same member's events built
 from scratch for the member feed, ``pdf_floor`` for the handout and the
-packet's own HTML rendered directly for the packet.
+packet's own HTML rendered directly for the packet. ``member_copies`` has its
+goal on p50: under 30x the ``pdf_floor`` p50.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ ROWS = [
     ("handout_cold", "pdf_floor", "< 1.2x pdf_floor"),
     ("handout_warm", "pdf_floor", "p95 < 10 ms"),
     ("packet", "packet_floor", ""),
+    ("member_copies", "pdf_floor", "p50 < 30x pdf_floor p50"),
     ("pdf_floor", None, "WeasyPrint, same HTML, in-process"),
     ("packet_floor", None, "WeasyPrint, packet HTML, in-process"),
     ("ics_floor", None, "icalendar, same events, caches cleared"),
@@ -117,6 +121,7 @@ class Targets:
     handout_module: int
     packet_path: str
     packet_session: int
+    copies_path: str
     notes: list[str] = field(default_factory=list)
 
 
@@ -248,6 +253,7 @@ def choose_targets(app) -> Targets:
                     session, [h.slug for h in suggested[:3]], False, by=provider
                 )
                 notes.append("packet: none in the demo data; picked the suggested handouts")
+            copies_session = seed_member_copies(provider, lib, today)
     return Targets(
         member_email=member.email,
         provider_email=provider.email,
@@ -263,8 +269,30 @@ def choose_targets(app) -> Targets:
         handout_module=module.id,
         packet_path=f"/handouts/my/sessions/{packet_session.id}.pdf",
         packet_session=packet_session.id,
+        copies_path=f"/handouts/sessions/{copies_session.id}/member-copies.pdf",
         notes=notes,
     )
+
+
+COPIES_MEMBERS = 24
+
+
+def seed_member_copies(provider, lib, today: datetime.date):
+    """A group of 24 members whose next session has a packet of 10 handouts
+    (the most a packet holds): the issue's "one copy per member" case."""
+    from groups.services import handouts as handout_service
+    from tests.world import enroll, make_user, new_group, weekly
+
+    group = new_group(provider, name="Bench member-copies group", capacity=COPIES_MEMBERS)
+    session = weekly(group, today + datetime.timedelta(days=7), count=1)[0]
+    for n in range(1, COPIES_MEMBERS + 1):
+        enroll(
+            group, make_user("member", name=f"Copy Reader {n:02d}", email=f"copies{n}@bench.test")
+        )
+    suggested, others = handout_service.suggestions(session, lib)
+    picked = [h.slug for h in suggested + others][: handout_service.MAX_PACKET_ITEMS]
+    handout_service.save_packet(session, picked, False, by=provider)
+    return session
 
 
 # --- measuring over HTTP -----------------------------------------------------------
@@ -349,6 +377,14 @@ def measure_http(
         budget=args.heavy_budget,
         prepare=lambda: clear_pdf_cache(cache),
         warmup=3,
+    )
+    run(
+        "member_copies",
+        lambda: expect(provider.get(targets.copies_path), 200, "member copies (cold)"),
+        count=heavy,
+        budget=args.heavy_budget,
+        prepare=lambda: clear_pdf_cache(cache),
+        warmup=1,
     )
 
     # Attendance: read the form (untimed) for its version token, then time the
@@ -737,6 +773,9 @@ def goals(results: dict[str, dict]) -> list[tuple[str, bool, str]]:
                 f"{rate:.0f}/s",
             )
         )
+    if "member_copies" in results and "pdf_floor" in results:
+        r = results["member_copies"]["p50_ms"] / results["pdf_floor"]["p50_ms"]
+        checks.append(("member_copies p50 < 30x pdf_floor p50", r < 30, f"{r:.1f}x"))
     if "handout_cold" in results and "ratio" in results["handout_cold"]:
         r = results["handout_cold"]["ratio"]
         checks.append(("handout_cold < 1.2x pdf_floor", r < 1.2, f"{r:.2f}x"))

@@ -14,7 +14,7 @@ import datetime
 import re
 from urllib.parse import unquote, urlsplit
 
-from test_handouts_views import STUB_PDF
+from test_handouts_views import stub_write_pdf
 
 from groups.curricula import CURRICULA
 from groups.handouts import load_library, render
@@ -111,7 +111,7 @@ def assert_neutral(url: str, words: set[str], where: str) -> None:
 def test_member_urls_and_download_names_carry_no_focus_or_slug(
     client, make_user, frozen_time, monkeypatch
 ):
-    monkeypatch.setattr(render, "_write_pdf", lambda html: STUB_PDF)
+    monkeypatch.setattr(render, "_write_pdf", stub_write_pdf)
     member = member_in_every_focus(make_user, frozen_time)
     words = forbidden_words()
     login(client, member)

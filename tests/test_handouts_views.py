@@ -65,18 +65,21 @@ def set_packet(session, *slugs, shows_focus=False):
     Session.update(packet_shows_focus=shows_focus).where(Session.id == session.id).execute()
 
 
-def stub_pdf() -> bytes:
-    """A valid one-page PDF, for tests about access and audit, not looks."""
+def stub_pdf(pages: int = 1) -> bytes:
+    """A valid PDF of blank pages, for tests about access and audit, not looks."""
     from pypdf import PdfWriter
 
     writer = PdfWriter()
-    writer.add_blank_page(width=200, height=200)
+    for _ in range(pages):
+        writer.add_blank_page(width=200, height=200)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
 
 
-STUB_PDF = stub_pdf()
+def stub_write_pdf(html: str) -> bytes:
+    """Stands in for WeasyPrint: one blank page, or one per page of a name layer."""
+    return stub_pdf(html.count('class="name-layer"') or 1)
 
 
 def pdf_text(data: bytes) -> str:
@@ -469,13 +472,16 @@ def test_member_copies_hold_one_named_copy_per_active_member(client, world, writ
     assert "Wanda" not in text and "Gale" not in text and "Otto" not in text
     assert "Tuesday Evening Group" in text and "Wednesday 14 May 2031" in text
     assert "Session handouts" in reader.metadata.title
-    assert len(write_calls) == 2
-    # The member's own download is the copy already rendered for the provider.
+    # The packet laid out once, and one name layer for both copies.
+    assert len(write_calls) == 2 and 'class="name-layer"' in write_calls[1]
+    # The member's own download stamps her name on the packet laid out for
+    # the provider: only her small name layer is new.
     login(client, world["ann"])
     own = client.get(f"/handouts/my/sessions/{world['session_a'].id}.pdf")
     assert_pdf_attachment(own, f"session-packet-{world['session_a'].id}.pdf")
     assert "Copy for Annabel Quist" in pdf_text(own.data)
-    assert len(write_calls) == 2
+    assert "Bodhi" not in pdf_text(own.data)
+    assert len(write_calls) == 3 and 'class="name-layer"' in write_calls[2]
 
 
 def test_provider_copy_has_no_member_name_and_no_focus_unless_chosen(client, world):
@@ -544,7 +550,7 @@ def test_member_catch_up_handout_of_their_own_module(client, world):
 def test_member_handout_needs_a_module_of_their_group(
     client, world, monkeypatch, who, group, position, number, status
 ):
-    monkeypatch.setattr(render, "_write_pdf", lambda html: STUB_PDF)
+    monkeypatch.setattr(render, "_write_pdf", stub_write_pdf)
     module = Module.get(Module.group == world[group], Module.position == position)
     login(client, world[who])
     assert client.get(f"/handouts/my/modules/{module.id}/{number}.pdf").status_code == status
@@ -554,7 +560,7 @@ def test_member_handout_needs_a_module_of_their_group(
 
 
 def test_downloads_are_audited_without_member_names(client, world, monkeypatch):
-    monkeypatch.setattr(render, "_write_pdf", lambda html: STUB_PDF)
+    monkeypatch.setattr(render, "_write_pdf", stub_write_pdf)
     session = world["session_a"]
     set_packet(session, MODULE_HANDOUT, GUIDANCE)
     login(client, world["provider_a"])

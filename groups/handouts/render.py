@@ -11,6 +11,13 @@ worker), one ``FontConfiguration`` is shared by every render in the process,
 and finished PDFs are cached on disk under a key made of everything that
 affects the output, so a repeat download never runs WeasyPrint.
 
+Copies of one packet for several readers (``render_copies``) are laid out
+once: WeasyPrint renders the packet with the reader's name left out (its box
+reserved, the footer's left column blank) and, in one more call, a small "name
+layer" per copy from the same stylesheet; pypdf stamps each copy's layer onto
+the shared pages. A copy so made prints what a copy rendered whole prints, in
+the same places, for a fraction of the cost.
+
 The cache is a ``diskcache.Cache``: its index is a SQLite file, so every worker
 process on the host shares one cache safely, and it stays under a size limit
 (``PDF_CACHE_MAX_MB``) by evicting the least recently used PDFs on each write.
@@ -20,12 +27,14 @@ A cache that cannot be opened, read or written costs speed, never a download.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import mimetypes
 import sqlite3
 import threading
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
@@ -33,6 +42,8 @@ from urllib.request import url2pathname
 import diskcache
 import jinja2
 import weasyprint
+from pypdf import PageObject, PdfReader, PdfWriter
+from pypdf.generic import ArrayObject, DictionaryObject, NameObject, StreamObject
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -43,7 +54,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the HTML conversion or the render options change the output in a
 # way the template/stylesheet bytes do not capture.
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"
 # What a broken cache raises: a missing or read-only directory, a full disk, a
 # corrupt index, or a lock held past diskcache's timeout.
 CACHE_ERRORS = (OSError, sqlite3.Error, diskcache.Timeout)
@@ -51,7 +62,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES_DIR = REPO_ROOT / "templates"
 STATIC_DIR = REPO_ROOT / "static"
 TEMPLATE_NAME = "handouts/print.html"
+LAYER_TEMPLATE_NAME = "handouts/name_layer.html"
 STYLESHEET = STATIC_DIR / "print.css"
+# Every file whose bytes shape a PDF (print.html imports _print_lines.html).
+LAYOUT_FILES = (
+    TEMPLATES_DIR / TEMPLATE_NAME,
+    TEMPLATES_DIR / "handouts/_print_lines.html",
+    TEMPLATES_DIR / LAYER_TEMPLATE_NAME,
+    STYLESHEET,
+)
 ALLOWED_SUFFIXES = {
     ".css",
     ".png",
@@ -81,6 +100,18 @@ class PrintContext:
     language: str = "en"
     practice_phone: str | None = None  # left out of the footer when unset
     crisis_text: str = DEFAULT_CRISIS_TEXT
+    # Set for the packet shared by several copies: the "Copy for" box is
+    # reserved but empty and the footer's left column is blank, for a name
+    # layer to fill (see render_copies).
+    name_layer: bool = False
+
+
+class TooManyPages(ValueError):
+    """Copies that would take longer to make than a request may run."""
+
+    def __init__(self, pages_per_copy: int, copies: int, limit: int):
+        self.pages_per_copy, self.copies, self.limit = pages_per_copy, copies, limit
+        super().__init__(f"{copies} copies of {pages_per_copy} pages exceed {limit} pages")
 
 
 class URLRefused(ValueError):
@@ -192,19 +223,24 @@ def build_html(handouts: list[Handout], context: PrintContext, *, title: str | N
     )
 
 
+def _digest(kind: str, fields: dict) -> str:
+    """sha256 over the layout files, the renderer and ``fields``."""
+    digest = hashlib.sha256()
+    digest.update(f"groups-handouts-{kind}/{RENDERER_VERSION}/{weasyprint.__version__}\0".encode())
+    for path in LAYOUT_FILES:
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    digest.update(json.dumps(fields, sort_keys=True, ensure_ascii=True).encode())
+    return digest.hexdigest()
+
+
 def pdf_cache_key(handouts: list[Handout], context: PrintContext, title: str | None = None) -> str:
     """sha256 over everything that shapes the PDF's bytes."""
-    digest = hashlib.sha256()
-    digest.update(f"groups-handouts-pdf/{RENDERER_VERSION}/{weasyprint.__version__}\0".encode())
-    for path in (TEMPLATES_DIR / TEMPLATE_NAME, STYLESHEET):
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
     fields = {
         "context": asdict(context),
         "title": title,
         "handouts": [[h.slug, h.content_hash] for h in handouts],
     }
-    digest.update(json.dumps(fields, sort_keys=True, ensure_ascii=True).encode())
-    return digest.hexdigest()
+    return _digest("pdf", fields)
 
 
 def _write_pdf(html: str) -> bytes:
@@ -215,17 +251,11 @@ def _write_pdf(html: str) -> bytes:
     return document.write_pdf(font_config=font_config(), pdf_tags=True)
 
 
-def render_handouts_pdf(
-    handouts: list[Handout], context: PrintContext, *, title: str | None = None
-) -> bytes:
-    """One PDF holding ``handouts`` in order, each starting on a new page."""
-    handouts = list(handouts)
-    if not handouts:
-        raise ValueError("render_handouts_pdf needs at least one handout")
+def _cached_pdf(key: str, html: Callable[[], str]) -> bytes:
+    """The PDF cached under ``key``, else WeasyPrint's rendering of ``html()``."""
     cache = _cache
     if cache is None:
-        return _write_pdf(build_html(handouts, context, title=title))
-    key = pdf_cache_key(handouts, context, title)
+        return _write_pdf(html())
     try:
         cached = cache.get(key)
     except CACHE_ERRORS:
@@ -233,9 +263,167 @@ def render_handouts_pdf(
         cached = None
     if cached is not None:
         return cached
-    pdf = _write_pdf(build_html(handouts, context, title=title))
+    pdf = _write_pdf(html())
     try:
         cache.set(key, pdf)
     except CACHE_ERRORS:  # a full or read-only disk must not break the download
         log.warning("could not write the handout PDF cache", exc_info=True)
     return pdf
+
+
+def render_handouts_pdf(
+    handouts: list[Handout], context: PrintContext, *, title: str | None = None
+) -> bytes:
+    """One PDF holding ``handouts`` in order, each starting on a new page."""
+    handouts = list(handouts)
+    if not handouts:
+        raise ValueError("render_handouts_pdf needs at least one handout")
+    return _cached_pdf(
+        pdf_cache_key(handouts, context, title),
+        lambda: build_html(handouts, context, title=title),
+    )
+
+
+# ---- Copies for several readers ------------------------------------------------
+
+
+def build_layer_html(copies: Sequence[PrintContext]) -> str:
+    """Two layer pages per copy: a handout's first page, then any other page."""
+    return _jinja.get_template(LAYER_TEMPLATE_NAME).render(
+        copies=copies, language=copies[0].language, stylesheet="print.css"
+    )
+
+
+def render_name_layers(copies: Sequence[PrintContext]) -> bytes:
+    """The name layers of ``copies``, in one WeasyPrint call."""
+    # Only what the layer prints goes into the key, so the provider's packet
+    # and each member's download share layers across sessions.
+    fields = {
+        "copies": [
+            [c.practice_name, c.practice_phone, c.crisis_text, c.member_name, c.language]
+            for c in copies
+        ]
+    }
+    return _cached_pdf(_digest("layer", fields), lambda: build_layer_html(copies))
+
+
+def handout_first_pages(reader: PdfReader) -> set[int]:
+    """Page indexes where a handout starts: print.html's ``handout-N`` anchors."""
+    return {
+        reader.get_destination_page_number(dest)
+        for name, dest in reader.named_destinations.items()
+        if name.startswith("handout-")
+    }
+
+
+def render_copies(
+    handouts: list[Handout],
+    context: PrintContext,
+    readers: Sequence[str | None],
+    *,
+    title: str | None = None,
+    copies_title: str | None = None,
+    max_pages: int | None = None,
+) -> bytes:
+    """One PDF with a copy of ``handouts`` for each reader (a name, or None
+    for a copy that names nobody), each copy paged "x of y" on its own.
+
+    With several readers each copy sits under a "Copy for NAME" bookmark and
+    the document is titled ``copies_title``. ``TooManyPages`` when the copies
+    would hold more than ``max_pages`` pages; it is raised before any layer
+    is made, once the packet's own page count is known.
+    """
+    handouts, readers = list(handouts), list(readers)
+    if not handouts or not readers:
+        raise ValueError("render_copies needs at least one handout and one reader")
+    shared = replace(context, member_name=None, name_layer=True)
+    base = PdfReader(io.BytesIO(render_handouts_pdf(handouts, shared, title=title)))
+    pages = len(base.pages)
+    if max_pages is not None and pages * len(readers) > max_pages:
+        raise TooManyPages(pages, len(readers), max_pages)
+    copies = [replace(context, member_name=name, name_layer=False) for name in readers]
+    layers = PdfReader(io.BytesIO(render_name_layers(copies)))
+    return _stamp(base, layers, readers, copies_title)
+
+
+def _stamp(
+    base: PdfReader, layers: PdfReader, readers: list[str | None], copies_title: str | None
+) -> bytes:
+    """Each reader's copy: the shared pages with that reader's layer drawn on top."""
+    first_pages = handout_first_pages(base)
+    if len(readers) == 1:
+        # One copy keeps everything the packet has: tags, language, bookmarks.
+        writer = PdfWriter(clone_from=base)
+        copies = [(0, writer.pages)]
+    else:
+        writer = PdfWriter()
+        copies = []
+        for n, name in enumerate(readers):
+            start = len(writer.pages)
+            # One bookmark per copy; each copy's own bookmarks would multiply
+            # the packet's outline by the number of readers.
+            writer.append(base, import_outline=False)
+            writer.add_outline_item(title=f"Copy for {name}" if name else "Copy", page_number=start)
+            copies.append((n, writer.pages[start:]))
+        metadata = dict(base.metadata or {})
+        if copies_title:
+            metadata["/Title"] = copies_title
+        writer.add_metadata(metadata)
+        if "/Lang" in base.trailer["/Root"]:
+            writer.root_object[NameObject("/Lang")] = base.trailer["/Root"]["/Lang"]
+    # Every page draws its content inside q ... Q, then its layer: whatever the
+    # content leaves in the graphics state cannot shift the layer. The layer is
+    # an artifact to assistive technology: the tagged content already holds
+    # the text a screen reader needs.
+    # _add_object is pypdf's own way to make an indirect object (it has no
+    # public one): shared streams are written once, not once per page.
+    before = writer._add_object(_stream(b"q\n"))
+    after = writer._add_object(_stream(b"Q\n/Artifact BMC\nq /NameLayer Do Q\nEMC\n"))
+    for n, pages in copies:
+        first = writer._add_object(_form_xobject(layers.pages[2 * n], writer))
+        other = writer._add_object(_form_xobject(layers.pages[2 * n + 1], writer))
+        for index, page in enumerate(pages):
+            _draw_on(page, first if index in first_pages else other, before, after)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _stream(data: bytes) -> StreamObject:
+    stream = StreamObject()
+    stream.set_data(data)
+    return stream
+
+
+def _form_xobject(page: PageObject, writer: PdfWriter) -> StreamObject:
+    """A layer page as a Form XObject, drawn where the page would be."""
+    contents = page.get_contents()  # a page may have none at all
+    form = _stream(contents.get_data() if contents is not None else b"")
+    resources = page.get("/Resources")
+    form.update(
+        {
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Form"),
+            NameObject("/BBox"): page.mediabox,
+            NameObject("/Resources"): (
+                resources.get_object().clone(writer)
+                if resources is not None
+                else DictionaryObject()
+            ),
+        }
+    )
+    return form.flate_encode()
+
+
+def _draw_on(page: PageObject, layer, before, after) -> None:
+    """Add ``layer`` on top of ``page``: the page's own resources and content
+    streams stay shared with every other copy; only its two small lists are new."""
+    resources = DictionaryObject(page.get("/Resources", DictionaryObject()).get_object())
+    xobjects = DictionaryObject(resources.get("/XObject", DictionaryObject()).get_object())
+    xobjects[NameObject("/NameLayer")] = layer
+    resources[NameObject("/XObject")] = xobjects
+    page[NameObject("/Resources")] = resources
+    contents = page.get("/Contents")
+    own = contents.get_object() if contents is not None else ArrayObject()
+    streams = list(own) if isinstance(own, ArrayObject) else [contents]
+    page[NameObject("/Contents")] = ArrayObject([before, *streams, after])

@@ -8,7 +8,6 @@ on it, and the packet a provider picked for a session.
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 
@@ -22,8 +21,12 @@ from ..handouts import render as renderer
 from ..models import Enrollment, Group, Module, PacketItem, Session, User
 from . import ServiceError
 
-# Each member's copy is rendered on its own: keep a packet printable in seconds.
+# What a provider may pick for one session: one sheet or two per handout.
 MAX_PACKET_ITEMS = 10
+# "One copy per member" lays the packet out once and stamps a name on each
+# copy, so its cost grows with the pages it holds. Refusing past this many
+# keeps the download well inside a worker's timeout (docs/performance.md).
+MAX_COPY_PAGES = 600
 
 
 class LibraryUnavailable(RuntimeError):
@@ -423,45 +426,56 @@ def has_packet(session: Session) -> bool:
     return PacketItem.select().where(PacketItem.session == session).exists()
 
 
-def merge_pdfs(parts: list[tuple[str, bytes]], *, title: str, author: str) -> bytes:
-    """One PDF of several, each part under its own bookmark."""
-    from pypdf import PdfReader, PdfWriter
-
-    writer = PdfWriter()
-    for label, pdf in parts:
-        writer.append(PdfReader(io.BytesIO(pdf)), outline_item=label)
-    writer.add_metadata({"/Title": title, "/Author": author})
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
-
 def render_packet(session: Session, member: User | None = None) -> tuple[bytes, list[Handout]]:
     """The packet PDF (the provider's copy, or ``member``'s personalised
-    copy) and its handouts; ``ServiceError`` when the packet is empty."""
+    copy) and its handouts; ``ServiceError`` when the packet is empty.
+
+    Every copy of a session's packet is the same shared layout with its
+    reader's name stamped on, so a member's download reuses the packet the
+    provider already printed."""
     handouts, _ = packet_handouts(session, library())
     if not handouts:
         raise ServiceError("No handouts have been picked for this session yet.")
-    context = print_context(session=session, member=member)
-    return render(handouts, context, title=packet_title(session)), handouts
+    readers = [member.name if member is not None else None]
+    pdf = renderer.render_copies(
+        handouts, print_context(session=session), readers, title=packet_title(session)
+    )
+    return pdf, handouts
 
 
 def render_member_copies(session: Session) -> tuple[bytes, list[Handout], int]:
-    """One PDF holding a personalised copy of the packet for each active member."""
+    """One PDF holding a personalised copy of the packet for each active
+    member; ``ServiceError`` when there is nothing to print or the copies
+    would hold more than ``MAX_COPY_PAGES`` pages."""
     handouts, _ = packet_handouts(session, library())
     if not handouts:
         raise ServiceError("No handouts have been picked for this session yet.")
-    members = [e.member for e in Enrollment.active_in(session.group)]
-    if not members:
+    names = [name for (name,) in Enrollment.active_in(session.group).select(User.name).tuples()]
+    if not names:
         raise ServiceError("This group has no active members to print copies for.")
     title = packet_title(session)
-    parts = [
-        (f"Copy for {m.name}", render(handouts, print_context(session=session, member=m), title))
-        for m in members
-    ]
-    author = current_app.config["PRACTICE_NAME"]
-    pdf = merge_pdfs(parts, title=f"{title} – member copies", author=author)
-    return pdf, handouts, len(members)
+    try:
+        pdf = renderer.render_copies(
+            handouts,
+            print_context(session=session),
+            names,
+            title=title,
+            copies_title=f"{title} – member copies",
+            max_pages=MAX_COPY_PAGES,
+        )
+    except renderer.TooManyPages as error:
+        raise ServiceError(too_many_pages_message(error)) from None
+    return pdf, handouts, len(names)
+
+
+def too_many_pages_message(error: renderer.TooManyPages) -> str:
+    pages = error.pages_per_copy
+    return (
+        f"{error.copies} copies of this {pages}-page packet would be "
+        f"{error.copies * pages} pages, more than the {error.limit} one download can hold. "
+        f"Download the provider copy and print {error.copies} of it, or pick fewer "
+        "handouts; each member can also download their own copy from their schedule."
+    )
 
 
 # ---- Member catch-up handouts --------------------------------------------------
