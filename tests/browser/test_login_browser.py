@@ -53,4 +53,5 @@ def test_wrong_password_shows_the_generic_message(live_server, new_page):
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("alert")).to_contain_text("do not match an active account")
     expect(page).to_have_url(live_server.url + "/login")
-    assert new_page.errors == []
+    # A refused form answers 422 (the one error convention); nothing else may go wrong.
+    assert new_page.errors == [f"422 {live_server.url}/login"]
