@@ -152,18 +152,23 @@ def authenticate(email: str, password: str, ip: str) -> User:
     must not keep it.
     """
     email = normalize_email(email)
-    if is_email_address(email):
+    well_formed = is_email_address(email)
+    if well_formed:
         attempted = {"email_attempted": email}
     else:
         email, attempted = MALFORMED_EMAIL, {"email_malformed": True}
     by_account, by_address = recent_failures(email, ip)
+    if not well_formed:
+        # No account has this name: only the address's failures count, so one
+        # client's junk cannot throttle everybody else's typing mistakes.
+        by_account = 0
     if by_account >= MAX_FAILURES_PER_ACCOUNT or by_address >= MAX_FAILURES_PER_ADDRESS:
         audit.record("login_throttled", target_type="login", **attempted)
         raise LoginThrottled(
             "Too many failed attempts. For your security, please wait 15 minutes "
             "before trying again."
         )
-    user = User.by_email(email) if email != MALFORMED_EMAIL else None
+    user = User.by_email(email) if well_formed else None
     ok = passwords.verify_password(user.password_hash if user else None, password)
     ok = ok and user is not None and user.active
     with database.atomic():
