@@ -1,4 +1,4 @@
-"""Accounts' rough edges (issue 13, section 3): links, deactivation, login audit, file modes, logs."""
+"""Accounts (issue 13, section 3): links, deactivation, login audit, file mode, access logs."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ import datetime
 import zoneinfo
 
 import email_validator
-
 from peewee import IntegrityError, fn
 
 from .. import audit, clock, passwords, two_factor
