@@ -176,6 +176,18 @@ def test_deactivating_withdraws_every_place_and_promotes_the_waitlist(admin_clie
     )
 
 
+def test_a_finished_groups_roster_is_left_as_it_was(admin_client, seated):
+    seated.other.status = "completed"
+    seated.other.save()
+
+    admin_client.post(
+        f"/admin/users/{seated.leaving.id}/active", data={"active": "0", "confirm": "1"}
+    )
+
+    assert statuses(seated.leaving)[seated.other.id] == ("waitlisted", "")
+    assert statuses(seated.leaving)[seated.full.id][0] == "withdrawn"
+
+
 def test_deactivating_someone_without_groups_says_so(admin_client, make_user):
     member = make_user("member")
     page = admin_client.post(f"/admin/users/{member.id}/active", data={"active": "0"})

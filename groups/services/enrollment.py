@@ -151,11 +151,19 @@ def withdraw(enrollment: Enrollment, reason: str, *, by: User) -> Enrollment | N
 
 
 def current_enrollments(member: User) -> list[Enrollment]:
-    """The member's active and waitlisted places, with their groups, by group name."""
+    """The member's active and waitlisted places in running groups, by group name.
+
+    A completed or archived group's roster is a record of what happened, so
+    its enrollments are left as they were.
+    """
     return list(
         Enrollment.select(Enrollment, Group)
         .join(Group)
-        .where(Enrollment.member == member, Enrollment.status.in_(("active", "waitlisted")))
+        .where(
+            Enrollment.member == member,
+            Enrollment.status.in_(("active", "waitlisted")),
+            Group.status.in_(("draft", "active")),
+        )
         .order_by(Group.name, Group.id)
     )
 
