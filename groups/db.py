@@ -43,6 +43,8 @@ def open_database(
             # which is the parent of Flask's instance folder.
             path = os.path.join(os.path.dirname(instance_path), path)
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        if path != ":memory:":
+            create_private_file(path)
         pragmas = {**SQLITE_PRAGMAS, "busy_timeout": int(busy_timeout * 1000)}
         # A pooled connection moves between threads, one at a time.
         return PooledSqliteDatabase(path, pragmas=pragmas, check_same_thread=False, **POOL)
@@ -50,6 +52,19 @@ def open_database(
         pooled = "postgresql+pool://" + url.split("://", 1)[1]
         return connect(pooled, stale_timeout=POSTGRES_STALE_SECONDS, **POOL)
     raise RuntimeError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {url!r}")
+
+
+def create_private_file(path: str) -> None:
+    """Create ``path`` readable by its owner only (0600) unless it exists already.
+
+    SQLite would create the file with the process umask (usually 0644, so
+    readable by every local account); it gives its -wal and -shm files the
+    database file's mode, so creating the file first covers all three.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def is_sqlite() -> bool:

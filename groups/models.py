@@ -170,6 +170,22 @@ class SetPasswordToken(BaseModel):
     expires_at = UTCDateTimeField()
     used_at = UTCDateTimeField(null=True)
 
+    @classmethod
+    def revoke_open(cls, user, now, *, keep_id: int | None = None) -> int:
+        """End every unused, unexpired link of ``user`` (but ``keep_id``) now.
+
+        Only the newest link a person was given may work: an older one handed
+        to the wrong person must not take over the account. Revoked links
+        expire rather than count as used, so the audit of who used a link stays
+        true.
+        """
+        query = cls.update(expires_at=now).where(
+            cls.user == user, cls.used_at.is_null(), cls.expires_at > now
+        )
+        if keep_id is not None:
+            query = query.where(cls.id != keep_id)
+        return query.execute()
+
 
 class AuditLog(BaseModel):
     """Append-only: rows are inserted, never changed or removed."""

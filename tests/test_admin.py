@@ -92,7 +92,7 @@ def test_unknown_user_is_404(client, admin):
 def test_admin_deactivates_and_reactivates(app, client, admin, make_user):
     user = make_user("member")
 
-    response = client.post(f"/admin/users/{user.id}/active", data={"active": "0"})
+    response = client.post(f"/admin/users/{user.id}/active", data={"active": "0", "confirm": "1"})
 
     assert response.status_code == 302
     assert not User.get_by_id(user.id).active

@@ -126,7 +126,7 @@ def test_deactivation_ends_open_sessions(app, client, make_user):
 
     admin_client = app.test_client()
     login(admin_client, make_user("admin"))
-    admin_client.post(f"/admin/users/{member.id}/active", data={"active": "0"})
+    admin_client.post(f"/admin/users/{member.id}/active", data={"active": "0", "confirm": "1"})
     assert is_login_redirect(client.get("/schedule"))
 
     # Reactivating the account does not bring the old session back.

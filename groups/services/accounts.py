@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime
 import zoneinfo
 
+import email_validator
 from peewee import IntegrityError, fn
 
 from .. import audit, clock, passwords, two_factor
 from ..clock import utcnow
 from ..db import database, write_transaction
 from ..models import ROLES, LoginAttempt, SetPasswordToken, User, normalize_email
-from . import ServiceError
+from . import ServiceError, enrollment
 
 THROTTLE_WINDOW = datetime.timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
@@ -85,19 +86,38 @@ def update_user(user: User, *, changed_by: User, **fields) -> User:
     return user
 
 
+DEACTIVATION_REASON = "account deactivated"
+
+
 def set_active(user: User, active: bool, *, changed_by: User) -> None:
+    """(De)activate an account; deactivation ends its sessions, feed and group places.
+
+    The feed token is cleared, not kept for later, so reactivating never
+    brings an old subscription URL back; the member's seats go to the
+    waitlists at once. All in one transaction.
+    """
     if user.id == changed_by.id and not active:
         raise ServiceError("You cannot deactivate your own account.")
-    with database.atomic():
+    with write_transaction():
         user.active = active
         user.rotate_session_token()  # ends every open session of the account
         user.updated_at = utcnow()
+        withdrawn = []
+        if not active:
+            user.feed_token_hash = None
+            withdrawn = enrollment.withdraw_all(user, DEACTIVATION_REASON, by=changed_by)
         user.save()
         audit.record(
             "account_reactivated" if active else "account_deactivated",
             actor=changed_by,
             target=user,
+            **({"withdrawn": [e.group_id for e in withdrawn]} if withdrawn else {}),
         )
+
+
+def deactivation_preview(user: User) -> list:
+    """The places that deactivating ``user`` would give up (for the confirmation page)."""
+    return enrollment.current_enrollments(user)
 
 
 def recent_failures(email: str, ip: str) -> tuple[int, int]:
@@ -108,26 +128,52 @@ def recent_failures(email: str, ip: str) -> tuple[int, int]:
     return by_account, by_address
 
 
+MALFORMED_EMAIL = "(malformed)"
+
+
+def is_email_address(value: str) -> bool:
+    """Whether ``value`` is shaped like an email address (no DNS lookup)."""
+    try:
+        email_validator.validate_email(
+            value, check_deliverability=False, globally_deliverable=False
+        )
+    except email_validator.EmailNotValidError:
+        return False
+    return True
+
+
 def authenticate(email: str, password: str, ip: str) -> User:
     """The active user for these credentials; ServiceError / LoginThrottled otherwise.
 
     Unknown email and wrong password give the same message and cost the same.
+    What was typed as the email is stored (attempts, audit) only when it is
+    shaped like an address: people do type their password there, and the log
+    must not keep it.
     """
     email = normalize_email(email)
+    well_formed = is_email_address(email)
+    if well_formed:
+        attempted = {"email_attempted": email}
+    else:
+        email, attempted = MALFORMED_EMAIL, {"email_malformed": True}
     by_account, by_address = recent_failures(email, ip)
+    if not well_formed:
+        # No account has this name: only the address's failures count, so one
+        # client's junk cannot throttle everybody else's typing mistakes.
+        by_account = 0
     if by_account >= MAX_FAILURES_PER_ACCOUNT or by_address >= MAX_FAILURES_PER_ADDRESS:
-        audit.record("login_throttled", target_type="login", email_attempted=email)
+        audit.record("login_throttled", target_type="login", **attempted)
         raise LoginThrottled(
             "Too many failed attempts. For your security, please wait 15 minutes "
             "before trying again."
         )
-    user = User.by_email(email)
+    user = User.by_email(email) if well_formed else None
     ok = passwords.verify_password(user.password_hash if user else None, password)
     ok = ok and user is not None and user.active
     with database.atomic():
         LoginAttempt.create(email=email, ip=ip, succeeded=ok)
         if not ok:
-            audit.record("login_failed", actor=None, target_type="login", email_attempted=email)
+            audit.record("login_failed", actor=None, target_type="login", **attempted)
     if not ok:
         raise ServiceError(GENERIC_LOGIN_ERROR)
     if passwords.hasher.check_needs_rehash(user.password_hash):
@@ -142,19 +188,29 @@ def end_sessions(user: User) -> None:
     user.save(only=[User.session_token])
 
 
-def issue_password_link(user: User, *, issued_by: User | None) -> str:
-    """A one-time token for the set-password page (the caller builds the URL)."""
+def issue_password_link(
+    user: User,
+    *,
+    issued_by: User | None,
+    valid_for: datetime.timedelta = passwords.SET_PASSWORD_LINK_LIFETIME,
+) -> str:
+    """A one-time token for the set-password page (the caller builds the URL).
+
+    Every older unused link of the account stops working: only the newest
+    one counts.
+    """
     token, hashed = passwords.new_link_token()
     now = utcnow()
-    with database.atomic():
+    with write_transaction():
+        revoked = SetPasswordToken.revoke_open(user, now)
         SetPasswordToken.create(
             user=user,
             token_hash=hashed,
             created_by=issued_by,
             created_at=now,
-            expires_at=now + passwords.SET_PASSWORD_LINK_LIFETIME,
+            expires_at=now + valid_for,
         )
-        audit.record("password_link_issued", actor=issued_by, target=user)
+        audit.record("password_link_issued", actor=issued_by, target=user, revoked=revoked)
     return token
 
 
@@ -192,6 +248,8 @@ def use_password_link(token: str, password: str) -> User:
         )
         if not claimed:
             raise ServiceError(LINK_USED, "password")
+        # Whatever other link the person still holds is spent with this one.
+        SetPasswordToken.revoke_open(row.user, utcnow(), keep_id=row.id)
         user = row.user
         user.password_hash = passwords.hash_password(password)
         user.rotate_session_token()

@@ -146,14 +146,57 @@ def withdraw(enrollment: Enrollment, reason: str, *, by: User) -> Enrollment | N
         enrollment = Enrollment.get_by_id(enrollment.id)
         if enrollment.status == "withdrawn":
             raise ServiceError("This member has already been withdrawn.")
-        was = enrollment.status
-        enrollment.status = "withdrawn"
-        enrollment.withdrawn_at = utcnow()
-        enrollment.withdraw_reason = reason[:200]
-        enrollment.save()
-        record_change(enrollment, by=by, previous=was)
-        promoted = fill_from_waitlist(group, by=by)
+        promoted = _withdraw_locked(group, enrollment, reason, by=by)
     return promoted[0] if promoted else None
+
+
+def current_enrollments(member: User) -> list[Enrollment]:
+    """The member's active and waitlisted places in running groups, by group name.
+
+    A completed or archived group's roster is a record of what happened, so
+    its enrollments are left as they were.
+    """
+    return list(
+        Enrollment.select(Enrollment, Group)
+        .join(Group)
+        .where(
+            Enrollment.member == member,
+            Enrollment.status.in_(("active", "waitlisted")),
+            Group.status.in_(("draft", "active")),
+        )
+        .order_by(Group.name, Group.id)
+    )
+
+
+def withdraw_all(member: User, reason: str, *, by: User) -> list[Enrollment]:
+    """Withdraw every current place of ``member``, promoting each group's waitlist.
+
+    Call inside a write transaction; groups are locked in id order so two
+    such calls cannot deadlock on PostgreSQL. Returns the withdrawn rows.
+    """
+    withdrawn = []
+    for group_id in sorted({e.group_id for e in current_enrollments(member)}):
+        group = lock_group(group_id)
+        enrollment = Enrollment.get_or_none(
+            Enrollment.group == group,
+            Enrollment.member == member,
+            Enrollment.status.in_(("active", "waitlisted")),
+        )
+        if enrollment is not None:
+            _withdraw_locked(group, enrollment, reason, by=by)
+            withdrawn.append(enrollment)
+    return withdrawn
+
+
+def _withdraw_locked(group: Group, enrollment: Enrollment, reason: str, *, by: User):
+    """Mark ``enrollment`` withdrawn and fill the freed seat; the group is locked."""
+    was = enrollment.status
+    enrollment.status = "withdrawn"
+    enrollment.withdrawn_at = utcnow()
+    enrollment.withdraw_reason = reason[:200]
+    enrollment.save()
+    record_change(enrollment, by=by, previous=was)
+    return fill_from_waitlist(group, by=by)
 
 
 def fill_from_waitlist(group: Group, *, by: User) -> list[Enrollment]:

@@ -94,8 +94,20 @@ def update_user(user_id: int):
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 @admin_only
 def set_active(user_id: int):
+    """Reactivate at once; deactivate only once the admin has seen what it gives up.
+
+    Deactivation withdraws the member from every group, so a first POST
+    answers with a confirmation page listing those groups, and only the
+    confirming POST (``confirm=1``) changes anything.
+    """
     user = get_object_or_404(User, User.id == user_id)
     activate = request.form.get("active") == "1"
+    if not activate and request.form.get("confirm") != "1" and user.active:
+        if user.id == current_user.id:
+            return people_page(refusal=ServiceError("You cannot deactivate your own account."))
+        return render_template(
+            "admin/deactivate.html", user=user, places=accounts.deactivation_preview(user)
+        )
     try:
         accounts.set_active(user, activate, changed_by=current_user)
     except ServiceError as error:

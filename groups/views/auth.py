@@ -19,6 +19,9 @@ from ..services import ServiceError, accounts
 from .helpers import INVALID, apply_service_error, render_form
 
 PENDING = "two_factor_login"
+# The email of a password just set, for the next login form only: kept in the
+# signed session cookie, never in the URL (no personal data in URLs or logs).
+PREFILL = "login_email"
 SECOND_STEP_SECONDS = 300
 
 bp = Blueprint("auth", __name__)
@@ -29,6 +32,9 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
+    prefill = session.pop(PREFILL, None)
+    if request.method == "GET" and isinstance(prefill, str):
+        form.email.data = prefill
     if form.validate_on_submit():
         try:
             user = accounts.authenticate(form.email.data, form.password.data, audit.client_ip())
@@ -133,6 +139,7 @@ def set_password(token: str):
             if current_user.is_authenticated:
                 logout_user()
             session.clear()
+            session[PREFILL] = user.email
             flash("Your password is set. You can log in now.", "success")
             return redirect(url_for("auth.login"))
     return render_form("auth/set_password.html", form, user=user)
