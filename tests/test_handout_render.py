@@ -438,3 +438,13 @@ def test_unusable_cache_directory_still_returns_the_pdf(sample_library, tmp_path
 
 def test_font_configuration_is_shared():
     assert render.font_config() is render.font_config()
+
+
+def test_the_pdf_cache_folder_is_readable_by_the_app_only(tmp_path):
+    """Member copies carry names: nobody but the app's own user may open the cache."""
+    folder = tmp_path / "pdf-cache"
+    render.set_cache_dir(folder, max_mb=1)
+    try:
+        assert folder.stat().st_mode & 0o777 == 0o700
+    finally:
+        render.set_cache_dir(None, max_mb=0)

@@ -31,6 +31,7 @@ import io
 import json
 import logging
 import mimetypes
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -194,6 +195,10 @@ def set_cache_dir(path: Path | str | None, *, max_mb: int) -> None:
     if path is None or max_mb <= 0:
         return
     try:
+        # Copies carry member names: only the app's own user may read the cache
+        # (diskcache creates its files with the ordinary umask, so the folder guards them).
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)
         _cache = diskcache.Cache(
             str(path),
             size_limit=max_mb * 1024 * 1024,
