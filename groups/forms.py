@@ -92,6 +92,10 @@ class AppForm(FlaskForm):
                 return None
             return wrapped
 
+    def values(self) -> dict:
+        """The fields' data by name, for a service taking them as keywords."""
+        return {name: value for name, value in self.data.items() if name != "csrf_token"}
+
 
 class DayField(DateField):
     """A date inside the accepted window (groups/inputs.py), else a message next to it."""

@@ -6,6 +6,8 @@ Recovery codes are shown once, in the answer to the POST that made them
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import (
     Blueprint,
     current_app,
@@ -22,7 +24,7 @@ from .. import audit, two_factor
 from ..auth import two_factor_required
 from ..forms import ActionForm, ChangePasswordForm, CodeForm, PasswordCheckForm, ProfileForm
 from ..services import ServiceError, accounts
-from .helpers import INVALID, apply_service_error, render_form
+from .helpers import INVALID, apply_service_error, render_form, submit
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -56,22 +58,11 @@ def profile():
     form.reminder_hours.choices = [
         SelectChoice(h, f"{h} hour{'s' if h != 1 else ''} before") for h in choices
     ]
-    if form.validate_on_submit():
-        try:
-            accounts.update_profile(
-                user,
-                reminder_choices=choices,
-                timezone=form.timezone.data.strip(),
-                time_format=form.time_format.data,
-                remind_sessions=form.remind_sessions.data,
-                notify_changes=form.notify_changes.data,
-                reminder_hours=form.reminder_hours.data,
-            )
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            flash("Your profile is saved.", "success")
-            return redirect(url_for("account.profile"))
+    # The field checks the zone as typed; the account keeps it without the spaces.
+    fields = form.values() | {"timezone": (form.timezone.data or "").strip()}
+    save = partial(accounts.update_profile, user, reminder_choices=choices, **fields)
+    if done := submit(form, save, "Your profile is saved.", url_for("account.profile")):
+        return done
     return render_form("account/profile.html", form, required=two_factor_required(user))
 
 
@@ -79,27 +70,44 @@ def profile():
 @login_required
 def change_password():
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            user = accounts.change_password(
-                me(), form.current_password.data, form.password.data, audit.client_ip()
-            )
-        except accounts.LoginThrottled as error:
-            form.form_errors.append(error.message)
-            return render_template("account/password.html", form=form), THROTTLED
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            # The token rotated: this browser gets a cookie with the new one,
-            # every other session of the account has ended.
-            login_user(user)
-            flash(
-                "Your password is changed. Any other browser signed in to your account "
-                "has been logged out.",
-                "success",
-            )
-            return redirect(url_for("account.profile"))
-    return render_form("account/password.html", form)
+    change = partial(
+        accounts.change_password,
+        me(),
+        form.current_password.data,
+        form.password.data,
+        audit.client_ip(),
+    )
+    user, status = password_confirmed(form, change)
+    if status is None:
+        # The token rotated: this browser gets a cookie with the new one,
+        # every other session of the account has ended.
+        login_user(user)
+        flash(
+            "Your password is changed. Any other browser signed in to your account "
+            "has been logged out.",
+            "success",
+        )
+        return redirect(url_for("account.profile"))
+    return render_template("account/password.html", form=form), status
+
+
+def password_confirmed(form, action):
+    """Run ``action`` (which checks the form's password) for a valid submission.
+
+    Returns (result, None) when it succeeded, else (None, the status to show
+    the form again with): 200 when not submitted, 429 when sign-in attempts
+    are throttled, 422 for any other refusal (the message is on the form).
+    """
+    if not form.validate_on_submit():
+        return None, INVALID if form.is_submitted() else 200
+    try:
+        return action(), None
+    except accounts.LoginThrottled as error:
+        form.form_errors.append(error.message)
+        return None, THROTTLED
+    except ServiceError as error:
+        apply_service_error(form, error)
+        return None, INVALID
 
 
 def two_factor_page(status: int = 200, **forms):
@@ -166,17 +174,10 @@ def confirm_two_factor():
 @login_required
 def new_recovery_codes():
     form = PasswordCheckForm(prefix="codes")
-    status = INVALID
-    if form.validate_on_submit():
-        try:
-            codes = accounts.replace_recovery_codes(me(), form.password.data, audit.client_ip())
-        except accounts.LoginThrottled as error:
-            form.form_errors.append(error.message)
-            status = THROTTLED
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            return recovery_codes_page(codes)
+    replace = partial(accounts.replace_recovery_codes, me(), form.password.data, audit.client_ip())
+    codes, status = password_confirmed(form, replace)
+    if status is None:
+        return recovery_codes_page(codes)
     return two_factor_page(status, codes_form=form)
 
 
@@ -184,19 +185,13 @@ def new_recovery_codes():
 @login_required
 def disable_two_factor():
     form = PasswordCheckForm(prefix="off")
-    status = INVALID
-    if form.validate_on_submit():
-        user = me()
-        try:
-            accounts.disable_two_factor(
-                user, form.password.data, audit.client_ip(), required=two_factor_required(user)
-            )
-        except accounts.LoginThrottled as error:
-            form.form_errors.append(error.message)
-            status = THROTTLED
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            flash("Two-factor sign-in is off.", "success")
-            return redirect(url_for("account.two_factor_settings"))
+    user = me()
+    required = two_factor_required(user)
+    disable = partial(
+        accounts.disable_two_factor, user, form.password.data, audit.client_ip(), required=required
+    )
+    _, status = password_confirmed(form, disable)
+    if status is None:
+        flash("Two-factor sign-in is off.", "success")
+        return redirect(url_for("account.two_factor_settings"))
     return two_factor_page(status, disable_form=form)

@@ -134,6 +134,9 @@ def catch_up(group_id: int, member_id: int, module_id: int):
     if module is None:
         abort(404)
     done = request.form.get("done", "1") != "0"
+    # A one-click button on two pages (the board, a member's record: ``next``)
+    # with nothing typed that a redirect could lose. A refusal only comes from
+    # a stale page, so the reason belongs at the top of the page as it is now.
     try:
         pacing.set_catch_up(group, member, module, done, by=current_user)
     except ServiceError as error:

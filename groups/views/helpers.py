@@ -8,7 +8,9 @@ A form that fails its own validators is re-rendered the same way.
 
 from __future__ import annotations
 
-from flask import Response, render_template, request, url_for
+from collections.abc import Callable
+
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 
 from ..services import ServiceError
@@ -22,9 +24,30 @@ def apply_service_error(form: FlaskForm, error: ServiceError) -> None:
     (field.errors if field is not None else form.form_errors).append(error.message)
 
 
-def render_form(template: str, form: FlaskForm, **context):
-    """Render a form page: 200 when first shown, 422 when a submission was refused."""
-    refused = request.method == "POST" and bool(form.errors or form.form_errors)
+def submit(form: FlaskForm, action: Callable[[], object], done: str, then: str):
+    """Run the service call ``action`` for a valid submission, then flash ``done``
+    and redirect to ``then``. None when the form or the service refused: the
+    message is next to its field and the caller re-renders with :func:`render_form`."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        action()
+    except ServiceError as error:
+        apply_service_error(form, error)
+        return None
+    flash(done, "success")
+    return redirect(then)
+
+
+def render_form(template: str, form: FlaskForm, submitted: bool | None = None, **context):
+    """Render a form page: 200 when first shown, 422 when a submission was refused.
+
+    A form is submitted when it was POSTed; a GET form (the calendar export)
+    says so itself with ``submitted``.
+    """
+    if submitted is None:
+        submitted = request.method == "POST"
+    refused = submitted and bool(form.errors or form.form_errors)
     return render_template(template, form=form, **context), INVALID if refused else 200
 
 
