@@ -117,10 +117,6 @@ class SessionDayField(DayField):
         return today_in(current_app.config["PRACTICE_TIMEZONE"])
 
 
-class ActionForm(AppForm):
-    """An empty form: gives POST-only buttons their CSRF token."""
-
-
 def validate_timezone_field(form, field):
     if not valid_timezone(field.data or ""):
         raise ValidationError("Unknown time zone; use an IANA name like America/Chicago.")

@@ -22,7 +22,7 @@ from wtforms import SelectChoice
 
 from .. import audit, two_factor
 from ..auth import two_factor_required
-from ..forms import ActionForm, ChangePasswordForm, CodeForm, PasswordCheckForm, ProfileForm
+from ..forms import ChangePasswordForm, CodeForm, PasswordCheckForm, ProfileForm
 from ..services import ServiceError, accounts
 from .helpers import INVALID, apply_service_error, render_form, submit
 
@@ -129,7 +129,6 @@ def two_factor_page(status: int = 200, **forms):
         "account/two_factor.html",
         enrolment=enrolment,
         required=two_factor_required(user),
-        action_form=ActionForm(),
         **forms,
     )
     return page, status
@@ -144,11 +143,12 @@ def two_factor_settings():
 @bp.route("/two-factor/start", methods=["POST"])
 @login_required
 def start_two_factor():
-    if ActionForm().validate_on_submit():
-        try:
-            accounts.begin_two_factor(me())
-        except ServiceError as error:
-            flash(error.message, "error")
+    # A one-button POST (CSRFProtect has checked it): the refusal is shown
+    # at the top of the settings page it returns to.
+    try:
+        accounts.begin_two_factor(me())
+    except ServiceError as error:
+        flash(error.message, "error")
     return redirect(url_for("account.two_factor_settings"))
 
 
