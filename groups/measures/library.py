@@ -139,6 +139,25 @@ class _Checker:
                 self.add(f"{key}.{name}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
         return value
 
+    def entries(self, value, key: str, allowed: frozenset[str], least: int, what: str):
+        """(index, where, mapping) for each entry of the list under ``key``; None,
+        and a problem, unless it is a list of at least ``least`` entries. An entry
+        that is not a mapping is left out (its problem is noted)."""
+        if not isinstance(value, list) or len(value) < least:
+            self.add(key, f"must be a {what}")
+            return None
+        found = []
+        for index, raw in enumerate(value):
+            where = f"{key}[{index}]"
+            if (entry := self.mapping(raw, where, allowed)) is not None:
+                found.append((index, where, entry))
+        return found
+
+    def require(self, entry: dict, where: str, names: tuple[str, ...]) -> None:
+        for name in names:
+            if name not in entry:
+                self.add(f"{where}.{name}", "missing")
+
     def loinc(self, value, key: str) -> str | None:
         if not loinc_is_valid(value):
             self.add(key, f"{value!r} is not a LOINC code with a valid check digit")
@@ -146,19 +165,13 @@ class _Checker:
         return value
 
     def options(self, value, key: str) -> tuple[Option, ...] | None:
-        if not isinstance(value, list) or len(value) < 2:
-            self.add(key, "must be a list of at least two answer options")
-            return None
         before = len(self.problems)
+        entries = self.entries(value, key, OPTION_KEYS, 2, "list of at least two answer options")
+        if entries is None:
+            return None
         options = []
-        for index, raw in enumerate(value):
-            where = f"{key}[{index}]"
-            entry = self.mapping(raw, where, OPTION_KEYS)
-            if entry is None:
-                continue
-            for name in ("score", "label"):
-                if name not in entry:
-                    self.add(f"{where}.{name}", "missing")
+        for _, where, entry in entries:
+            self.require(entry, where, ("score", "label"))
             score = self.integer(entry["score"], f"{where}.score") if "score" in entry else None
             label = self.text(entry["label"], f"{where}.label") if "label" in entry else None
             code = entry.get("loinc")
@@ -248,19 +261,14 @@ def _parse(path: Path, data: bytes) -> tuple[Measure | None, list[str]]:
 
 
 def _items(meta: dict, shared: tuple[Option, ...] | None, check: _Checker):
-    raw = meta.get("items")
     if "items" not in meta:
         return None
-    if not isinstance(raw, list) or not raw:
-        check.add("items", "must be a non-empty list of items")
-        return None
     before = len(check.problems)
+    entries = check.entries(meta["items"], "items", ITEM_KEYS, 1, "non-empty list of items")
+    if entries is None:
+        return None
     items = []
-    for index, value in enumerate(raw):
-        where = f"items[{index}]"
-        entry = check.mapping(value, where, ITEM_KEYS)
-        if entry is None:
-            continue
+    for index, where, entry in entries:
         text = check.text(entry.get("text"), f"{where}.text")
         code = check.loinc(entry["loinc"], f"{where}.loinc") if "loinc" in entry else None
         if "options" in entry:
@@ -277,19 +285,13 @@ def _items(meta: dict, shared: tuple[Option, ...] | None, check: _Checker):
 
 
 def _bands(raw, items, check: _Checker) -> tuple[Band, ...] | None:
-    if not isinstance(raw, list) or not raw:
-        check.add("bands", "must be a non-empty list of bands")
-        return None
     before = len(check.problems)
+    entries = check.entries(raw, "bands", BAND_KEYS, 1, "non-empty list of bands")
+    if entries is None:
+        return None
     bands = []
-    for index, value in enumerate(raw):
-        where = f"bands[{index}]"
-        entry = check.mapping(value, where, BAND_KEYS)
-        if entry is None:
-            continue
-        for name in ("min", "max", "key", "label"):
-            if name not in entry:
-                check.add(f"{where}.{name}", "missing")
+    for _, where, entry in entries:
+        check.require(entry, where, ("min", "max", "key", "label"))
         if len(check.problems) > before:
             continue
         low = check.integer(entry["min"], f"{where}.min")

@@ -290,6 +290,9 @@ def save_roster(
             status, note = statuses[member_id], notes.get(member_id, "").strip()
             result.counts[status] = result.counts.get(status, 0) + 1
             old = entry.record
+            if old is not None and (old.status, old.note) == (status, note):
+                result.unchanged += 1
+                continue
             if old is None:
                 new_rows.append(
                     {
@@ -302,31 +305,20 @@ def save_roster(
                     }
                 )
                 result.created += 1
-                audit.record(
-                    "attendance_changed",
-                    actor=by,
-                    target=session,
-                    member=member_id,
-                    old=None,
-                    new=status,
-                    note_changed=bool(note),
-                )
-            elif old.status != status or old.note != note:
+            else:
                 Attendance.update(status=status, note=note, updated_by=by, updated_at=now).where(
                     Attendance.id == old.id
                 ).execute()
                 result.updated += 1
-                audit.record(
-                    "attendance_changed",
-                    actor=by,
-                    target=session,
-                    member=member_id,
-                    old=old.status,
-                    new=status,
-                    note_changed=old.note != note,
-                )
-            else:
-                result.unchanged += 1
+            audit.record(
+                "attendance_changed",
+                actor=by,
+                target=session,
+                member=member_id,
+                old=old.status if old else None,
+                new=status,
+                note_changed=note != (old.note if old else ""),
+            )
         if new_rows:
             Attendance.insert_many(new_rows).execute()
         if session.status == "scheduled":

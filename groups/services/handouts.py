@@ -18,15 +18,9 @@ from .. import audit
 from ..access import visible_groups
 from ..curricula import CURRICULA, FOCUS_LABELS, module_by_key
 from ..db import is_sqlite, write_transaction
-from ..handouts import (
-    Handout,
-    HandoutError,
-    Library,
-    check_library,
-    handout_html_body,
-    load_library,
-)
+from ..handouts import Handout, HandoutError, Library, check_library, load_library
 from ..handouts import render as renderer
+from ..handouts.library import handout_html_body
 from ..models import Enrollment, Group, Module, PacketItem, Session, User
 from . import ServiceError
 

@@ -24,11 +24,9 @@ from .. import audit, two_factor
 from ..auth import two_factor_required
 from ..forms import ChangePasswordForm, CodeForm, PasswordCheckForm, ProfileForm
 from ..services import ServiceError, accounts
-from .helpers import INVALID, apply_service_error, render_form, submit
+from .helpers import attempt, render_form, submit
 
 bp = Blueprint("account", __name__, url_prefix="/account")
-
-THROTTLED = 429
 
 
 def reminder_choices() -> list[int]:
@@ -77,7 +75,7 @@ def change_password():
         form.password.data,
         audit.client_ip(),
     )
-    user, status = password_confirmed(form, change)
+    user, status = attempt(form, change)
     if status is None:
         # The token rotated: this browser gets a cookie with the new one,
         # every other session of the account has ended.
@@ -89,25 +87,6 @@ def change_password():
         )
         return redirect(url_for("account.profile"))
     return render_template("account/password.html", form=form), status
-
-
-def password_confirmed(form, action):
-    """Run ``action`` (which checks the form's password) for a valid submission.
-
-    Returns (result, None) when it succeeded, else (None, the status to show
-    the form again with): 200 when not submitted, 429 when sign-in attempts
-    are throttled, 422 for any other refusal (the message is on the form).
-    """
-    if not form.validate_on_submit():
-        return None, INVALID if form.is_submitted() else 200
-    try:
-        return action(), None
-    except accounts.LoginThrottled as error:
-        form.form_errors.append(error.message)
-        return None, THROTTLED
-    except ServiceError as error:
-        apply_service_error(form, error)
-        return None, INVALID
 
 
 def two_factor_page(status: int = 200, **forms):
@@ -156,18 +135,21 @@ def recovery_codes_page(codes: list[str]):
     return render_template("account/recovery_codes.html", codes=codes)
 
 
+def two_factor_post(form, name: str, action, done):
+    """A two-factor change from the settings page: ``done(result)`` when it
+    succeeded, else the page again with the refused form (``name``) and its status."""
+    result, status = attempt(form, action)
+    if status is None:
+        return done(result)
+    return two_factor_page(status, **{name: form})
+
+
 @bp.route("/two-factor/confirm", methods=["POST"])
 @login_required
 def confirm_two_factor():
     form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            codes = accounts.confirm_two_factor(me(), form.code.data)
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            return recovery_codes_page(codes)
-    return two_factor_page(INVALID, code_form=form)
+    confirm = partial(accounts.confirm_two_factor, me(), form.code.data)
+    return two_factor_post(form, "code_form", confirm, recovery_codes_page)
 
 
 @bp.route("/two-factor/recovery-codes", methods=["POST"])
@@ -175,10 +157,12 @@ def confirm_two_factor():
 def new_recovery_codes():
     form = PasswordCheckForm(prefix="codes")
     replace = partial(accounts.replace_recovery_codes, me(), form.password.data, audit.client_ip())
-    codes, status = password_confirmed(form, replace)
-    if status is None:
-        return recovery_codes_page(codes)
-    return two_factor_page(status, codes_form=form)
+    return two_factor_post(form, "codes_form", replace, recovery_codes_page)
+
+
+def two_factor_off(_):
+    flash("Two-factor sign-in is off.", "success")
+    return redirect(url_for("account.two_factor_settings"))
 
 
 @bp.route("/two-factor/disable", methods=["POST"])
@@ -190,8 +174,4 @@ def disable_two_factor():
     disable = partial(
         accounts.disable_two_factor, user, form.password.data, audit.client_ip(), required=required
     )
-    _, status = password_confirmed(form, disable)
-    if status is None:
-        flash("Two-factor sign-in is off.", "success")
-        return redirect(url_for("account.two_factor_settings"))
-    return two_factor_page(status, disable_form=form)
+    return two_factor_post(form, "disable_form", disable, two_factor_off)

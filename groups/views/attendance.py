@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import audit
-from ..access import group_for_staff, member_of_group, session_for_staff
+from ..access import group_for_staff, member_of_group, module_of, session_for_staff
 from ..auth import role_required, safe_next
 from ..clock import utcnow
-from ..models import ATTENDANCE_NOTE_MAX, Module
+from ..models import ATTENDANCE_NOTE_MAX
 from ..services import ServiceError, attendance, pacing
 from ..services.attendance import STATUS_LABELS, RosterError
 from .helpers import INVALID
@@ -130,9 +130,7 @@ def board(group_id: int):
 def catch_up(group_id: int, member_id: int, module_id: int):
     group = group_for_staff(current_user, group_id)
     member = member_of_group(group, member_id)
-    module = Module.get_or_none(Module.id == module_id, Module.group == group)
-    if module is None:
-        abort(404)
+    module = module_of(group, module_id)
     done = request.form.get("done", "1") != "0"
     # A one-click button on two pages (the board, a member's record: ``next``)
     # with nothing typed that a redirect could lose. A refusal only comes from

@@ -7,7 +7,7 @@ from flask_login import current_user
 from playhouse.flask_utils import get_object_or_404
 
 from .. import audit
-from ..access import group_for_staff, member_of_group, visible_groups
+from ..access import group_for_staff, member_of_group, module_of, visible_groups
 from ..auth import role_required
 from ..forms import (
     EnrollForm,
@@ -19,7 +19,7 @@ from ..forms import (
     ScheduleForm,
 )
 from ..inputs import parse_id
-from ..models import FOCUS_LABELS, Enrollment, Group, Module, User
+from ..models import FOCUS_LABELS, Enrollment, Group, User
 from ..services import ServiceError, accounts, enrollment, overview, schedule
 from ..services import groups as group_service
 from .helpers import apply_service_error, password_link_url, render_form
@@ -172,10 +172,6 @@ def makeup(group_id: int):
             flash("Added a make-up session.", "success")
             return redirect(url_for("groups.detail", group_id=group.id))
     return render_form("groups/makeup.html", form, group=group)
-
-
-def module_of(group: Group, module_id: int) -> Module:
-    return get_object_or_404(Module, Module.id == module_id, Module.group == group)
 
 
 def curriculum_page(group: Group, form: ModuleForm):

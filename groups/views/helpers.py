@@ -14,8 +14,10 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 
 from ..services import ServiceError
+from ..services.accounts import LoginThrottled
 
 INVALID = 422
+THROTTLED = 429
 
 
 def apply_service_error(form: FlaskForm, error: ServiceError) -> None:
@@ -24,16 +26,26 @@ def apply_service_error(form: FlaskForm, error: ServiceError) -> None:
     (field.errors if field is not None else form.form_errors).append(error.message)
 
 
-def submit(form: FlaskForm, action: Callable[[], object], done: str, then: str):
-    """Run the service call ``action`` for a valid submission, then flash ``done``
-    and redirect to ``then``. None when the form or the service refused: the
-    message is next to its field and the caller re-renders with :func:`render_form`."""
+def attempt(form: FlaskForm, action: Callable[[], object]) -> tuple[object, int | None]:
+    """Run the service call ``action`` for a valid submission.
+
+    (result, None) when it succeeded, else (None, the status to show the form
+    again with): 200 when it was not submitted, 429 when sign-in attempts are
+    throttled, 422 for any other refusal (the message is next to its field).
+    """
     if not form.validate_on_submit():
-        return None
+        return None, INVALID if form.is_submitted() else 200
     try:
-        action()
+        return action(), None
     except ServiceError as error:
         apply_service_error(form, error)
+        return None, THROTTLED if isinstance(error, LoginThrottled) else INVALID
+
+
+def submit(form: FlaskForm, action: Callable[[], object], done: str, then: str):
+    """:func:`attempt`, then flash ``done`` and redirect to ``then``; None when
+    refused, and the caller re-renders the form with :func:`render_form`."""
+    if attempt(form, action)[1] is not None:
         return None
     flash(done, "success")
     return redirect(then)
