@@ -28,13 +28,13 @@ is pure and cached until a file changes, like the handout library.
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from itertools import pairwise
 from pathlib import Path
 
 import yaml
 
+from ..contentfiles import Catalog, DirectoryCache, parse_each
 from .measure import Band, Item, Measure, Option
 
 MEASURES_DIR = Path(__file__).resolve().parent
@@ -70,28 +70,11 @@ class MeasureError(ValueError):
         super().__init__("\n".join(self.problems))
 
 
-class MeasureSet:
+class MeasureSet(Catalog[Measure]):
     """An immutable set of measures, in code order, looked up by code."""
 
     def __init__(self, measures: Iterable[Measure], directory: Path | None = None):
-        self._all = tuple(sorted(measures, key=lambda m: m.code))
-        self._by_code = {m.code: m for m in self._all}
-        self.directory = directory
-
-    def get(self, code: str) -> Measure | None:
-        return self._by_code.get(code)
-
-    def __getitem__(self, code: str) -> Measure:
-        return self._by_code[code]
-
-    def __contains__(self, code: object) -> bool:
-        return code in self._by_code
-
-    def __iter__(self) -> Iterator[Measure]:
-        return iter(self._all)
-
-    def __len__(self) -> int:
-        return len(self._all)
+        super().__init__(sorted(measures, key=lambda m: m.code), lambda m: m.code, directory)
 
     def codes(self) -> list[str]:
         return [m.code for m in self._all]
@@ -353,16 +336,7 @@ def _scan(directory: Path) -> tuple[list[Measure], list[str]]:
     paths = sorted(directory.glob("*.yaml"))
     if not paths:
         problems.append(f"{directory}: no measure files (*.yaml)")
-    for path in paths:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            problems.append(f"{path.name}: cannot be read ({exc.strerror})")
-            continue
-        measure, file_problems = _parse(path, data)
-        problems.extend(f"{path.name}: {problem}" for problem in file_problems)
-        if measure is not None:
-            measures.append(measure)
+    measures += [m for _, m in parse_each(paths, lambda path: path.name, _parse, problems)]
     return measures, problems
 
 
@@ -371,32 +345,9 @@ def check_measures(directory: Path | str | None = None) -> list[str]:
     return _scan(Path(directory) if directory is not None else MEASURES_DIR)[1]
 
 
-_cache: dict[Path, tuple[tuple, MeasureSet]] = {}
-_cache_lock = threading.Lock()
-
-
-def _signature(directory: Path) -> tuple:
-    """What changes when any measure file is added, removed or edited."""
-    if not directory.is_dir():
-        return ()
-    entries = []
-    for path in directory.glob("*.y*ml"):
-        stat = path.stat()
-        entries.append((str(path), stat.st_mtime_ns, stat.st_size))
-    return tuple(sorted(entries))
+_measure_sets = DirectoryCache("*.y*ml", _scan, MeasureSet, MeasureError)
 
 
 def load_measures(directory: Path | str | None = None) -> MeasureSet:
     """Load (or reuse) every measure; raise ``MeasureError`` listing every problem."""
-    directory = (Path(directory) if directory is not None else MEASURES_DIR).resolve()
-    signature = _signature(directory)
-    cached = _cache.get(directory)
-    if cached is not None and cached[0] == signature:
-        return cached[1]
-    measures, problems = _scan(directory)
-    if problems:
-        raise MeasureError(problems)
-    measure_set = MeasureSet(measures, directory)
-    with _cache_lock:
-        _cache[directory] = (signature, measure_set)
-    return measure_set
+    return _measure_sets.get(directory if directory is not None else MEASURES_DIR)

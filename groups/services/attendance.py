@@ -163,12 +163,19 @@ def refusal(session: Session, group: Group) -> str | None:
 
 @dataclass
 class RosterPage:
-    """What the roster page shows before anything is submitted (3 queries)."""
+    """What the roster page shows (3 queries); the view fills in a submission's
+    choices and why it was refused."""
 
     entries: list[RosterEntry]
     version: str
     refusal: str | None
     rates: dict[int, Rate]
+    chosen: dict[int, str] = field(default_factory=dict)  # member id -> status shown
+    typed: dict[int, str] = field(default_factory=dict)  # member id -> note shown
+    saved: dict[int, str] = field(default_factory=dict)  # saved status beside a stale choice
+    errors: dict[int, str] = field(default_factory=dict)  # member id -> problem
+    message: str | None = None
+    message_kind: str = "error"
 
 
 def roster_page(session: Session) -> RosterPage:
@@ -178,6 +185,8 @@ def roster_page(session: Session) -> RosterPage:
         version=version_token(entries),
         refusal=refusal(session, session.group),
         rates=rates(held_rows([session.group_id])),
+        chosen={e.member.id: e.status for e in entries},
+        typed={e.member.id: e.note for e in entries},
     )
 
 
