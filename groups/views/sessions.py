@@ -13,7 +13,7 @@ from ..auth import role_required
 from ..forms import DateTimeForm, NoteForm, PacketForm, ReasonForm
 from ..services import ServiceError, handouts, notes, schedule
 from ..services import sessions as pages
-from .helpers import INVALID, apply_service_error, pdf_response, render_form, submit
+from .helpers import INVALID, apply_service_error, attempt, pdf_response, render_form, submit
 
 # No url_prefix: the packet's URLs sit under /handouts/ (where they were first
 # published), the rest under /sessions/.
@@ -105,18 +105,14 @@ def packet(session_id: int):
     """Pick the session's handouts (the same form is on the session page)."""
     session = session_for_staff(current_user, session_id)
     form = PacketForm()
-    if form.validate_on_submit():
-        try:
-            changed = handouts.save_packet(
-                session, form.handouts.data or [], form.show_focus.data, by=current_user
-            )
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            if request.form.get("then") == "member-copies":
-                return redirect(url_for("sessions.member_copies", session_id=session.id), 303)
-            flash("Saved the session's handouts." if changed else "No changes to save.", "success")
-            return redirect(url_for("sessions.detail", session_id=session.id) + "#packet")
+    picked = form.handouts.data or []
+    save = partial(handouts.save_packet, session, picked, form.show_focus.data, by=current_user)
+    changed, status = attempt(form, save)
+    if status is None:
+        if request.form.get("then") == "member-copies":
+            return redirect(url_for("sessions.member_copies", session_id=session.id), 303)
+        flash("Saved the session's handouts." if changed else "No changes to save.", "success")
+        return redirect(url_for("sessions.detail", session_id=session.id) + "#packet")
     sent = form.is_submitted()
     return render_form(
         "handouts/packet.html",
