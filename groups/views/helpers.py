@@ -32,6 +32,8 @@ def attempt(form: FlaskForm, action: Callable[[], object]) -> tuple[object, int 
     (result, None) when it succeeded, else (None, the status to show the form
     again with): 200 when it was not submitted, 429 when sign-in attempts are
     throttled, 422 for any other refusal (the message is next to its field).
+    ``action`` may be a ``functools.partial`` of the form's data: WTForms reads
+    the posted values when the form is made, and a refused form never calls it.
     """
     if not form.validate_on_submit():
         return None, INVALID if form.is_submitted() else 200
