@@ -11,7 +11,7 @@ from flask import abort
 from peewee import JOIN
 
 from .db import row_by_id
-from .models import CoFacilitator, Enrollment, Group, Session, User
+from .models import CoFacilitator, Enrollment, Group, Module, Session, User
 
 
 def visible_groups(user: User):
@@ -89,3 +89,11 @@ def member_of_group(group: Group, member_id: int) -> User:
     if member is None:
         abort(404)
     return member
+
+
+def module_of(group: Group, module_id: int) -> Module:
+    """One of the group's curriculum modules, else 404."""
+    module = Module.get_or_none(Module.id == module_id, Module.group == group)
+    if module is None:
+        abort(404)
+    return module

@@ -23,6 +23,9 @@ import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
 
 from .clock import local_date, local_to_utc, utcnow, zone
 from .db import database
@@ -145,6 +148,44 @@ def next_dst_change(tz: str, after: datetime.date) -> datetime.date:
     return after  # a zone without daylight saving
 
 
+SMALL_GROUPS = Path(__file__).with_name("demo_groups.yaml")
+
+
+def load_small_groups() -> list[dict]:
+    return yaml.safe_load(SMALL_GROUPS.read_text(encoding="utf-8"))
+
+
+def small_plan(entry: dict, today: datetime.date, members: list[str]) -> GroupPlan:
+    """A GroupPlan from one entry of demo_groups.yaml (its header says what the keys mean)."""
+    entry = dict(entry)
+
+    def in_days(n: int) -> datetime.date:
+        return today + datetime.timedelta(days=n)
+
+    start = entry.pop("start", None)
+    weeks_before_dst = entry.pop("weeks_before_dst", None)
+    shift = entry.pop("weekday", None)
+    first_day = in_days(start) if start is not None else None
+    if weeks_before_dst is not None:
+        dst = next_dst_change(entry["timezone"], first_day)
+        first_day = max(first_day, dst - datetime.timedelta(weeks=weeks_before_dst))
+    if first_day is not None:
+        entry["first_day"] = first_day
+        entry["weekday"] = first_day.weekday() if shift is None else (today.weekday() + shift) % 7
+    if "at" in entry:
+        entry["at"] = datetime.time.fromisoformat(entry["at"])
+    entry["name"] = entry["name"].format(weekday=WEEKDAY_NAMES[today.weekday()])
+    entry["co"] = tuple(entry.get("co", ()))
+    for key in ("members", "waitlisted"):
+        entry[key] = [members[i] for i in entry.get(key, [])]
+    entry["absent_streak"] = tuple(members[i] for i in entry.get("absent_streak", []))
+    entry["withdrawn"] = {members[i]: why for i, why in entry.get("withdrawn", {}).items()}
+    entry["late_joiners"] = {
+        members[i]: in_days(n) for i, n in entry.get("late_joiners", {}).items()
+    }
+    return GroupPlan(**entry)
+
+
 def small_practice(now: datetime.datetime):
     today = local_date(now, "America/New_York")
     users = [
@@ -167,115 +208,7 @@ def small_practice(now: datetime.datetime):
             if today < holiday <= in_days(365) and holiday != in_days(14):
                 closures.append((holiday, reason))
 
-    dst = next_dst_change("America/Los_Angeles", in_days(7))
-    adhd_start = max(in_days(7), dst - datetime.timedelta(weeks=4))
-    evening = WEEKDAY_NAMES[today.weekday()]
-    plans = [
-        GroupPlan(
-            name=f"{evening} evening anxiety skills",
-            focus="anxiety",
-            lead="provider@example.org",
-            co=("marcus.bell@example.org",),
-            timezone="America/New_York",
-            location="Room 2, 3rd floor",
-            description="A ten-week CBT skills group for everyday anxiety.",
-            capacity=8,
-            first_day=in_days(-35),
-            weekday=today.weekday(),
-            at=datetime.time(18, 0),
-            count=10,
-            members=[m[0], m[1], m[2], m[3], m[4], m[6], m[10], m[12]],
-            waitlisted=[m[7], m[11]],
-            withdrawn={m[5]: "Moved out of state"},
-            cancelled={6: "Dr. Raman is away at a conference; we pick up the following week."},
-            absent_streak=(m[1],),
-        ),
-        GroupPlan(
-            name="Small steps: depression (open group)",
-            focus="depression",
-            lead="provider@example.org",
-            timezone="America/Chicago",
-            location="https://video.example.org/small-steps",
-            format="open",
-            description="Behavioral activation, one small step a week. Join any week.",
-            capacity=10,
-            first_day=in_days(-56),
-            weekday=(today.weekday() + 2) % 7,
-            at=datetime.time(12, 0),
-            count=20,
-            members=[m[3], m[4], m[9], m[13]],
-            late_joiners={m[0]: in_days(-21), m[8]: in_days(-7)},
-            cancelled={3: "The practice was closed for snow."},
-        ),
-        GroupPlan(
-            name="Getting organized: adult ADHD (spring cohort)",
-            focus="adhd",
-            lead="marcus.bell@example.org",
-            timezone="America/Los_Angeles",
-            location="Room 5, Pasadena office",
-            description="Planning, prioritizing and beating procrastination. Crosses the "
-            "daylight-saving change: it stays at 17:30 local time.",
-            first_day=adhd_start,
-            weekday=adhd_start.weekday(),
-            at=datetime.time(17, 30),
-            count=12,
-            members=[m[7], m[8], m[9], m[5]],
-        ),
-        GroupPlan(
-            name="Anxiety drop-in support (open group)",
-            focus="anxiety",
-            lead="elena.ortiz@example.org",
-            timezone="America/Denver",
-            location="https://video.example.org/anxiety-drop-in",
-            format="open",
-            capacity=12,
-            first_day=in_days(-70),
-            weekday=(today.weekday() + 4) % 7,
-            at=datetime.time(17, 0),
-            count=24,
-            duration=60,
-            members=[m[5], m[6], m[10], m[11], m[12]],
-            late_joiners={m[13]: in_days(-28)},
-        ),
-        GroupPlan(
-            name="Depression recovery cohort (autumn)",
-            focus="depression",
-            lead="elena.ortiz@example.org",
-            co=("provider@example.org",),
-            timezone="America/Denver",
-            location="Room 1, Boulder office",
-            status="completed",
-            first_day=in_days(-84),
-            weekday=(today.weekday() + 1) % 7,
-            at=datetime.time(10, 0),
-            count=10,
-            members=[m[1], m[2], m[6], m[11], m[12]],
-            withdrawn={m[10]: "Started individual therapy instead"},
-        ),
-        GroupPlan(
-            name="ADHD skills drop-in (open group)",
-            focus="adhd",
-            lead="marcus.bell@example.org",
-            timezone="America/New_York",
-            location="https://video.example.org/adhd-drop-in",
-            format="open",
-            first_day=in_days(-21),
-            weekday=(today.weekday() + 3) % 7,
-            at=datetime.time(19, 0),
-            count=16,
-            duration=60,
-            members=[m[2], m[4], m[10], m[13]],
-        ),
-        GroupPlan(
-            name="Winter anxiety cohort",
-            focus="anxiety",
-            lead="provider@example.org",
-            timezone="America/New_York",
-            location="Room 2, 3rd floor",
-            status="draft",
-            description="Being set up: schedule and members to follow.",
-        ),
-    ]
+    plans = [small_plan(entry, today, m) for entry in load_small_groups()]
     return users, closures, plans
 
 
@@ -366,7 +299,9 @@ def large_practice(now: datetime.datetime):
 # --- building ---------------------------------------------------------------------
 
 
-def insert(model, fields, rows) -> None:
+def insert(model, columns: str | None, rows) -> None:
+    """Insert tuples in batches; ``columns`` names the model's fields in the tuples' order."""
+    fields = [model._meta.fields[name] for name in columns.split()] if columns else None
     for i in range(0, len(rows), BATCH):
         model.insert_many(rows[i : i + BATCH], fields=fields).as_rowcount().execute()
 
@@ -381,12 +316,11 @@ class Builder:
         now = self.now
         insert(
             User,
-            [User.email, User.name, User.role, User.timezone, User.password_hash]
-            + [User.created_at, User.updated_at],
+            "email name role timezone password_hash created_at updated_at",
             [(e, n, r, tz, self.password_hash, now, now) for e, n, r, tz in users],
         )
         self.user_ids = dict(User.select(User.email, User.id).tuples())
-        insert(Closure, [Closure.date, Closure.reason], closures)
+        insert(Closure, "date reason", closures)
         self.closed = {day for day, _ in closures}
         group_ids = self.groups(plans)
         modules = self.modules(plans, group_ids)
@@ -408,24 +342,8 @@ class Builder:
         now, uid = self.now, self.user_ids
         insert(
             Group,
-            [
-                Group.name,
-                Group.focus,
-                Group.description,
-                Group.lead,
-                Group.capacity,
-                Group.format,
-                Group.location,
-                Group.timezone,
-                Group.status,
-                Group.start_date,
-                Group.weekday,
-                Group.start_time,
-                Group.duration_minutes,
-                Group.session_count,
-                Group.created_at,
-                Group.updated_at,
-            ],
+            "name focus description lead capacity format location timezone status start_date"
+            " weekday start_time duration_minutes session_count created_at updated_at",
             [
                 (
                     p.name,
@@ -451,7 +369,7 @@ class Builder:
         ids = dict(Group.select(Group.name, Group.id).tuples())
         insert(
             CoFacilitator,
-            [CoFacilitator.group, CoFacilitator.provider],
+            "group provider",
             [(ids[p.name], uid[email]) for p in plans for email in p.co],
         )
         return ids
@@ -487,16 +405,7 @@ class Builder:
                 rows.append((group_id, module, starts, ends, status, reason, revision, stamp))
         insert(
             Session,
-            [
-                Session.group,
-                Session.module,
-                Session.starts_at,
-                Session.ends_at,
-                Session.status,
-                Session.cancel_reason,
-                Session.revision,
-                Session.updated_at,
-            ],
+            "group module starts_at ends_at status cancel_reason revision updated_at",
             rows,
         )
         by_group: dict[int, list[tuple]] = defaultdict(list)
@@ -528,16 +437,7 @@ class Builder:
                 rows.append((group_id, uid[email], "withdrawn", joined, joined, left, reason, lead))
         insert(
             Enrollment,
-            [
-                Enrollment.group,
-                Enrollment.member,
-                Enrollment.status,
-                Enrollment.requested_at,
-                Enrollment.joined_at,
-                Enrollment.withdrawn_at,
-                Enrollment.withdraw_reason,
-                Enrollment.created_by,
-            ],
+            "group member status requested_at joined_at withdrawn_at withdraw_reason created_by",
             rows,
         )
         by_group: dict[int, list[tuple]] = defaultdict(list)
@@ -578,14 +478,7 @@ class Builder:
                     rows.append((session_id, member_id, mark, note, lead, stamp))
         insert(
             Attendance,
-            [
-                Attendance.session,
-                Attendance.member,
-                Attendance.status,
-                Attendance.note,
-                Attendance.updated_by,
-                Attendance.updated_at,
-            ],
+            "session member status note updated_by updated_at",
             rows,
         )
         return len(rows)
@@ -628,7 +521,7 @@ class Builder:
             slugs = packet_slugs(lib, key, focus, n)
             rows += [(session_id, slug, position) for position, slug in enumerate(slugs)]
             sessions += bool(slugs)
-        insert(PacketItem, [PacketItem.session, PacketItem.handout_slug, PacketItem.position], rows)
+        insert(PacketItem, "session handout_slug position", rows)
         return sessions
 
 

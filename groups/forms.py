@@ -33,7 +33,7 @@ from wtforms.validators import (
 from . import audit
 from .clock import today_in
 from .inputs import day_problem, has_control_character
-from .models import FOCUS_LABELS, FOCUSES, SESSION_NOTE_MAX
+from .models import FOCUS_LABELS, FOCUSES, GROUP_STATUSES, SESSION_NOTE_MAX
 from .passwords import MAX_PASSWORD_LENGTH, password_problem
 from .services.accounts import valid_timezone
 
@@ -92,6 +92,10 @@ class AppForm(FlaskForm):
                 return None
             return wrapped
 
+    def values(self) -> dict:
+        """The fields' data by name, for a service taking them as keywords."""
+        return {name: value for name, value in self.data.items() if name != "csrf_token"}
+
 
 class DayField(DateField):
     """A date inside the accepted window (groups/inputs.py), else a message next to it."""
@@ -111,10 +115,6 @@ class SessionDayField(DayField):
 
     def today(self):
         return today_in(current_app.config["PRACTICE_TIMEZONE"])
-
-
-class ActionForm(AppForm):
-    """An empty form: gives POST-only buttons their CSRF token."""
 
 
 def validate_timezone_field(form, field):
@@ -150,24 +150,6 @@ class SetPasswordForm(AppForm):
             raise ValidationError(problem)
 
 
-class UserForm(AppForm):
-    name = StringField("Full name", validators=[InputRequired(), Length(max=120)])
-    email = EmailField(
-        "Email", validators=[InputRequired(), Email("Enter a valid email."), Length(max=254)]
-    )
-    role = SelectField(
-        "Role",
-        # SelectChoice, not tuples: WTForms 3.3 deprecates tuples (an error under
-        # the suite's filterwarnings) and 3.4 removes them.
-        choices=[
-            SelectChoice("member", "Member"),
-            SelectChoice("provider", "Provider"),
-            SelectChoice("admin", "Admin"),
-        ],
-    )
-    timezone = TimezoneField()
-
-
 class MemberAccountForm(AppForm):
     """A provider creating a member on the spot (the role is fixed)."""
 
@@ -176,6 +158,16 @@ class MemberAccountForm(AppForm):
         "Email", validators=[InputRequired(), Email("Enter a valid email."), Length(max=254)]
     )
     timezone = TimezoneField()
+
+
+class UserForm(MemberAccountForm):
+    """An admin's form for any account: a member's fields and the role."""
+
+    # SelectChoice, not tuples: WTForms 3.3 deprecates tuples (an error under
+    # the suite's filterwarnings) and 3.4 removes them. Member first: the default.
+    role = SelectField(
+        "Role", choices=[SelectChoice(r, r.title()) for r in ("member", "provider", "admin")]
+    )
 
 
 def validate_location(form, field):
@@ -218,15 +210,7 @@ class GroupForm(AppForm):
         "Location", validators=[InputRequired(), Length(max=255), validate_location]
     )
     timezone = TimezoneField()
-    status = SelectField(
-        "Status",
-        choices=[
-            SelectChoice("draft", "Draft"),
-            SelectChoice("active", "Active"),
-            SelectChoice("completed", "Completed"),
-            SelectChoice("archived", "Archived"),
-        ],
-    )
+    status = SelectField("Status", choices=[SelectChoice(s, s.title()) for s in GROUP_STATUSES])
 
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -316,19 +300,12 @@ class ProfileForm(AppForm):
     reminder_hours = SelectField("Send the reminder", coerce=int, validate_choice=True)
 
 
-class ChangePasswordForm(AppForm):
+class ChangePasswordForm(SetPasswordForm):
+    """The new password twice, as when setting one, after the current one."""
+
     current_password = PasswordField(
         "Current password", validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
     )
-    password = PasswordField("New password", validators=[InputRequired()])
-    confirm = PasswordField(
-        "Repeat the new password",
-        validators=[InputRequired(), EqualTo("password", message="The two passwords differ.")],
-    )
-
-    def validate_password(self, field):
-        if problem := password_problem(field.data or ""):
-            raise ValidationError(problem)
 
 
 class PasswordCheckForm(AppForm):

@@ -275,7 +275,20 @@ class CoFacilitator(BaseModel):
         indexes = ((("group", "provider"), True),)
 
 
-class Module(BaseModel):
+class InGroupOrder:
+    """Rows of a group kept in an order (``in_order``): modules, sessions."""
+
+    @classmethod
+    def by_group(cls, group_ids) -> dict[int, list]:
+        """Each group's rows in order, for several groups in one query."""
+        found: dict[int, list] = {gid: [] for gid in group_ids}
+        if found:
+            for row in cls.in_order().where(cls.group.in_(list(found))):
+                found[row.group_id].append(row)
+        return found
+
+
+class Module(InGroupOrder, BaseModel):
     """One curriculum module of one group, in order."""
 
     group = ForeignKeyField(Group, backref="modules", on_delete="CASCADE")
@@ -291,17 +304,8 @@ class Module(BaseModel):
     def in_order(cls, *columns):
         return cls.select(*columns).order_by(cls.position, cls.id)
 
-    @classmethod
-    def by_group(cls, group_ids) -> dict[int, list[Module]]:
-        """Each group's modules in order, for several groups in one query."""
-        found: dict[int, list[Module]] = {gid: [] for gid in group_ids}
-        if found:
-            for module in cls.in_order().where(cls.group.in_(list(found))):
-                found[module.group_id].append(module)
-        return found
 
-
-class Session(BaseModel):
+class Session(InGroupOrder, BaseModel):
     group = ForeignKeyField(Group, backref="sessions", on_delete="CASCADE")
     module = ForeignKeyField(Module, null=True, backref="sessions", on_delete="SET NULL")
     starts_at = UTCDateTimeField(index=True)
@@ -366,15 +370,6 @@ class Session(BaseModel):
         return (
             cls.update(revision=cls.revision + 1, updated_at=utcnow()).where(*conditions).execute()
         )
-
-    @classmethod
-    def by_group(cls, group_ids) -> dict[int, list[Session]]:
-        """Each group's sessions in order, for several groups in one query."""
-        found: dict[int, list[Session]] = {gid: [] for gid in group_ids}
-        if found:
-            for session in cls.in_order().where(cls.group.in_(list(found))):
-                found[session.group_id].append(session)
-        return found
 
 
 class Enrollment(BaseModel):

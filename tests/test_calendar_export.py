@@ -196,7 +196,7 @@ def test_export_query_count_is_fixed(client, practice, make_user):
 def test_bad_dates_get_a_clear_message_and_no_file(client, practice, start, end, message):
     login(client, practice["lead"])
     response = export(client, "mine", start, end)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.headers["Content-Type"].startswith("text/html")
     assert message in response.get_data(as_text=True)
     assert not AuditLog.select().where(AuditLog.action == "calendar_exported").exists()

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from markupsafe import Markup
 
+from ..contentfiles import Catalog, DirectoryCache, parse_each
 from ..models import FOCUSES
 from .directives import directive_problems
 from .markup import markdown_to_html
@@ -65,31 +65,13 @@ class Handout:
         return any(mark in self.body_markdown for mark in (":::lines", ":::table", "- [ ]"))
 
 
-class Library:
+class Library(Catalog[Handout]):
     """An immutable set of handouts with lookups by slug, focus and module."""
 
     def __init__(self, handouts: Iterable[Handout], directory: Path | None = None):
         kind_order = {kind: index for index, kind in enumerate(KINDS)}
-        self._all = tuple(
-            sorted(handouts, key=lambda h: (kind_order[h.kind], h.title.casefold(), h.slug))
-        )
-        self._by_slug = {h.slug: h for h in self._all}
-        self.directory = directory
-
-    def get(self, slug: str) -> Handout | None:
-        return self._by_slug.get(slug)
-
-    def __getitem__(self, slug: str) -> Handout:
-        return self._by_slug[slug]
-
-    def __contains__(self, slug: object) -> bool:
-        return slug in self._by_slug
-
-    def __iter__(self) -> Iterator[Handout]:
-        return iter(self._all)
-
-    def __len__(self) -> int:
-        return len(self._all)
+        order = sorted(handouts, key=lambda h: (kind_order[h.kind], h.title.casefold(), h.slug))
+        super().__init__(order, lambda h: h.slug, directory)
 
     def all(self) -> list[Handout]:
         """Guidance handouts first, then module handouts, each by title."""
@@ -181,17 +163,12 @@ def _scan(directory: Path) -> tuple[list[Handout], list[str]]:
     handouts, problems, seen = [], [], {}
     if not directory.is_dir():
         return [], [f"{directory}: handout content directory not found"]
-    for path in sorted(directory.rglob("*.md")):
-        name = path.relative_to(directory).as_posix()
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            problems.append(f"{name}: cannot be read ({exc.strerror})")
-            continue
-        handout, file_problems = _parse(path, data)
-        problems.extend(f"{name}: {problem}" for problem in file_problems)
-        if handout is None:
-            continue
+    paths = sorted(directory.rglob("*.md"))
+
+    def relative(path: Path) -> str:
+        return path.relative_to(directory).as_posix()
+
+    for name, handout in parse_each(paths, relative, _parse, problems):
         if handout.slug in seen:
             problems.append(
                 f"{name}: duplicate slug '{handout.slug}' (also used by {seen[handout.slug]})"
@@ -235,35 +212,13 @@ def check_library(
     return problems
 
 
-_cache: dict[Path, tuple[tuple, Library]] = {}
-_cache_lock = threading.Lock()
-
-
-def _signature(directory: Path) -> tuple:
-    """What changes when any content file is added, removed or edited."""
-    if not directory.is_dir():
-        return ()
-    entries = []
-    for path in directory.rglob("*.md"):
-        stat = path.stat()
-        entries.append((str(path), stat.st_mtime_ns, stat.st_size))
-    return tuple(sorted(entries))
+_libraries = DirectoryCache("**/*.md", _scan, Library, HandoutError)
 
 
 def load_library(directory: Path | str | None = None) -> Library:
     """Load (or reuse) the library; raise ``HandoutError`` listing every problem."""
-    directory = (Path(directory) if directory is not None else CONTENT_DIR).resolve()
-    signature = _signature(directory)
-    cached = _cache.get(directory)
-    if cached is not None and cached[0] == signature:
-        return cached[1]
-    handouts, problems = _scan(directory)
-    if problems:
-        raise HandoutError(problems)
-    library = Library(handouts, directory)
-    with _cache_lock:
-        _cache[directory] = (signature, library)
-    return library
+    # CONTENT_DIR is read at call time: tests point it at a folder of their own.
+    return _libraries.get(directory if directory is not None else CONTENT_DIR)
 
 
 def handout_html_body(handout: Handout) -> Markup:

@@ -28,13 +28,13 @@ is pure and cached until a file changes, like the handout library.
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from itertools import pairwise
 from pathlib import Path
 
 import yaml
 
+from ..contentfiles import Catalog, DirectoryCache, parse_each
 from .measure import Band, Item, Measure, Option
 
 MEASURES_DIR = Path(__file__).resolve().parent
@@ -70,28 +70,11 @@ class MeasureError(ValueError):
         super().__init__("\n".join(self.problems))
 
 
-class MeasureSet:
+class MeasureSet(Catalog[Measure]):
     """An immutable set of measures, in code order, looked up by code."""
 
     def __init__(self, measures: Iterable[Measure], directory: Path | None = None):
-        self._all = tuple(sorted(measures, key=lambda m: m.code))
-        self._by_code = {m.code: m for m in self._all}
-        self.directory = directory
-
-    def get(self, code: str) -> Measure | None:
-        return self._by_code.get(code)
-
-    def __getitem__(self, code: str) -> Measure:
-        return self._by_code[code]
-
-    def __contains__(self, code: object) -> bool:
-        return code in self._by_code
-
-    def __iter__(self) -> Iterator[Measure]:
-        return iter(self._all)
-
-    def __len__(self) -> int:
-        return len(self._all)
+        super().__init__(sorted(measures, key=lambda m: m.code), lambda m: m.code, directory)
 
     def codes(self) -> list[str]:
         return [m.code for m in self._all]
@@ -139,6 +122,25 @@ class _Checker:
                 self.add(f"{key}.{name}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
         return value
 
+    def entries(self, value, key: str, allowed: frozenset[str], least: int, what: str):
+        """(index, where, mapping) for each entry of the list under ``key``; None,
+        and a problem, unless it is a list of at least ``least`` entries. An entry
+        that is not a mapping is left out (its problem is noted)."""
+        if not isinstance(value, list) or len(value) < least:
+            self.add(key, f"must be a {what}")
+            return None
+        found = []
+        for index, raw in enumerate(value):
+            where = f"{key}[{index}]"
+            if (entry := self.mapping(raw, where, allowed)) is not None:
+                found.append((index, where, entry))
+        return found
+
+    def require(self, entry: dict, where: str, names: tuple[str, ...]) -> None:
+        for name in names:
+            if name not in entry:
+                self.add(f"{where}.{name}", "missing")
+
     def loinc(self, value, key: str) -> str | None:
         if not loinc_is_valid(value):
             self.add(key, f"{value!r} is not a LOINC code with a valid check digit")
@@ -146,19 +148,13 @@ class _Checker:
         return value
 
     def options(self, value, key: str) -> tuple[Option, ...] | None:
-        if not isinstance(value, list) or len(value) < 2:
-            self.add(key, "must be a list of at least two answer options")
-            return None
         before = len(self.problems)
+        entries = self.entries(value, key, OPTION_KEYS, 2, "list of at least two answer options")
+        if entries is None:
+            return None
         options = []
-        for index, raw in enumerate(value):
-            where = f"{key}[{index}]"
-            entry = self.mapping(raw, where, OPTION_KEYS)
-            if entry is None:
-                continue
-            for name in ("score", "label"):
-                if name not in entry:
-                    self.add(f"{where}.{name}", "missing")
+        for _, where, entry in entries:
+            self.require(entry, where, ("score", "label"))
             score = self.integer(entry["score"], f"{where}.score") if "score" in entry else None
             label = self.text(entry["label"], f"{where}.label") if "label" in entry else None
             code = entry.get("loinc")
@@ -248,19 +244,14 @@ def _parse(path: Path, data: bytes) -> tuple[Measure | None, list[str]]:
 
 
 def _items(meta: dict, shared: tuple[Option, ...] | None, check: _Checker):
-    raw = meta.get("items")
     if "items" not in meta:
         return None
-    if not isinstance(raw, list) or not raw:
-        check.add("items", "must be a non-empty list of items")
-        return None
     before = len(check.problems)
+    entries = check.entries(meta["items"], "items", ITEM_KEYS, 1, "non-empty list of items")
+    if entries is None:
+        return None
     items = []
-    for index, value in enumerate(raw):
-        where = f"items[{index}]"
-        entry = check.mapping(value, where, ITEM_KEYS)
-        if entry is None:
-            continue
+    for index, where, entry in entries:
         text = check.text(entry.get("text"), f"{where}.text")
         code = check.loinc(entry["loinc"], f"{where}.loinc") if "loinc" in entry else None
         if "options" in entry:
@@ -277,19 +268,13 @@ def _items(meta: dict, shared: tuple[Option, ...] | None, check: _Checker):
 
 
 def _bands(raw, items, check: _Checker) -> tuple[Band, ...] | None:
-    if not isinstance(raw, list) or not raw:
-        check.add("bands", "must be a non-empty list of bands")
-        return None
     before = len(check.problems)
+    entries = check.entries(raw, "bands", BAND_KEYS, 1, "non-empty list of bands")
+    if entries is None:
+        return None
     bands = []
-    for index, value in enumerate(raw):
-        where = f"bands[{index}]"
-        entry = check.mapping(value, where, BAND_KEYS)
-        if entry is None:
-            continue
-        for name in ("min", "max", "key", "label"):
-            if name not in entry:
-                check.add(f"{where}.{name}", "missing")
+    for _, where, entry in entries:
+        check.require(entry, where, ("min", "max", "key", "label"))
         if len(check.problems) > before:
             continue
         low = check.integer(entry["min"], f"{where}.min")
@@ -351,16 +336,7 @@ def _scan(directory: Path) -> tuple[list[Measure], list[str]]:
     paths = sorted(directory.glob("*.yaml"))
     if not paths:
         problems.append(f"{directory}: no measure files (*.yaml)")
-    for path in paths:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            problems.append(f"{path.name}: cannot be read ({exc.strerror})")
-            continue
-        measure, file_problems = _parse(path, data)
-        problems.extend(f"{path.name}: {problem}" for problem in file_problems)
-        if measure is not None:
-            measures.append(measure)
+    measures += [m for _, m in parse_each(paths, lambda path: path.name, _parse, problems)]
     return measures, problems
 
 
@@ -369,32 +345,9 @@ def check_measures(directory: Path | str | None = None) -> list[str]:
     return _scan(Path(directory) if directory is not None else MEASURES_DIR)[1]
 
 
-_cache: dict[Path, tuple[tuple, MeasureSet]] = {}
-_cache_lock = threading.Lock()
-
-
-def _signature(directory: Path) -> tuple:
-    """What changes when any measure file is added, removed or edited."""
-    if not directory.is_dir():
-        return ()
-    entries = []
-    for path in directory.glob("*.y*ml"):
-        stat = path.stat()
-        entries.append((str(path), stat.st_mtime_ns, stat.st_size))
-    return tuple(sorted(entries))
+_measure_sets = DirectoryCache("*.y*ml", _scan, MeasureSet, MeasureError)
 
 
 def load_measures(directory: Path | str | None = None) -> MeasureSet:
     """Load (or reuse) every measure; raise ``MeasureError`` listing every problem."""
-    directory = (Path(directory) if directory is not None else MEASURES_DIR).resolve()
-    signature = _signature(directory)
-    cached = _cache.get(directory)
-    if cached is not None and cached[0] == signature:
-        return cached[1]
-    measures, problems = _scan(directory)
-    if problems:
-        raise MeasureError(problems)
-    measure_set = MeasureSet(measures, directory)
-    with _cache_lock:
-        _cache[directory] = (signature, measure_set)
-    return measure_set
+    return _measure_sets.get(directory if directory is not None else MEASURES_DIR)

@@ -163,12 +163,19 @@ def refusal(session: Session, group: Group) -> str | None:
 
 @dataclass
 class RosterPage:
-    """What the roster page shows before anything is submitted (3 queries)."""
+    """What the roster page shows (3 queries); the view fills in a submission's
+    choices and why it was refused."""
 
     entries: list[RosterEntry]
     version: str
     refusal: str | None
     rates: dict[int, Rate]
+    chosen: dict[int, str] = field(default_factory=dict)  # member id -> status shown
+    typed: dict[int, str] = field(default_factory=dict)  # member id -> note shown
+    saved: dict[int, str] = field(default_factory=dict)  # saved status beside a stale choice
+    errors: dict[int, str] = field(default_factory=dict)  # member id -> problem
+    message: str | None = None
+    message_kind: str = "error"
 
 
 def roster_page(session: Session) -> RosterPage:
@@ -178,6 +185,8 @@ def roster_page(session: Session) -> RosterPage:
         version=version_token(entries),
         refusal=refusal(session, session.group),
         rates=rates(held_rows([session.group_id])),
+        chosen={e.member.id: e.status for e in entries},
+        typed={e.member.id: e.note for e in entries},
     )
 
 
@@ -290,6 +299,9 @@ def save_roster(
             status, note = statuses[member_id], notes.get(member_id, "").strip()
             result.counts[status] = result.counts.get(status, 0) + 1
             old = entry.record
+            if old is not None and (old.status, old.note) == (status, note):
+                result.unchanged += 1
+                continue
             if old is None:
                 new_rows.append(
                     {
@@ -302,31 +314,20 @@ def save_roster(
                     }
                 )
                 result.created += 1
-                audit.record(
-                    "attendance_changed",
-                    actor=by,
-                    target=session,
-                    member=member_id,
-                    old=None,
-                    new=status,
-                    note_changed=bool(note),
-                )
-            elif old.status != status or old.note != note:
+            else:
                 Attendance.update(status=status, note=note, updated_by=by, updated_at=now).where(
                     Attendance.id == old.id
                 ).execute()
                 result.updated += 1
-                audit.record(
-                    "attendance_changed",
-                    actor=by,
-                    target=session,
-                    member=member_id,
-                    old=old.status,
-                    new=status,
-                    note_changed=old.note != note,
-                )
-            else:
-                result.unchanged += 1
+            audit.record(
+                "attendance_changed",
+                actor=by,
+                target=session,
+                member=member_id,
+                old=old.status if old else None,
+                new=status,
+                note_changed=note != (old.note if old else ""),
+            )
         if new_rows:
             Attendance.insert_many(new_rows).execute()
         if session.status == "scheduled":

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 
 from .. import audit
+from ..access import visible_groups
 from ..curricula import CURRICULA, FOCUS_LABELS, module_by_key
 from ..db import is_sqlite, write_transaction
 from ..handouts import Handout, HandoutError, Library, check_library, load_library
 from ..handouts import render as renderer
+from ..handouts.library import handout_html_body
 from ..models import Enrollment, Group, Module, PacketItem, Session, User
 from . import ServiceError
 
@@ -143,6 +145,16 @@ def library_page(focus: str = "", module: str = "", kind: str = "") -> dict:
         "problems": problems,
         "data": browse(lib, focus, module, kind) if lib is not None else None,
         "module_choices": module_choices(),
+    }
+
+
+def preview_page(handout: Handout, user: User) -> dict:
+    """One handout's page: its text as HTML and the groups the user can print it for."""
+    groups = visible_groups(user).where(Group.status.in_(("draft", "active")))
+    return {
+        "handout": handout,
+        "body": handout_html_body(handout),
+        "groups": list(groups.order_by(Group.name)),
     }
 
 

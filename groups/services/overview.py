@@ -179,17 +179,17 @@ def group_page(group: Group) -> GroupPage:
 _MODULES = Prepared(
     lambda group_id: Group(id=group_id).modules_in_order(Module.id, Module.position, Module.title)
 )
-_SESSIONS = Prepared(
-    lambda group_id: Group(id=group_id).sessions_in_order(
-        Session.id,
-        Session.module,
-        Session.starts_at,
-        Session.ends_at,
-        Session.status,
-        Session.cancel_reason,
-        Session.is_makeup,
-    )
+# What a row of a session list shows (the group page, a member's schedule).
+SESSION_COLUMNS = (
+    Session.id,
+    Session.module,
+    Session.starts_at,
+    Session.ends_at,
+    Session.status,
+    Session.cancel_reason,
+    Session.is_makeup,
 )
+_SESSIONS = Prepared(lambda group_id: Group(id=group_id).sessions_in_order(*SESSION_COLUMNS))
 # Active and waitlisted enrollments of active accounts, oldest request first:
 # the members of ``Enrollment.active_in`` and ``enrollment.waitlist`` together
 # (a deactivated account holds no seat and waits for none).
@@ -292,14 +292,8 @@ def todays_sessions(groups) -> list[Session]:
 # The columns the schedule shows: building whole Session, Group and Module
 # rows for every session was a third of the page's time (make bench).
 SCHEDULE_COLUMNS = (
-    Session.id,
+    *SESSION_COLUMNS,
     Session.group,
-    Session.module,
-    Session.starts_at,
-    Session.ends_at,
-    Session.status,
-    Session.cancel_reason,
-    Session.is_makeup,
     Group.id,
     Group.name,
     Group.location,

@@ -6,6 +6,8 @@ Recovery codes are shown once, in the answer to the POST that made them
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import (
     Blueprint,
     current_app,
@@ -20,13 +22,11 @@ from wtforms import SelectChoice
 
 from .. import audit, two_factor
 from ..auth import two_factor_required
-from ..forms import ActionForm, ChangePasswordForm, CodeForm, PasswordCheckForm, ProfileForm
+from ..forms import ChangePasswordForm, CodeForm, PasswordCheckForm, ProfileForm
 from ..services import ServiceError, accounts
-from .helpers import INVALID, apply_service_error, render_form
+from .helpers import attempt, render_form, submit
 
 bp = Blueprint("account", __name__, url_prefix="/account")
-
-THROTTLED = 429
 
 
 def reminder_choices() -> list[int]:
@@ -56,22 +56,11 @@ def profile():
     form.reminder_hours.choices = [
         SelectChoice(h, f"{h} hour{'s' if h != 1 else ''} before") for h in choices
     ]
-    if form.validate_on_submit():
-        try:
-            accounts.update_profile(
-                user,
-                reminder_choices=choices,
-                timezone=form.timezone.data.strip(),
-                time_format=form.time_format.data,
-                remind_sessions=form.remind_sessions.data,
-                notify_changes=form.notify_changes.data,
-                reminder_hours=form.reminder_hours.data,
-            )
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            flash("Your profile is saved.", "success")
-            return redirect(url_for("account.profile"))
+    # The field checks the zone as typed; the account keeps it without the spaces.
+    fields = form.values() | {"timezone": (form.timezone.data or "").strip()}
+    save = partial(accounts.update_profile, user, reminder_choices=choices, **fields)
+    if done := submit(form, save, "Your profile is saved.", url_for("account.profile")):
+        return done
     return render_form("account/profile.html", form, required=two_factor_required(user))
 
 
@@ -79,27 +68,25 @@ def profile():
 @login_required
 def change_password():
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            user = accounts.change_password(
-                me(), form.current_password.data, form.password.data, audit.client_ip()
-            )
-        except accounts.LoginThrottled as error:
-            form.form_errors.append(error.message)
-            return render_template("account/password.html", form=form), THROTTLED
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            # The token rotated: this browser gets a cookie with the new one,
-            # every other session of the account has ended.
-            login_user(user)
-            flash(
-                "Your password is changed. Any other browser signed in to your account "
-                "has been logged out.",
-                "success",
-            )
-            return redirect(url_for("account.profile"))
-    return render_form("account/password.html", form)
+    change = partial(
+        accounts.change_password,
+        me(),
+        form.current_password.data,
+        form.password.data,
+        audit.client_ip(),
+    )
+    user, status = attempt(form, change)
+    if status is None:
+        # The token rotated: this browser gets a cookie with the new one,
+        # every other session of the account has ended.
+        login_user(user)
+        flash(
+            "Your password is changed. Any other browser signed in to your account "
+            "has been logged out.",
+            "success",
+        )
+        return redirect(url_for("account.profile"))
+    return render_template("account/password.html", form=form), status
 
 
 def two_factor_page(status: int = 200, **forms):
@@ -121,7 +108,6 @@ def two_factor_page(status: int = 200, **forms):
         "account/two_factor.html",
         enrolment=enrolment,
         required=two_factor_required(user),
-        action_form=ActionForm(),
         **forms,
     )
     return page, status
@@ -136,11 +122,12 @@ def two_factor_settings():
 @bp.route("/two-factor/start", methods=["POST"])
 @login_required
 def start_two_factor():
-    if ActionForm().validate_on_submit():
-        try:
-            accounts.begin_two_factor(me())
-        except ServiceError as error:
-            flash(error.message, "error")
+    # A one-button POST (CSRFProtect has checked it): the refusal is shown
+    # at the top of the settings page it returns to.
+    try:
+        accounts.begin_two_factor(me())
+    except ServiceError as error:
+        flash(error.message, "error")
     return redirect(url_for("account.two_factor_settings"))
 
 
@@ -148,55 +135,43 @@ def recovery_codes_page(codes: list[str]):
     return render_template("account/recovery_codes.html", codes=codes)
 
 
+def two_factor_post(form, name: str, action, done):
+    """A two-factor change from the settings page: ``done(result)`` when it
+    succeeded, else the page again with the refused form (``name``) and its status."""
+    result, status = attempt(form, action)
+    if status is None:
+        return done(result)
+    return two_factor_page(status, **{name: form})
+
+
 @bp.route("/two-factor/confirm", methods=["POST"])
 @login_required
 def confirm_two_factor():
     form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            codes = accounts.confirm_two_factor(me(), form.code.data)
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            return recovery_codes_page(codes)
-    return two_factor_page(INVALID, code_form=form)
+    confirm = partial(accounts.confirm_two_factor, me(), form.code.data)
+    return two_factor_post(form, "code_form", confirm, recovery_codes_page)
 
 
 @bp.route("/two-factor/recovery-codes", methods=["POST"])
 @login_required
 def new_recovery_codes():
     form = PasswordCheckForm(prefix="codes")
-    status = INVALID
-    if form.validate_on_submit():
-        try:
-            codes = accounts.replace_recovery_codes(me(), form.password.data, audit.client_ip())
-        except accounts.LoginThrottled as error:
-            form.form_errors.append(error.message)
-            status = THROTTLED
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            return recovery_codes_page(codes)
-    return two_factor_page(status, codes_form=form)
+    replace = partial(accounts.replace_recovery_codes, me(), form.password.data, audit.client_ip())
+    return two_factor_post(form, "codes_form", replace, recovery_codes_page)
+
+
+def two_factor_off(_):
+    flash("Two-factor sign-in is off.", "success")
+    return redirect(url_for("account.two_factor_settings"))
 
 
 @bp.route("/two-factor/disable", methods=["POST"])
 @login_required
 def disable_two_factor():
     form = PasswordCheckForm(prefix="off")
-    status = INVALID
-    if form.validate_on_submit():
-        user = me()
-        try:
-            accounts.disable_two_factor(
-                user, form.password.data, audit.client_ip(), required=two_factor_required(user)
-            )
-        except accounts.LoginThrottled as error:
-            form.form_errors.append(error.message)
-            status = THROTTLED
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            flash("Two-factor sign-in is off.", "success")
-            return redirect(url_for("account.two_factor_settings"))
-    return two_factor_page(status, disable_form=form)
+    user = me()
+    required = two_factor_required(user)
+    disable = partial(
+        accounts.disable_two_factor, user, form.password.data, audit.client_ip(), required=required
+    )
+    return two_factor_post(form, "disable_form", disable, two_factor_off)

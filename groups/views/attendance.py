@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import audit
-from ..access import group_for_staff, member_of_group, session_for_staff
+from ..access import group_for_staff, member_of_group, module_of, session_for_staff
 from ..auth import role_required, safe_next
 from ..clock import utcnow
-from ..models import ATTENDANCE_NOTE_MAX, Module
+from ..models import ATTENDANCE_NOTE_MAX
 from ..services import ServiceError, attendance, pacing
 from ..services.attendance import STATUS_LABELS, RosterError
 from .helpers import INVALID
@@ -23,42 +23,38 @@ staff = role_required("admin", "provider")
 def take(session_id: int):
     session = session_for_staff(current_user, session_id)
     page = attendance.roster_page(session)
-    entries, version = page.entries, page.version
-    chosen = {e.member.id: e.status for e in entries}
-    typed = {e.member.id: e.note for e in entries}
-    saved = {}  # member id -> saved status shown beside a refused (stale) choice
-    errors: dict[int, str] = {}
-    message, message_kind = None, "error"
     code = 200
     if request.method == "POST":
         statuses, posted_notes = attendance.parse_marks(request.form)
         posted_version = request.form.get("version", "")
-        chosen.update(statuses)
-        typed.update(posted_notes)
+        page.chosen.update(statuses)
+        page.typed.update(posted_notes)
         if request.form.get("mark_all") == "present":
             # Without JavaScript: fill the form, save nothing yet.
-            chosen = {e.member.id: "present" for e in entries}
-            version = posted_version
-            message = "Everyone is marked present. Change anyone who is late or absent, then save."
-            message_kind = "info"
+            page.chosen = {e.member.id: "present" for e in page.entries}
+            page.version = posted_version
+            page.message = (
+                "Everyone is marked present. Change anyone who is late or absent, then save."
+            )
+            page.message_kind = "info"
         else:
             try:
                 result = attendance.save_roster(
                     session, statuses, posted_notes, posted_version, by=current_user
                 )
             except RosterError as error:
-                message, errors = error.message, error.member_errors
+                page.message, page.errors = error.message, error.member_errors
                 # 409 only for a real edit conflict: the saved roster changed
                 # after this form was drawn. Anything else is a refused form.
                 code = 409 if error.stale else INVALID
                 if error.stale:
-                    saved = {
+                    page.saved = {
                         e.member.id: e.status
-                        for e in entries
-                        if e.status and e.status != chosen.get(e.member.id)
+                        for e in page.entries
+                        if e.status and e.status != page.chosen.get(e.member.id)
                     }
                 else:
-                    version = posted_version
+                    page.version = posted_version
             else:
                 counts = ", ".join(
                     f"{result.counts[s]} {label.lower()}"
@@ -77,18 +73,9 @@ def take(session_id: int):
         "attendance/take.html",
         session=session,
         group=session.group,
-        entries=entries,
-        chosen=chosen,
-        typed=typed,
-        saved=saved,
-        errors=errors,
-        message=message,
-        message_kind=message_kind,
-        version=version,
-        refusal=page.refusal,
-        rates=page.rates,
         note_max=ATTENDANCE_NOTE_MAX,
         statuses=list(STATUS_LABELS),
+        **vars(page),
     ), code
 
 
@@ -130,10 +117,11 @@ def board(group_id: int):
 def catch_up(group_id: int, member_id: int, module_id: int):
     group = group_for_staff(current_user, group_id)
     member = member_of_group(group, member_id)
-    module = Module.get_or_none(Module.id == module_id, Module.group == group)
-    if module is None:
-        abort(404)
+    module = module_of(group, module_id)
     done = request.form.get("done", "1") != "0"
+    # A one-click button on two pages (the board, a member's record: ``next``)
+    # with nothing typed that a redirect could lose. A refusal only comes from
+    # a stale page, so the reason belongs at the top of the page as it is now.
     try:
         pacing.set_catch_up(group, member, module, done, by=current_user)
     except ServiceError as error:

@@ -30,11 +30,11 @@ from .. import audit
 from ..access import group_for_staff, visible_groups
 from ..auth import role_required
 from ..clock import today_in
-from ..forms import ActionForm, ExportForm, FeedSettingsForm
+from ..forms import ExportForm, FeedSettingsForm
 from ..inputs import parse_id
 from ..models import Group, User
 from ..services import ServiceError, feeds
-from .helpers import apply_service_error
+from .helpers import apply_service_error, render_form
 
 bp = Blueprint("calendars", __name__)
 
@@ -111,7 +111,7 @@ def export():
     # Only the page needs the choices (resolve_scope checks the one asked
     # for): listing every group would slow every download and 304.
     form.what.choices = export_choices(current_user)
-    return render_template("calendars/export.html", form=form), 400 if form.errors else 200
+    return render_form("calendars/export.html", form, submitted)
 
 
 # --- the private calendar link -------------------------------------------------
@@ -125,7 +125,6 @@ def subscription_page(urls: dict | None = None, replaced: bool = False):
         replaced=replaced,
         has_link=current_user.feed_token_hash is not None,
         settings=settings,
-        action_form=ActionForm(),
     )
 
 
@@ -139,8 +138,6 @@ def subscription():
 @role_required("member", "provider")
 def rotate():
     """Create (or replace) the link and show it once: only its hash is kept."""
-    if not ActionForm().validate_on_submit():
-        abort(400)
     replaced = current_user.feed_token_hash is not None
     token = feeds.issue_token(current_user)
     urls = feeds.feed_urls(token, url_for("calendars.feed", token=token))
@@ -150,8 +147,6 @@ def rotate():
 @bp.route("/calendar/link/off", methods=["POST"])
 @role_required("member", "provider")
 def revoke():
-    if not ActionForm().validate_on_submit():
-        abort(400)
     feeds.revoke_token(current_user)
     flash("Your calendar link is turned off. Calendars subscribed to it stop updating.", "success")
     return redirect(url_for("calendars.subscription"))
@@ -160,9 +155,8 @@ def revoke():
 @bp.route("/calendar/settings", methods=["POST"])
 @role_required("member")
 def settings():
+    # A checkbox cannot be invalid and CSRFProtect has already checked the token.
     form = FeedSettingsForm()
-    if not form.validate_on_submit():
-        abort(400)
     feeds.set_show_group_names(current_user, form.show_group_names.data)
     if form.show_group_names.data:
         flash("Your calendar now shows your group's name.", "success")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from playhouse.flask_utils import get_object_or_404
 
 from .. import audit
-from ..access import group_for_staff, member_of_group, visible_groups
+from ..access import group_for_staff, member_of_group, module_of, visible_groups
 from ..auth import role_required
 from ..forms import (
     EnrollForm,
@@ -19,10 +21,10 @@ from ..forms import (
     ScheduleForm,
 )
 from ..inputs import parse_id
-from ..models import FOCUS_LABELS, Enrollment, Group, Module, User
+from ..models import FOCUS_LABELS, Enrollment, Group, User
 from ..services import ServiceError, accounts, enrollment, overview, schedule
 from ..services import groups as group_service
-from .helpers import apply_service_error, password_link_url, render_form
+from .helpers import apply_service_error, attempt, password_link_url, render_form, submit
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
 staff = role_required("admin", "provider")
@@ -116,18 +118,15 @@ def group_page(group: Group, form: EnrollForm):
 def update(group_id: int):
     group = group_for_staff(current_user, group_id)
     form = group_form(group)
-    if form.validate_on_submit():
+
+    def save():
         co = list(User.select().where(User.id.in_(form.co_facilitators.data or [])))
-        try:
-            group_service.update_group(
-                group, form_fields(form), co, lead=chosen_lead(form, group), by=current_user
-            )
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            flash("Saved the group's details.", "success")
-            return redirect(url_for("groups.detail", group_id=group.id))
-    return render_form("groups/form.html", form, group=group)
+        lead = chosen_lead(form, group)
+        group_service.update_group(group, form_fields(form), co, lead=lead, by=current_user)
+
+    back = url_for("groups.detail", group_id=group.id)
+    done = submit(form, save, "Saved the group's details.", back)
+    return done or render_form("groups/form.html", form, group=group)
 
 
 @bp.route("/<int:group_id>/schedule", methods=["GET", "POST"])
@@ -135,22 +134,12 @@ def update(group_id: int):
 def set_schedule(group_id: int):
     group = group_for_staff(current_user, group_id)
     form = ScheduleForm(obj=group)
-    if form.validate_on_submit():
-        try:
-            sessions = schedule.create_schedule(
-                group,
-                start_date=form.start_date.data,
-                weekday=form.weekday.data,
-                start_time=form.start_time.data,
-                duration_minutes=form.duration_minutes.data,
-                session_count=form.session_count.data,
-                by=current_user,
-            )
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            flash(f"Scheduled {len(sessions)} sessions.", "success")
-            return redirect(url_for("groups.detail", group_id=group.id))
+    # The form's fields are the schedule's own names (start_date ... session_count).
+    plan = partial(schedule.create_schedule, group, **form.values(), by=current_user)
+    sessions, status = attempt(form, plan)
+    if status is None:
+        flash(f"Scheduled {len(sessions)} sessions.", "success")
+        return redirect(url_for("groups.detail", group_id=group.id))
     return render_form(
         "groups/schedule.html", form, group=group, has_sessions=group.sessions.exists()
     )
@@ -161,21 +150,12 @@ def set_schedule(group_id: int):
 def makeup(group_id: int):
     group = group_for_staff(current_user, group_id)
     form = MakeupForm(duration_minutes=group.duration_minutes or 90)
-    if form.validate_on_submit():
-        try:
-            schedule.add_makeup(
-                group, form.date.data, form.time.data, form.duration_minutes.data, by=current_user
-            )
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            flash("Added a make-up session.", "success")
-            return redirect(url_for("groups.detail", group_id=group.id))
-    return render_form("groups/makeup.html", form, group=group)
-
-
-def module_of(group: Group, module_id: int) -> Module:
-    return get_object_or_404(Module, Module.id == module_id, Module.group == group)
+    when = (form.date.data, form.time.data, form.duration_minutes.data)
+    add = partial(schedule.add_makeup, group, *when, by=current_user)
+    back = url_for("groups.detail", group_id=group.id)
+    return submit(form, add, "Added a make-up session.", back) or render_form(
+        "groups/makeup.html", form, group=group
+    )
 
 
 def curriculum_page(group: Group, form: ModuleForm):
@@ -238,14 +218,11 @@ def change_module(group_id: int, module_id: int, action: str):
 def enroll(group_id: int):
     group = group_for_staff(current_user, group_id)
     form = EnrollForm()
-    if form.validate_on_submit():
-        try:
-            row = enrollment.enroll_by_email(group, form.email.data, by=current_user)
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            flash_enrollment(row, row.member)
-            return redirect(url_for("groups.detail", group_id=group.id))
+    enroll = partial(enrollment.enroll_by_email, group, form.email.data, by=current_user)
+    row, status = attempt(form, enroll)
+    if status is None:
+        flash_enrollment(row, row.member)
+        return redirect(url_for("groups.detail", group_id=group.id))
     return group_page(group, form)
 
 
@@ -305,19 +282,17 @@ def withdraw(group_id: int, enrollment_id: int):
         Enrollment.status != "withdrawn",
     )
     form = ReasonForm()
-    if form.validate_on_submit():
-        try:
-            promoted = enrollment.withdraw(row, form.reason.data, by=current_user)
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            flash(f"Withdrew {row.member.name}.", "success")
-            if promoted:
-                flash(
-                    f"{promoted.member.name} moved up from the waitlist into the free seat.",
-                    "success",
-                )
-            return redirect(url_for("groups.detail", group_id=group.id))
+    promoted, status = attempt(
+        form, partial(enrollment.withdraw, row, form.reason.data, by=current_user)
+    )
+    if status is None:
+        flash(f"Withdrew {row.member.name}.", "success")
+        if promoted:
+            flash(
+                f"{promoted.member.name} moved up from the waitlist into the free seat.",
+                "success",
+            )
+        return redirect(url_for("groups.detail", group_id=group.id))
     return render_form("groups/withdraw.html", form, group=group, enrollment=row)
 
 

@@ -12,11 +12,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
-from ..access import group_for_staff, session_for_member, session_for_staff, visible_groups
+from ..access import group_for_staff, session_for_member, session_for_staff
 from ..auth import role_required
-from ..handouts import handout_html_body
 from ..inputs import parse_id
-from ..models import Group
 from ..services import ServiceError
 from ..services import handouts as service
 from .helpers import pdf_response
@@ -61,15 +59,8 @@ def library():
 @bp.route("/<slug>")
 @staff
 def preview(slug: str):
-    handout = handout_or_404(slug)
-    groups = visible_groups(current_user).where(Group.status.in_(("draft", "active")))
-    return render_template(
-        "handouts/preview.html",
-        handout=handout,
-        body=handout_html_body(handout),
-        module_label=service.module_label,
-        groups=list(groups.order_by(Group.name)),
-    )
+    page = service.preview_page(handout_or_404(slug), current_user)
+    return render_template("handouts/preview.html", module_label=service.module_label, **page)
 
 
 @bp.route("/<slug>.pdf")

@@ -8,12 +8,16 @@ A form that fails its own validators is re-rendered the same way.
 
 from __future__ import annotations
 
-from flask import Response, render_template, request, url_for
+from collections.abc import Callable
+
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 
 from ..services import ServiceError
+from ..services.accounts import LoginThrottled
 
 INVALID = 422
+THROTTLED = 429
 
 
 def apply_service_error(form: FlaskForm, error: ServiceError) -> None:
@@ -22,9 +26,42 @@ def apply_service_error(form: FlaskForm, error: ServiceError) -> None:
     (field.errors if field is not None else form.form_errors).append(error.message)
 
 
-def render_form(template: str, form: FlaskForm, **context):
-    """Render a form page: 200 when first shown, 422 when a submission was refused."""
-    refused = request.method == "POST" and bool(form.errors or form.form_errors)
+def attempt(form: FlaskForm, action: Callable[[], object]) -> tuple[object, int | None]:
+    """Run the service call ``action`` for a valid submission.
+
+    (result, None) when it succeeded, else (None, the status to show the form
+    again with): 200 when it was not submitted, 429 when sign-in attempts are
+    throttled, 422 for any other refusal (the message is next to its field).
+    ``action`` may be a ``functools.partial`` of the form's data: WTForms reads
+    the posted values when the form is made, and a refused form never calls it.
+    """
+    if not form.validate_on_submit():
+        return None, INVALID if form.is_submitted() else 200
+    try:
+        return action(), None
+    except ServiceError as error:
+        apply_service_error(form, error)
+        return None, THROTTLED if isinstance(error, LoginThrottled) else INVALID
+
+
+def submit(form: FlaskForm, action: Callable[[], object], done: str, then: str):
+    """:func:`attempt`, then flash ``done`` and redirect to ``then``; None when
+    refused, and the caller re-renders the form with :func:`render_form`."""
+    if attempt(form, action)[1] is not None:
+        return None
+    flash(done, "success")
+    return redirect(then)
+
+
+def render_form(template: str, form: FlaskForm, submitted: bool | None = None, **context):
+    """Render a form page: 200 when first shown, 422 when a submission was refused.
+
+    A form is submitted when it was POSTed; a GET form (the calendar export)
+    says so itself with ``submitted``.
+    """
+    if submitted is None:
+        submitted = request.method == "POST"
+    refused = submitted and bool(form.errors or form.form_errors)
     return render_template(template, form=form, **context), INVALID if refused else 200
 
 

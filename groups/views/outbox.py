@@ -12,7 +12,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from ..auth import role_required
-from ..forms import ActionForm
 from ..mail import outbox
 from ..services import ServiceError
 
@@ -36,14 +35,14 @@ def get_message_or_404(message_id: int, audited: bool = True):
 @role_required("admin")
 def index():
     view = outbox.listing(request.args.get("status", ""), request.args.get("page", 1, type=int))
-    return render_template("outbox/index.html", view=view, action_form=ActionForm())
+    return render_template("outbox/index.html", view=view)
 
 
 @bp.route("/<int:message_id>")
 @role_required("admin")
 def detail(message_id: int):
     message = get_message_or_404(message_id)
-    return render_template("outbox/detail.html", message=message, action_form=ActionForm())
+    return render_template("outbox/detail.html", message=message)
 
 
 @bp.route("/<int:message_id>/preview")
@@ -61,8 +60,6 @@ def preview(message_id: int):
 @bp.route("/<int:message_id>/retry", methods=["POST"])
 @role_required("admin")
 def retry(message_id: int):
-    if not ActionForm().validate_on_submit():
-        abort(400)
     try:
         message = outbox.retry(message_id, by=current_user._get_current_object())
     except ServiceError as error:
@@ -77,8 +74,6 @@ def retry(message_id: int):
 @bp.route("/test", methods=["POST"])
 @role_required("admin")
 def send_test():
-    if not ActionForm().validate_on_submit():
-        abort(400)
     if outbox.send_test(current_user._get_current_object()):
         flash(f"A test message to {current_user.email} is queued.", "success")
     else:

@@ -3,6 +3,8 @@ provider's private note, and the handout packet picked for it."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -11,7 +13,7 @@ from ..auth import role_required
 from ..forms import DateTimeForm, NoteForm, PacketForm, ReasonForm
 from ..services import ServiceError, handouts, notes, schedule
 from ..services import sessions as pages
-from .helpers import apply_service_error, pdf_response, render_form
+from .helpers import INVALID, apply_service_error, attempt, pdf_response, render_form, submit
 
 # No url_prefix: the packet's URLs sit under /handouts/ (where they were first
 # published), the rest under /sessions/.
@@ -37,15 +39,12 @@ def detail(session_id: int):
 def cancel(session_id: int):
     session = session_for_staff(current_user, session_id)
     form = ReasonForm()
-    if form.validate_on_submit():
-        try:
-            schedule.cancel_session(session, form.reason.data, by=current_user)
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            flash("Cancelled the session. Members see the reason on their schedule.", "success")
-            return redirect(url_for("groups.detail", group_id=session.group_id))
-    return render_form("sessions/cancel.html", form, session=session, group=session.group)
+    cancel = partial(schedule.cancel_session, session, form.reason.data, by=current_user)
+    back = url_for("groups.detail", group_id=session.group_id)
+    done = "Cancelled the session. Members see the reason on their schedule."
+    return submit(form, cancel, done, back) or render_form(
+        "sessions/cancel.html", form, session=session, group=session.group
+    )
 
 
 @bp.route("/sessions/<int:session_id>/reschedule", methods=["GET", "POST"])
@@ -55,15 +54,13 @@ def reschedule(session_id: int):
     # Starts from the session's current local date and time.
     local = session.group.local(session.starts_at)
     form = DateTimeForm(date=local.date(), time=local.time())
-    if form.validate_on_submit():
-        try:
-            schedule.reschedule_session(session, form.date.data, form.time.data, by=current_user)
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            flash("Moved the session.", "success")
-            return redirect(url_for("groups.detail", group_id=session.group_id))
-    return render_form("sessions/reschedule.html", form, session=session, group=session.group)
+    move = partial(
+        schedule.reschedule_session, session, form.date.data, form.time.data, by=current_user
+    )
+    back = url_for("groups.detail", group_id=session.group_id)
+    return submit(form, move, "Moved the session.", back) or render_form(
+        "sessions/reschedule.html", form, session=session, group=session.group
+    )
 
 
 @bp.route("/sessions/<int:session_id>/note", methods=["GET", "POST"])
@@ -108,18 +105,14 @@ def packet(session_id: int):
     """Pick the session's handouts (the same form is on the session page)."""
     session = session_for_staff(current_user, session_id)
     form = PacketForm()
-    if form.validate_on_submit():
-        try:
-            changed = handouts.save_packet(
-                session, form.handouts.data or [], form.show_focus.data, by=current_user
-            )
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            if request.form.get("then") == "member-copies":
-                return redirect(url_for("sessions.member_copies", session_id=session.id), 303)
-            flash("Saved the session's handouts." if changed else "No changes to save.", "success")
-            return redirect(url_for("sessions.detail", session_id=session.id) + "#packet")
+    picked = form.handouts.data or []
+    save = partial(handouts.save_packet, session, picked, form.show_focus.data, by=current_user)
+    changed, status = attempt(form, save)
+    if status is None:
+        if request.form.get("then") == "member-copies":
+            return redirect(url_for("sessions.member_copies", session_id=session.id), 303)
+        flash("Saved the session's handouts." if changed else "No changes to save.", "success")
+        return redirect(url_for("sessions.detail", session_id=session.id) + "#packet")
     sent = form.is_submitted()
     return render_form(
         "handouts/packet.html",
@@ -135,9 +128,12 @@ def packet(session_id: int):
 
 
 def _no_pdf(session, error: ServiceError):
-    """A download that has nothing to print goes back to the packet panel with the reason."""
-    flash(error.message, "error")
-    return redirect(url_for("sessions.detail", session_id=session.id) + "#packet")
+    """A download with nothing to print: the session page, the reason in its packet panel."""
+    form = PacketForm()
+    form.handouts.errors = [error.message]
+    return render_template(
+        "sessions/detail.html", page=pages.staff_page(session), packet_form=form
+    ), INVALID
 
 
 @bp.route("/handouts/sessions/<int:session_id>/packet.pdf")
