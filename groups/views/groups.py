@@ -164,7 +164,12 @@ def makeup(group_id: int):
     if form.validate_on_submit():
         try:
             schedule.add_makeup(
-                group, form.date.data, form.time.data, form.duration_minutes.data, by=current_user
+                group,
+                form.date.data,
+                form.time.data,
+                form.duration_minutes.data,
+                by=current_user,
+                despite_closure=form.despite_closure.data,
             )
         except ServiceError as error:
             apply_service_error(form, error)

@@ -57,7 +57,13 @@ def reschedule(session_id: int):
     form = DateTimeForm(date=local.date(), time=local.time())
     if form.validate_on_submit():
         try:
-            schedule.reschedule_session(session, form.date.data, form.time.data, by=current_user)
+            schedule.reschedule_session(
+                session,
+                form.date.data,
+                form.time.data,
+                by=current_user,
+                despite_closure=form.despite_closure.data,
+            )
         except ServiceError as error:
             apply_service_error(form, error)
         else:
