@@ -110,10 +110,10 @@ def find_clash(
 def lock_providers(group: Group) -> None:
     """On PostgreSQL, hold the rows of ``group``'s providers until the transaction ends.
 
-    Two writes that could clash share a provider, so locking the providers
-    (in id order, so two writers never wait on each other) makes the clash
-    check and the write one step. SQLite's write transaction already
-    serialises every writer.
+    Two writes that could clash share a provider, and both lock that
+    provider's row, so the second waits until the first has committed and
+    then sees its session. Locking in id order keeps two writers from
+    deadlocking. SQLite's write transaction already serialises every writer.
     """
     if is_sqlite():
         return
@@ -122,6 +122,7 @@ def lock_providers(group: Group) -> None:
 
 
 def clock_time(value: datetime.datetime, twelve_hour: bool) -> str:
+    """``18:30`` or ``6:30 PM``, as pages write times (groups/navigation.py)."""
     if not twelve_hour:
         return f"{value:%H:%M}"
     return f"{value.hour % 12 or 12}:{value.minute:02d} {'AM' if value.hour < 12 else 'PM'}"
