@@ -246,8 +246,14 @@ class ReasonForm(AppForm):
 
 
 class DateTimeForm(AppForm):
+    """A session's new date and time (moving a session; the make-up form adds a duration)."""
+
     date = SessionDayField("Date", validators=[InputRequired("Pick a date.")])
     time = TimeField("Start time (group's local time)", validators=[InputRequired("Pick a time.")])
+    despite_closure = BooleanField(
+        "Hold it despite the closure",
+        description="Only if the practice is closed that day and the session still takes place.",
+    )
 
 
 class MakeupForm(DateTimeForm):

@@ -52,7 +52,7 @@ def member_in_every_focus(make_user, frozen_time):
     lead = make_user("provider", name="Dr. Lead")
     member = make_user("member", name="Mia Member")
     groups = []
-    for focus in CURRICULA:
+    for i, focus in enumerate(CURRICULA):
         group = group_service.create_group(
             lead,
             {
@@ -73,7 +73,7 @@ def member_in_every_focus(make_user, frozen_time):
             group,
             start_date=FIRST_DAY,
             weekday=FIRST_DAY.weekday(),
-            start_time=datetime.time(18, 0),
+            start_time=datetime.time(14 + 2 * i, 0),  # one lead: the groups may not overlap
             duration_minutes=90,
             session_count=10,
             by=lead,

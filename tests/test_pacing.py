@@ -59,10 +59,11 @@ def test_closed_group_with_a_cancelled_session_still_covers_every_module(
     p = pacing.group_pacing(setup.group, setup.sessions(), modules)
     assert p.projected_end == last + datetime.timedelta(weeks=2)
 
-    # A make-up session covers the last module; the group is back to covering everything.
+    # A make-up session on the projected day covers the last module; the group
+    # is back to covering everything.
     schedule_service.add_makeup(
         setup.group,
-        FIRST_DAY + datetime.timedelta(weeks=10),
+        FIRST_DAY + datetime.timedelta(weeks=11),
         datetime.time(18, 0),
         90,
         by=setup.lead,

@@ -296,9 +296,11 @@ def load_practice(
     targets = {}
     for i in range(enroll_groups):
         group = open_group(f"{prefix.title()} open group {i + 1}", enroll_capacity)
+        # One provider runs them all: each meets on its own day, as the
+        # schedule refuses to double-book a provider.
         weekly(
             group,
-            (now + datetime.timedelta(days=2)).date(),
+            (now + datetime.timedelta(days=2 + i)).date(),
             8,
             datetime.time(17),
             duration_minutes=60,

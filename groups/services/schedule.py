@@ -7,22 +7,37 @@ changes. Every change to a session raises its revision (calendar SEQUENCE).
 Two rules live here and nowhere else, as pure functions the demo data uses
 too: where a weekly schedule's sessions fall (:func:`planned_times`) and
 which curriculum module each session covers (:func:`module_sequence`).
+
+Two more guard every write that places a session (a generated schedule, a
+move, a make-up): no session may overlap another one its providers run
+(:func:`find_clash`), and no session moves or is added onto a practice
+closure unless the provider says so (:func:`refuse_closure`).
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Collection, Iterable
+import functools
+import operator
+from collections.abc import Collection, Iterable, Sequence
 
+from flask import current_app
 from peewee import IntegrityError
 
 from .. import audit
-from ..clock import local_to_utc, utcnow, weekly_dates
-from ..db import database, write_transaction
-from ..models import Closure, Group, Module, Session, User
+from ..clock import local_date, local_to_utc, to_local, today_in, utcnow, weekly_dates
+from ..db import database, is_sqlite, write_transaction
+from ..models import Closure, CoFacilitator, Group, Module, Session, User
 from . import ServiceError
 
 MAX_CLOSURE_SKIPS = 52
+# Every zone's local day lies within this much of the UTC day with the same date
+# (offsets run from UTC-12 to UTC+14).
+ZONE_REACH = datetime.timedelta(hours=14)
+DAY = datetime.timedelta(days=1)
+UTC = datetime.UTC
+
+Span = tuple[datetime.datetime, datetime.datetime]
 
 
 def closures_from(start: datetime.date, weeks: int) -> set[datetime.date]:
@@ -51,6 +66,143 @@ def planned_times(
         raise ServiceError("Too many closures in a row to fit this schedule.")
     length = datetime.timedelta(minutes=minutes)
     return [(starts, starts + length) for starts in (local_to_utc(d, at, tz) for d in dates)]
+
+
+# --- Conflicts: overlapping sessions and closed days ---------------------------
+
+
+def find_clash(
+    group: Group, spans: Sequence[Span], *, leaving: Session | Group | None = None
+) -> Session | None:
+    """The earliest session that overlaps one of ``spans`` and shares a provider with ``group``.
+
+    "Shares a provider": it belongs to ``group`` or to any group that the
+    lead or a co-facilitator of ``group`` leads or co-facilitates. Cancelled
+    sessions never clash, and sessions that only touch (one ends as the next
+    starts) do not overlap. ``leaving`` is what the write replaces (the
+    session being moved, or the group whose schedule is regenerated), so it
+    cannot clash with itself. One query, whatever the number of spans.
+    """
+    if not spans:
+        return None
+    staff = Group.select(Group.lead).where(Group.id == group.id) | CoFacilitator.select(
+        CoFacilitator.provider
+    ).where(CoFacilitator.group == group.id)
+    shared = Group.select(Group.id).where(Group.lead.in_(staff)) | CoFacilitator.select(
+        CoFacilitator.group
+    ).where(CoFacilitator.provider.in_(staff))
+    overlaps = functools.reduce(
+        operator.or_,
+        ((Session.starts_at < ends) & (Session.ends_at > starts) for starts, ends in spans),
+    )
+    query = (
+        Session.select(Session, Group)
+        .join(Group)
+        .where(Session.group.in_(shared), Session.status != "cancelled", overlaps)
+    )
+    if isinstance(leaving, Session):
+        query = query.where(Session.id != leaving.id)
+    elif isinstance(leaving, Group):
+        query = query.where(Session.group != leaving.id)
+    return query.order_by(Session.starts_at, Session.id).first()
+
+
+def lock_providers(group: Group) -> None:
+    """On PostgreSQL, hold the rows of ``group``'s providers until the transaction ends.
+
+    Two writes that could clash share a provider, and both lock that
+    provider's row, so the second waits until the first has committed and
+    then sees its session. Locking in id order keeps two writers from
+    deadlocking. SQLite's write transaction already serialises every writer.
+    """
+    if is_sqlite():
+        return
+    providers = [group.lead_id, *(c.provider_id for c in group.co_facilitators)]
+    list(User.select(User.id).where(User.id.in_(providers)).order_by(User.id).for_update())
+
+
+def clock_time(value: datetime.datetime, twelve_hour: bool) -> str:
+    """``18:30`` or ``6:30 PM``, as pages write times (groups/navigation.py)."""
+    if not twelve_hour:
+        return f"{value:%H:%M}"
+    return f"{value.hour % 12 or 12}:{value.minute:02d} {'AM' if value.hour < 12 else 'PM'}"
+
+
+def describe(session: Session, tz: str, reader: User) -> str:
+    """A session as a message names it: group, local day and times on the reader's clock."""
+    twelve = reader.clock_format(current_app.config["TIME_FORMAT"]) == "12h"
+    starts, ends = to_local(session.starts_at, tz), to_local(session.ends_at, tz)
+    return (
+        f"{session.group.name} on {starts:%a %d %b %Y}, "
+        f"{clock_time(starts, twelve)}–{clock_time(ends, twelve)}"
+    )
+
+
+def refuse_clash(
+    group: Group, spans: Sequence[Span], field: str, *, by: User, leaving=None
+) -> None:
+    """Raise a :class:`ServiceError` on ``field`` naming the first clashing session."""
+    lock_providers(group)
+    clash = find_clash(group, spans, leaving=leaving)
+    if clash is not None:
+        raise ServiceError(
+            f"This overlaps {describe(clash, group.timezone, by)} ({group.timezone} time), "
+            "which the same providers run. Pick another time.",
+            field,
+        )
+
+
+def refuse_closure(group: Group, starts: datetime.datetime, despite_closure: bool) -> None:
+    """Refuse a session on a practice closure (its date in the group's zone) unless overridden."""
+    if despite_closure:
+        return
+    day = local_date(starts, group.timezone)
+    closure = Closure.get_or_none(Closure.date == day)
+    if closure is not None:
+        why = f" ({closure.reason})" if closure.reason else ""
+        raise ServiceError(
+            f"The practice is closed on {day:%a %d %b %Y}{why}. Pick another day, or tick "
+            "“Hold it despite the closure” to keep this one.",
+            "date",
+        )
+
+
+def sessions_on(days: Collection[datetime.date]) -> dict[datetime.date, list[Session]]:
+    """The scheduled sessions of any group on each of ``days``, in time order (one query).
+
+    "On a day" means on that date in the session's own group's zone, the way
+    the group's members and providers read it.
+    """
+    found: dict[datetime.date, list[Session]] = {day: [] for day in sorted(days)}
+    if not found:
+        return found
+    windows = functools.reduce(
+        operator.or_,
+        (
+            Session.starts_at.between(midnight - ZONE_REACH, midnight + DAY + ZONE_REACH)
+            for midnight in (datetime.datetime.combine(d, datetime.time(0), UTC) for d in found)
+        ),
+    )
+    query = (
+        Session.select(Session, Group)
+        .join(Group)
+        .where(Session.status == "scheduled", windows)
+        .order_by(Session.starts_at, Group.name, Session.id)
+    )
+    for session in query:
+        day = local_date(session.starts_at, session.group.timezone)
+        if day in found:
+            found[day].append(session)
+    return found
+
+
+def closures_page() -> list[tuple[Closure, list[Session]]]:
+    """The closures page: every closure, and for those from today on the sessions still
+    scheduled that day (past ones are history: nothing there can be moved)."""
+    closures = list(Closure.select().order_by(Closure.date))
+    today = today_in(current_app.config["PRACTICE_TIMEZONE"])
+    on_day = sessions_on({c.date for c in closures if c.date >= today})
+    return [(c, on_day.get(c.date, [])) for c in closures]
 
 
 def add_closure(day: datetime.date, reason: str, *, by: User) -> Closure:
@@ -103,6 +255,9 @@ def create_schedule(
                 "Sessions of this group have already been held, so its schedule cannot be "
                 "replaced. Reschedule single sessions or add make-up sessions instead."
             )
+        # The group's own sessions are about to be replaced, so only other
+        # groups' sessions can clash; one clash refuses the whole schedule.
+        refuse_clash(group, times, "start_time", by=by, leaving=group)
         Session.delete().where(Session.group == group).execute()
         now = utcnow()
         rows = [
@@ -200,15 +355,23 @@ def cancel_session(session: Session, reason: str, *, by: User) -> None:
 
 
 def reschedule_session(
-    session: Session, day: datetime.date, at: datetime.time, *, by: User
+    session: Session,
+    day: datetime.date,
+    at: datetime.time,
+    *,
+    by: User,
+    despite_closure: bool = False,
 ) -> None:
     if session.status != "scheduled":
         raise ServiceError(f"This session is {session.status} and cannot be moved.")
-    starts = local_to_utc(day, at, session.group.timezone)
+    group = session.group
+    starts = local_to_utc(day, at, group.timezone)
     if starts < utcnow():
         raise ServiceError("The new date and time are in the past.", "date")
+    refuse_closure(group, starts, despite_closure)
     length = session.ends_at - session.starts_at
     with write_transaction():
+        refuse_clash(group, [(starts, starts + length)], "time", by=by, leaving=session)
         session.starts_at, session.ends_at = starts, starts + length
         session.calendar_changed()
         session.save()
@@ -217,16 +380,25 @@ def reschedule_session(
 
 
 def add_makeup(
-    group: Group, day: datetime.date, at: datetime.time, duration_minutes: int, *, by: User
+    group: Group,
+    day: datetime.date,
+    at: datetime.time,
+    duration_minutes: int,
+    *,
+    by: User,
+    despite_closure: bool = False,
 ) -> Session:
     starts = local_to_utc(day, at, group.timezone)
     if starts < utcnow():
         raise ServiceError("The date and time are in the past.", "date")
+    refuse_closure(group, starts, despite_closure)
+    ends = starts + datetime.timedelta(minutes=duration_minutes)
     with write_transaction():
+        refuse_clash(group, [(starts, ends)], "time", by=by)
         session = Session.create(
             group=group,
             starts_at=starts,
-            ends_at=starts + datetime.timedelta(minutes=duration_minutes),
+            ends_at=ends,
             is_makeup=True,
             updated_at=utcnow(),
         )

@@ -178,13 +178,13 @@ def closures():
             apply_service_error(form, error)
         else:
             flash(
-                f"Added {closure.date:%d %b %Y}. Schedules created from now on skip it; "
-                "existing sessions on that day are not moved, so check them.",
+                f"Added {closure.date:%d %b %Y}. Schedules created from now on skip it. "
+                "Sessions already scheduled that day stay where they are: they are listed "
+                "under the closure, each with a link to move or cancel it.",
                 "success",
             )
-            return redirect(url_for("admin.closures"))
-    rows = list(Closure.select().order_by(Closure.date))
-    return render_form("admin/closures.html", form, closures=rows)
+            return redirect(url_for("admin.closures", _anchor=f"closure-{closure.id}"))
+    return render_form("admin/closures.html", form, closures=schedule.closures_page())
 
 
 @bp.route("/closures/<int:closure_id>/delete", methods=["POST"])

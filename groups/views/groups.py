@@ -151,7 +151,13 @@ def makeup(group_id: int):
     group = group_for_staff(current_user, group_id)
     form = MakeupForm(duration_minutes=group.duration_minutes or 90)
     when = (form.date.data, form.time.data, form.duration_minutes.data)
-    add = partial(schedule.add_makeup, group, *when, by=current_user)
+    add = partial(
+        schedule.add_makeup,
+        group,
+        *when,
+        by=current_user,
+        despite_closure=form.despite_closure.data,
+    )
     back = url_for("groups.detail", group_id=group.id)
     return submit(form, add, "Added a make-up session.", back) or render_form(
         "groups/makeup.html", form, group=group

@@ -55,7 +55,12 @@ def reschedule(session_id: int):
     local = session.group.local(session.starts_at)
     form = DateTimeForm(date=local.date(), time=local.time())
     move = partial(
-        schedule.reschedule_session, session, form.date.data, form.time.data, by=current_user
+        schedule.reschedule_session,
+        session,
+        form.date.data,
+        form.time.data,
+        by=current_user,
+        despite_closure=form.despite_closure.data,
     )
     back = url_for("groups.detail", group_id=session.group_id)
     return submit(form, move, "Moved the session.", back) or render_form(

@@ -292,7 +292,7 @@ def test_provider_runs_an_adhd_group_on_a_desktop(live_server, new_page, tmp_pat
     page.get_by_role("link", name="Cancel session").click()
     tour.visit("cancel session")
     page.get_by_label("Reason").fill(CANCEL_REASON)
-    page.get_by_role("button", name="Cancel session").click()
+    page.get_by_role("button", name="Cancel this session").click()
     expect(page.locator("#sessions tbody tr").nth(1)).to_contain_text("Cancelled")
     expect(page.locator("#sessions tbody tr").nth(1)).to_contain_text(CANCEL_REASON)
     assert Session.get_by_id(sessions[1].id).status == "cancelled"
