@@ -143,7 +143,7 @@ def rotate():
         abort(400)
     replaced = current_user.feed_token_hash is not None
     token = feeds.issue_token(current_user)
-    urls = feeds.feed_urls(token, url_for("calendars.feed", token=token))
+    urls = feeds.feed_urls(token)
     return subscription_page(urls, replaced=replaced)
 
 

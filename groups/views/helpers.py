@@ -8,10 +8,11 @@ A form that fails its own validators is re-rendered the same way.
 
 from __future__ import annotations
 
-from flask import Response, render_template, request, url_for
+from flask import Response, render_template, request
 from flask_wtf import FlaskForm
 
 from ..services import ServiceError
+from ..urls import external_url
 
 INVALID = 422
 
@@ -29,7 +30,7 @@ def render_form(template: str, form: FlaskForm, **context):
 
 
 def password_link_url(token: str) -> str:
-    return url_for("auth.set_password", token=token, _external=True)
+    return external_url("auth.set_password", token=token)
 
 
 def pdf_response(data: bytes, filename: str) -> Response:
