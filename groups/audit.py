@@ -11,6 +11,7 @@ import json
 
 from flask import has_request_context, request
 from flask_login import current_user
+from werkzeug.local import LocalProxy
 
 from .models import AuditLog, User
 
@@ -57,6 +58,7 @@ ACTIONS = (
     "mail_failed",
     "mail_retried",
     "mail_viewed",
+    "audit_exported",
 )
 
 
@@ -77,7 +79,10 @@ def record(
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     if actor is None and has_request_context() and current_user.is_authenticated:
-        actor = current_user._get_current_object()
+        actor = current_user
+    # ``current_user`` is a proxy: its own class name ("localproxy") must not
+    # become the record type, so both are unwrapped here, where every caller passes.
+    actor, target = _unwrapped(actor), _unwrapped(target)
     if target is not None:
         target_type = target_type or type(target).__name__.lower()
         target_id = target.id
@@ -90,6 +95,10 @@ def record(
         detail=json.dumps(detail, sort_keys=True, default=str) if detail else "",
         ip=client_ip(),
     )
+
+
+def _unwrapped(value):
+    return value._get_current_object() if isinstance(value, LocalProxy) else value
 
 
 def entries(

@@ -23,6 +23,45 @@ def zone(name: str) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(name)
 
 
+# What people in a US practice call the zones they live in; any other zone is
+# named after its city (see zone_name).
+ZONE_NAMES = {
+    "America/New_York": "Eastern Time",
+    "America/Detroit": "Eastern Time",
+    "America/Indiana/Indianapolis": "Eastern Time",
+    "America/Kentucky/Louisville": "Eastern Time",
+    "America/Chicago": "Central Time",
+    "America/Denver": "Mountain Time",
+    "America/Boise": "Mountain Time",
+    "America/Phoenix": "Arizona Time",
+    "America/Los_Angeles": "Pacific Time",
+    "America/Anchorage": "Alaska Time",
+    "Pacific/Honolulu": "Hawaii Time",
+    "America/Puerto_Rico": "Atlantic Time",
+    "Europe/London": "UK Time",
+    "UTC": "UTC",
+    "Etc/UTC": "UTC",
+}
+
+
+def zone_name(name: str) -> str:
+    """A zone as people say it: "Eastern Time" for America/New_York, else "Berlin time"."""
+    if name in ZONE_NAMES:
+        return ZONE_NAMES[name]
+    city = name.rsplit("/", 1)[-1].replace("_", " ")
+    return f"{city} time" if city else name
+
+
+def clock_time(local: datetime.datetime, clock: str) -> str:
+    """The wall-clock time of ``local``: "6:30 PM" on a "12h" clock, "18:30" on "24h".
+
+    Built by hand: ``%I`` pads the hour and ``%p`` follows the locale.
+    """
+    if clock == "12h":
+        return f"{local.hour % 12 or 12}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
+    return f"{local.hour:02d}:{local.minute:02d}"
+
+
 def to_local(value: datetime.datetime | None, tz: str) -> datetime.datetime | None:
     """An aware UTC datetime as wall-clock time in ``tz``."""
     if value is None:

@@ -75,6 +75,15 @@ def from_environment(instance_path: str) -> dict:
             f"MAIL_URL must be none or start with smtp://, smtp+starttls:// or smtps://, "
             f"not {mail_url.split('://', 1)[0]!r}"
         )
+    base_url = os.environ.get("BASE_URL", "").strip().rstrip("/")
+    if not base_url and not development:
+        raise ConfigError(
+            "BASE_URL is not set. In production the app needs its public address for the "
+            "links it sends out (calendar feeds, set-password links, mail), e.g. "
+            "BASE_URL=https://groups.example.org"
+        )
+    if base_url and not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"BASE_URL must start with https:// or http://, not {base_url!r}")
     mail_from = os.environ.get("MAIL_FROM", "noreply@localhost").strip()
     if "@" not in parseaddr(mail_from)[1]:
         raise ConfigError(
@@ -88,7 +97,8 @@ def from_environment(instance_path: str) -> dict:
         "DATABASE_URL": os.environ.get("DATABASE_URL", "sqlite:///instance/groups.db"),
         "PRACTICE_NAME": os.environ.get("PRACTICE_NAME", "Riverside Psychiatry"),
         "PRACTICE_TIMEZONE": os.environ.get("PRACTICE_TIMEZONE", "America/New_York"),
-        "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # "" (development only): links use the request's host (groups/urls.py).
+        "BASE_URL": base_url,
         # Printed on handouts: the phone only when set, the crisis line always.
         "PRACTICE_PHONE": os.environ.get("PRACTICE_PHONE", "").strip() or None,
         "CRISIS_TEXT": os.environ.get("CRISIS_TEXT", "").strip() or DEFAULT_CRISIS_TEXT,

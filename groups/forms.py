@@ -284,7 +284,8 @@ class PacketForm(AppForm):
     """A session's handouts; the service checks the slugs against the library."""
 
     handouts = SelectMultipleField("Handouts", choices=[], validate_choice=False)
-    show_focus = BooleanField("Print the group's focus on the handouts")
+    # The panel's template writes the label with the group's own focus.
+    show_focus = BooleanField("Print the group's name and focus in the header of every copy")
 
 
 # --- The user's own account ----------------------------------------------------

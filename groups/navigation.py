@@ -1,6 +1,7 @@
 """Everything templates get besides their page data: registered here, in one place.
 
-Each role's navigation, the shared label tables, and the ``local`` filter.
+Each role's navigation, the shared label tables, and the ``local`` and
+``zone_name`` filters.
 None of them queries the database: a page's data comes from its read
 function (``services/overview.py`` and its siblings).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 from flask import Flask, current_app
 from flask_login import current_user
 
-from .clock import to_local
+from .clock import clock_time, to_local, zone_name
 from .forms import COMMON_TIMEZONES
 from .models import FOCUS_LABELS
 from .services.attendance import STATUS_LABELS, STATUS_SYMBOLS
@@ -84,15 +85,13 @@ def clock_format() -> str:
 def local_time(value, tz: str, fmt: str = "%a %d %b %Y, %H:%M"):
     """Format an aware UTC datetime in a zone (``%-d`` is avoided for portability).
 
-    Templates write times as ``%H:%M``; on a 12-hour clock that becomes
-    "6:30 PM" (built here, as ``%I`` pads and ``%p`` follows the locale).
+    Templates write times as ``%H:%M``; on a 12-hour clock that becomes "6:30 PM".
     """
     if value is None:
         return ""
     local = to_local(value, tz)
-    if "%H:%M" in fmt and clock_format() == "12h":
-        hour = local.hour % 12 or 12
-        fmt = fmt.replace("%H:%M", f"{hour}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}")
+    if "%H:%M" in fmt:
+        fmt = fmt.replace("%H:%M", clock_time(local, clock_format()))
     return local.strftime(fmt)
 
 
@@ -108,3 +107,5 @@ def init_app(app: Flask) -> None:
         pacing_symbols=STATE_SYMBOLS,
     )
     app.jinja_env.filters["local"] = local_time
+    # "Eastern Time" where people read a zone; the IANA name stays in forms.
+    app.jinja_env.filters["zone_name"] = zone_name

@@ -73,7 +73,8 @@ def test_render_handout_writes_a_personalised_pdf(runner, setting, tmp_path):
     assert result.exit_code == 0, result.output
     text = " ".join(PdfReader(io.BytesIO(out.read_bytes())).pages[0].extract_text().split())
     assert "Copy for Annabel Quist" in text
-    assert "Tuesday Evening Group" in text and "Tuesday 13 May 2031" in text
+    # The session's packet keeps the group's name off (the focus switch).
+    assert "Tuesday Evening Group" not in text and "Tuesday 13 May 2031" in text
     entry = AuditLog.get(AuditLog.action == "handout_downloaded")
     assert entry.target_id == setting["session"].id and "Annabel" not in entry.detail
 

@@ -106,8 +106,10 @@ def test_times_are_written_in_the_recipients_zone(mail_app, make_user):
     winter = datetime.datetime(2026, 12, 8, 0, 0, tzinfo=datetime.UTC)
     from groups.mail.compose import recipient_time
 
-    assert recipient_time(summer, member) == "Tuesday 7 July 2026, 18:00 CDT (America/Chicago)"
-    assert recipient_time(winter, member) == "Monday 7 December 2026, 18:00 CST (America/Chicago)"
+    assert recipient_time(summer, member) == "Tuesday 7 July 2026, 6:00 PM Central Time"
+    assert recipient_time(winter, member) == "Monday 7 December 2026, 6:00 PM Central Time"
+    member.time_format = "24h"
+    assert recipient_time(summer, member) == "Tuesday 7 July 2026, 18:00 Central Time"
 
 
 def test_links_are_absolute_on_base_url_without_a_request(mail_app):
@@ -431,6 +433,7 @@ def test_production_needs_mail_url(monkeypatch, database_url):
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "x" * 64)
     monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("BASE_URL", "https://groups.example.org")
     monkeypatch.delenv("MAIL_URL", raising=False)
     with pytest.raises(config.ConfigError, match="MAIL_URL is not set"):
         create_app()

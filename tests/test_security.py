@@ -27,6 +27,7 @@ def production_app(monkeypatch, database_url):
     monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret-" + "0" * 32)
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("MAIL_URL", "none")
+    monkeypatch.setenv("BASE_URL", "https://localhost")
     app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False})
     with app.app_context():
         apply_migrations()

@@ -262,6 +262,7 @@ def test_staff_2fa_is_required_by_default_only_in_production(monkeypatch, tmp_pa
 
     monkeypatch.setenv("SECRET_KEY", "x" * 32)
     monkeypatch.setenv("MAIL_URL", "none")
+    monkeypatch.setenv("BASE_URL", "https://groups.example.org")
     monkeypatch.delenv("REQUIRE_STAFF_2FA", raising=False)
     monkeypatch.setenv("APP_ENV", "production")
     assert from_environment(str(tmp_path))["REQUIRE_STAFF_2FA"] is True

@@ -41,7 +41,7 @@ Add ``templates/mail/<kind>.txt`` and ``templates/mail/<kind>.html``
   ``practice_name`` and ``when(dt)`` added: ``when`` writes an aware UTC
   time in the recipient's own zone, naming the zone.
 - ``unsubscribe_url`` (reminders) adds a ``List-Unsubscribe`` header.
-- ``link(endpoint, **values)`` builds an absolute link from ``BASE_URL``,
+- ``link(endpoint, **values)`` builds an absolute link (``groups/urls.py``),
   inside a request or not (the dispatcher has none).
 - Functions appended to ``before_pass`` run at the start of every
   dispatcher pass, before anything is claimed: the place to queue
@@ -53,8 +53,6 @@ Audit: ``mail_queued`` (with the cause's transaction) and ``mail_delivered``
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import current_app
 from peewee import IntegrityError
 
@@ -62,6 +60,7 @@ from .. import audit
 from ..clock import utcnow
 from ..db import database
 from ..models import OutboxMessage, User
+from ..urls import external_url
 from . import compose
 from .dispatch import MAX_ATTEMPTS, before_pass, run_pass
 
@@ -101,7 +100,7 @@ def queue(
             **(context or {}),
             "recipient_name": to.name,
             "practice_name": config["PRACTICE_NAME"],
-            "when": lambda value: compose.recipient_time(value, to),
+            "when": lambda value: compose.recipient_time(value, to, config["TIME_FORMAT"]),
         },
     )
     now = utcnow()
@@ -130,9 +129,5 @@ def queue(
 
 
 def link(endpoint: str, **values) -> str:
-    """An absolute URL on ``BASE_URL`` for an endpoint, with or without a request."""
-    base = urlsplit(current_app.config["BASE_URL"])
-    adapter = current_app.url_map.bind(
-        base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "https"
-    )
-    return adapter.build(endpoint, values, force_external=True)
+    """An absolute URL for an endpoint, with or without a request (groups/urls.py)."""
+    return external_url(endpoint, **values)

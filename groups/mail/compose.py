@@ -20,7 +20,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 
 from flask import current_app, render_template
 
-from ..clock import to_local, utcnow
+from ..clock import clock_time, to_local, utcnow, zone_name
 from ..models import OutboxMessage, User
 
 
@@ -57,10 +57,12 @@ def new_message_id(created: datetime.datetime) -> str:
     return f"<{created:%Y%m%d-%H%M%S}-{secrets.token_hex(8)}@{sender().domain or 'localhost'}>"
 
 
-def recipient_time(value: datetime.datetime, user: User) -> str:
-    """A time as the recipient reads it: in their own zone, with the zone named."""
+def recipient_time(value: datetime.datetime, user: User, practice_clock: str = "12h") -> str:
+    """A time as the recipient reads it: their zone (named as people say it) and
+    their clock, else the practice's (``TIME_FORMAT``)."""
     local = to_local(value, user.timezone)
-    return f"{local:%A} {local.day} {local:%B %Y, %H:%M} {local.tzname()} ({user.timezone})"
+    clock = clock_time(local, user.clock_format(practice_clock))
+    return f"{local:%A} {local.day} {local:%B %Y}, {clock} {zone_name(user.timezone)}"
 
 
 def header_value(value: str) -> str:

@@ -50,6 +50,7 @@ from ..calendars import FORMAT, FeedEvent, assemble, vevent
 from ..clock import local_date, utcnow
 from ..db import database
 from ..models import CalendarEvent, CoFacilitator, Group, Module, Session, User
+from ..urls import base_url, external_url
 from . import ServiceError
 
 #: Subscription feeds reach this far back; the future is open-ended.
@@ -206,10 +207,6 @@ def _calendar_version() -> tuple[int, datetime.datetime]:
 def _provider_group_ids(provider: User):
     co = CoFacilitator.select(CoFacilitator.group).where(CoFacilitator.provider == provider)
     return Group.select(Group.id).where((Group.lead == provider) | (Group.id.in_(co)))
-
-
-def base_url() -> str:
-    return current_app.config["BASE_URL"].rstrip("/")
 
 
 def uid_host() -> str:
@@ -568,11 +565,7 @@ def set_show_group_names(user: User, show: bool) -> None:
         audit.record("account_changed", actor=user, target=user, fields=["feed_shows_group_names"])
 
 
-def feed_urls(token: str, url_for_feed: str) -> dict[str, str]:
-    """The https (or, in development, http) and webcal:// forms of a feed URL.
-
-    ``url_for_feed`` is the feed's path (``/feed/<token>.ics``), joined to
-    ``BASE_URL`` so links are right behind a proxy too.
-    """
-    https = base_url() + url_for_feed
+def feed_urls(token: str) -> dict[str, str]:
+    """The https (or, in development, http) and webcal:// forms of a feed URL."""
+    https = external_url("calendars.feed", token=token)
     return {"https": https, "webcal": "webcal://" + https.split("://", 1)[1]}

@@ -174,16 +174,18 @@ def print_context(
     member: User | None = None,
     module_title: str | None = None,
 ) -> renderer.PrintContext:
-    """What goes around the handouts. The focus is printed only when the
-    provider chose it for the session (it reveals what the group treats)."""
+    """What goes around the handouts. A session's copies name the group and
+    its focus only when the provider chose it for the session: a group's name
+    often says what it treats ("Tuesday anxiety group") as plainly as the focus."""
     if session is not None:
         group = session.group
     show_focus = session is not None and session.packet_shows_focus
+    names_group = group is not None and (session is None or show_focus)
     if session is not None and module_title is None and session.module_id:
         module_title = session.module.title
     return renderer.PrintContext(
         practice_name=current_app.config["PRACTICE_NAME"],
-        group_name=group.name if group is not None else None,
+        group_name=group.name if names_group else None,
         focus_label=FOCUS_LABELS.get(group.focus) if show_focus else None,
         # The group's own zone: every copy of a packet shows the same date,
         # so a member's download reuses the copy the provider printed.

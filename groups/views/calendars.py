@@ -140,7 +140,7 @@ def rotate():
     """Create (or replace) the link and show it once: only its hash is kept."""
     replaced = current_user.feed_token_hash is not None
     token = feeds.issue_token(current_user)
-    urls = feeds.feed_urls(token, url_for("calendars.feed", token=token))
+    urls = feeds.feed_urls(token)
     return subscription_page(urls, replaced=replaced)
 
 

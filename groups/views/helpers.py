@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request
 from flask_wtf import FlaskForm
 
 from ..services import ServiceError
 from ..services.accounts import LoginThrottled
+from ..urls import external_url
 
 INVALID = 422
 THROTTLED = 429
@@ -66,7 +67,7 @@ def render_form(template: str, form: FlaskForm, submitted: bool | None = None, *
 
 
 def password_link_url(token: str) -> str:
-    return url_for("auth.set_password", token=token, _external=True)
+    return external_url("auth.set_password", token=token)
 
 
 def pdf_response(data: bytes, filename: str) -> Response:
