@@ -51,6 +51,19 @@ ACTIONS = (
     "two_factor_reset",
     "recovery_codes_created",
     "recovery_code_used",
+    # Outcomes and safety (docs/outcomes.md).
+    "measure_plan_changed",
+    "measure_submitted",
+    "measure_entered",
+    "measures_imported",
+    "outcomes_viewed",
+    "outcomes_exported",
+    "safety_alert_raised",
+    "safety_alert_attached",
+    "safety_alert_acknowledged",
+    "safety_alert_resolved",
+    # An alert email recorded until the mail outbox is merged (groups/services/safety.py).
+    "safety_notice_pending",
 )
 
 
