@@ -1026,7 +1026,7 @@ def _demo_path(index: int, measure: Measure) -> tuple[int, int]:
         return case - step + 1, case + 2
     if index == 1:  # recovered: from above caseness to well below it
         return case + step, case - step + 1
-    return case + step + index % 3, case + 1 + index % 2  # reliable improvement
+    return case + step + 1 + index % 3, case + index % 2  # reliable improvement, still a case
 
 
 def _demo_answers(measure: Measure, total: int, safety_positive: bool) -> list[int]:
