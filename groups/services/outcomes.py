@@ -35,7 +35,7 @@ from peewee import IntegrityError
 from .. import audit, clock
 from ..clock import utcnow
 from ..db import write_transaction
-from ..inputs import day_problem
+from ..inputs import day_problem, parse_id
 from ..measures import (
     CHANGE_LABELS,
     NO_RELIABLE_CHANGE,
@@ -469,8 +469,7 @@ def _check_rows(rows: list[dict], progress) -> tuple[list[tuple], list[tuple[int
     measures = load_measures()
     emails = {(r.get("member_email") or "").strip().lower() for r in rows}
     users = {u.email: u for u in User.select().where(User.email.in_(list(emails)))}
-    group_ids = {int(g) for r in rows if (g := (r.get("group_id") or "").strip()).isdigit()}
-    group_ids = {g for g in group_ids if g < 2**63}
+    group_ids = {_group_id(r.get("group_id")) for r in rows} - {None}
     groups = {g.id: g for g in Group.select().where(Group.id.in_(list(group_ids)))}
     enrolled = set(
         Enrollment.select(Enrollment.group, Enrollment.member)
@@ -500,7 +499,7 @@ def _check_rows(rows: list[dict], progress) -> tuple[list[tuple], list[tuple[int
         if member is None or not member.is_member:
             why.append(f"no member with the email {email!r}" if email else "member_email is empty")
         raw_group = (row.get("group_id") or "").strip()
-        group = groups.get(int(raw_group)) if raw_group.isdigit() and len(raw_group) < 20 else None
+        group = groups.get(_group_id(raw_group))
         if group is None:
             why.append(f"no group with the id {raw_group!r}")
         elif member is not None and (group.id, member.id) not in enrolled:
@@ -532,6 +531,10 @@ def _check_rows(rows: list[dict], progress) -> tuple[list[tuple], list[tuple[int
         if progress is not None:
             progress(number - 1, len(rows))
     return checked, problems
+
+
+def _group_id(raw) -> int | None:
+    return parse_id((raw or "").strip())
 
 
 def _answer_problem(measure: Measure, error: AnswerError) -> str:
