@@ -249,7 +249,7 @@ def import_measures_command(path):
     Columns: member_email,group_id,measure,completed_at,answers (item scores
     separated by spaces; completed_at an ISO date or date-time).
     """
-    from .services import outcomes
+    from .services import outcome_files
 
     with open(path, encoding="utf-8-sig", newline="") as handle:
         try:
@@ -263,8 +263,8 @@ def import_measures_command(path):
 
     with database.connection_context():
         try:
-            count = outcomes.import_csv(text, progress=progress)
-        except outcomes.ImportRefused as refused:
+            count = outcome_files.import_csv(text, progress=progress)
+        except outcome_files.ImportRefused as refused:
             for number, why in refused.problems:
                 click.echo(f"  row {number}: {why}", err=True)
             raise click.ClickException(
@@ -285,7 +285,7 @@ def export_outcomes_command(group_id, start, end, fmt, output):
     from flask import current_app
 
     from .models import Group
-    from .services import outcomes
+    from .services import outcome_files
 
     if start and end and start > end:
         raise click.BadParameter(f"--from {start} is after --to {end}.", param_hint="--from")
@@ -295,14 +295,14 @@ def export_outcomes_command(group_id, start, end, fmt, output):
             group = Group.get_or_none(Group.id == group_id)
             if group is None:
                 raise click.ClickException(f"No group with id {group_id}.")
-        rows = outcomes.export_rows(group, start, end)
+        rows = outcome_files.export_rows(group, start, end)
         if fmt == "csv":
-            body = outcomes.export_csv(rows)
+            body = outcome_files.export_csv(rows)
         else:
-            body = outcomes.export_fhir(rows, current_app.config["BASE_URL"])
+            body = outcome_files.export_fhir(rows, current_app.config["BASE_URL"])
         with click.open_file(output, "w", encoding="utf-8") as handle:
             handle.write(body)
-        outcomes.record_export(rows, by=None, fmt=fmt, group=group, start=start, end=end)
+        outcome_files.record_export(rows, by=None, fmt=fmt, group=group, start=start, end=end)
     if output != "-":
         click.echo(f"Wrote {len(rows)} answer set(s) to {output}.", err=True)
 

@@ -7,7 +7,7 @@ import datetime
 import pytest
 
 from groups.models import AuditLog, Enrollment, MeasurePlan, MeasureResponse, SafetyAlert, Session
-from groups.services import ServiceError, outcomes
+from groups.services import ServiceError, outcome_reports, outcomes
 from groups.services.outcomes import AnswersRefused, requested_sessions
 from tests import world
 from tests.checks import count_queries
@@ -299,7 +299,7 @@ def test_group_outcomes_baseline_latest_change_and_counts(frozen_time):
         Enrollment.member == gone
     ).execute()
 
-    page = outcomes.group_outcomes(group)
+    page = outcome_reports.group_outcomes(group)
     rows = {m.member.id: m for m in page.members}
     chips = {mid: m.tracks[0].change.category for mid, m in rows.items()}
     assert chips == {
@@ -328,7 +328,7 @@ def test_completion_counts_closed_requests_only(frozen_time):
     s = setup.sessions()
     answer(setup.members[0], setup.group, s[0], "gad7", 5)
     frozen_time.set(s[1].ends_at + datetime.timedelta(minutes=1))  # sessions 0 and 1 closed
-    completion = outcomes.group_outcomes(setup.group).completion
+    completion = outcome_reports.group_outcomes(setup.group).completion
     assert (completion.answered, completion.requested, completion.percent) == (1, 4, 25)
 
 
@@ -337,14 +337,14 @@ def test_group_outcomes_runs_a_fixed_number_of_queries(frozen_time):
     for member in small.members:
         answer(member, small.group, small.session(0), "gad7", 9)
     with count_queries() as few:
-        outcomes.group_outcomes(small.group)
+        outcome_reports.group_outcomes(small.group)
 
     large = outcomes_world(frozen_time, members=12, sessions=30)
     for member in large.members:
         for n, session in enumerate(large.sessions()):
             answer(member, large.group, session, "gad7", 15 - n // 3)
     with count_queries() as many:
-        page = outcomes.group_outcomes(large.group)
+        page = outcome_reports.group_outcomes(large.group)
     assert len(page.members) == 12 and len(page.members[0].tracks[0].points) == 30
     assert few.n == many.n <= 4, many.statements
 
@@ -354,10 +354,10 @@ def test_latest_scores_and_member_history(frozen_time):
     member = setup.members[0]
     answer(member, setup.group, setup.session(0), "gad7", 12)
     answer(member, setup.group, setup.session(1), "gad7", 7)
-    assert outcomes.latest_scores(setup.group)[member.id]["gad7"].total == 7
-    assert outcomes.own_history(member, setup.group) is None  # not shown to members
+    assert outcome_reports.latest_scores(setup.group)[member.id]["gad7"].total == 7
+    assert outcome_reports.own_history(member, setup.group) is None  # not shown to members
     outcomes.save_plan(setup.group, ["gad7"], "every_session", True, by=setup.lead)
-    (track,) = outcomes.own_history(member, setup.group)
+    (track,) = outcome_reports.own_history(member, setup.group)
     assert [t for _w, t in track.points] == [12, 7]
 
 
@@ -371,13 +371,13 @@ def test_practice_rates_show_counts_below_five_members(frozen_time, app):
         answer(member, small.group, small.session(0), "gad7", 15)
     answer(small.members[0], small.group, small.session(1), "gad7", 15)
     day = setup.session(1).starts_at.date()
-    view = outcomes.practice_outcomes(day - datetime.timedelta(days=7), day)
+    view = outcome_reports.practice_outcomes(day - datetime.timedelta(days=7), day)
     (anxiety,) = view.by_focus
     assert anxiety.n == 7  # one of the small group has no second answer
     assert anxiety.display("reliable_improvement") == "86% (6 of 7)"
     by_lead = {r.label: r for r in view.by_provider}
     assert by_lead[small.lead.name].display("no_reliable_change") == "1 of 1"
-    empty = outcomes.practice_outcomes(day + datetime.timedelta(days=30), day)
+    empty = outcome_reports.practice_outcomes(day + datetime.timedelta(days=30), day)
     assert empty.by_focus == []
 
 
@@ -390,7 +390,7 @@ def test_demo_hook_adds_plausible_answers_and_one_open_alert(frozen_time):
     world.weekly(group, world.FIRST_DAY, count=8)
     frozen_time.set(world.START + datetime.timedelta(weeks=12))
     assert outcomes.add_demo_measures(group) > 0
-    page = outcomes.group_outcomes(group)
+    page = outcome_reports.group_outcomes(group)
     (counts,) = page.totals
     assert counts.counts["reliable_deterioration"] == 1
     assert counts.counts["recovered"] == 1

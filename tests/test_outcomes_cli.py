@@ -10,7 +10,7 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from groups.models import AuditLog, MeasureResponse, SafetyAlert
-from groups.services import outcomes, safety
+from groups.services import outcome_files, safety
 from tests import world
 from tests.world import make_user
 
@@ -138,7 +138,7 @@ def test_export_csv_has_the_documented_columns(runner, practice, tmp_path):
     result = runner.invoke(args=["export-outcomes", "--format", "csv", "-o", str(out)])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert list(rows[0]) == list(outcomes.EXPORT_COLUMNS)
+    assert list(rows[0]) == list(outcome_files.EXPORT_COLUMNS)
     assert {"member_id", "group_id", "measure", "completed_at", "total", "band"} <= set(rows[0])
     assert [(r["member_id"], r["measure"], r["total"], r["band"]) for r in rows] == [
         (str(practice["ana"]), "phq9", "13", "moderate"),

@@ -16,17 +16,17 @@ The rules (docs/outcomes.md, "Collecting answers"):
   and who is asked for the same measure by both answers it once: the answers
   are filed against each session that asked for them, so each group's page,
   completion rate and safety routing see them.
-- Read functions run a fixed number of queries however many members,
-  sessions or answers there are.
+
+Reading (the Outcomes page, the practice view) is in ``outcome_reports``;
+CSV import and the exports are in ``outcome_files``. Every answer set, from
+whatever source, is saved by ``file_response`` here, which also raises the
+safety alert when one is due.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -35,24 +35,14 @@ from peewee import IntegrityError
 from .. import audit, clock
 from ..clock import utcnow
 from ..db import write_transaction
-from ..inputs import day_problem, parse_id
-from ..measures import (
-    CHANGE_LABELS,
-    NO_RELIABLE_CHANGE,
-    RECOVERED,
-    RELIABLE_DETERIORATION,
-    RELIABLE_IMPROVEMENT,
-    AnswerError,
-    Change,
-    Measure,
-    load_measures,
-)
+from ..measures import AnswerError, Measure, Score, load_measures
 from ..models import (
     MEASURE_CADENCES,
     Enrollment,
     Group,
     MeasurePlan,
     MeasureResponse,
+    SafetyAlert,
     Session,
     User,
 )
@@ -69,21 +59,6 @@ DEFAULT_PLANS = {
     "adhd": (("phq9", "gad7"), "baseline_and_end"),
 }
 FOUR_WEEKS_DAYS = 28
-CATEGORIES = (RELIABLE_IMPROVEMENT, NO_RELIABLE_CHANGE, RELIABLE_DETERIORATION, RECOVERED)
-# A practice-view rate drawn from fewer members than this is shown as a count.
-SMALL_N = 5
-EXPORT_COLUMNS = (
-    "member_id",
-    "group_id",
-    "session_id",
-    "measure",
-    "measure_version",
-    "completed_at",
-    "total",
-    "band",
-    "source",
-)
-IMPORT_COLUMNS = ("member_email", "group_id", "measure", "completed_at", "answers")
 
 
 class AnswersRefused(ServiceError):
@@ -97,14 +72,6 @@ class AnswersRefused(ServiceError):
             for number, why in items.items()
         ]
         super().__init__("Nothing was saved. Please answer every question: " + "; ".join(parts))
-
-
-class ImportRefused(ServiceError):
-    """An import refused as a whole; ``problems`` lists (row number, why), header = row 1."""
-
-    def __init__(self, problems: list[tuple[int, str]]):
-        self.problems = problems
-        super().__init__(f"{len(problems)} problem(s); nothing was imported.")
 
 
 # ---- Plans -----------------------------------------------------------------
@@ -263,7 +230,7 @@ def due_now(member: User, now: datetime.datetime | None = None) -> CheckIn:
 @dataclass
 class Submitted:
     responses: list[MeasureResponse]
-    alerts: list  # SafetyAlert rows raised or added to: the page shows the crisis card
+    alerts: list[SafetyAlert]  # raised or added to: the page shows the crisis card
 
     @property
     def needs_crisis_card(self) -> bool:
@@ -292,25 +259,27 @@ def submit_checkin(
             saved, alerts = [], []
             for measure in checkin.measures:
                 for session in checkin.sessions[measure.code]:
-                    response = _file(
+                    response, alert = file_response(
                         member,
                         session.group_id,
                         session,
                         measure,
                         scores[measure.code],
-                        now,
+                        completed_at=now,
                         source="checkin",
                         by=member,
+                        now=now,
                     )
                     saved.append(response)
-                    alerts += _safety(response, measure, scores[measure.code], now)
+                    if alert is not None and alert not in alerts:
+                        alerts.append(alert)
     except IntegrityError:
         # A second tab submitted first (PostgreSQL; SQLite serialises the two).
         raise ServiceError("These answers were already saved.") from None
-    return Submitted(saved, _unique(alerts))
+    return Submitted(saved, alerts)
 
 
-def _validate(answers: Mapping[str, object]) -> dict[str, object]:
+def _validate(answers: Mapping[str, object]) -> dict[str, Score]:
     """Each measure's Score, or AnswersRefused naming every bad item of every measure."""
     measures = load_measures()
     scores, problems = {}, {}
@@ -325,7 +294,23 @@ def _validate(answers: Mapping[str, object]) -> dict[str, object]:
     return scores
 
 
-def _file(member, group_id, session, measure, score, completed_at, *, source, by):
+def file_response(
+    member: User,
+    group_id: int,
+    session: Session | None,
+    measure: Measure,
+    score: Score,
+    *,
+    completed_at: datetime.datetime,
+    source: str,
+    by: User | None,
+    now: datetime.datetime,
+) -> tuple[MeasureResponse, SafetyAlert | None]:
+    """Save one scored answer set and raise (or extend) its safety alert; the one way in.
+
+    Call inside the caller's write transaction, after validating. Check-ins
+    and paper entries are audited one by one; an import audits itself once.
+    """
     response = MeasureResponse.create(
         member=member,
         group=group_id,
@@ -339,7 +324,7 @@ def _file(member, group_id, session, measure, score, completed_at, *, source, by
         source=source,
         entered_by=by,
     )
-    if source != "import":  # an import is audited once, as a whole
+    if source != "import":
         audit.record(
             "measure_submitted" if source == "checkin" else "measure_entered",
             actor=by,
@@ -350,16 +335,7 @@ def _file(member, group_id, session, measure, score, completed_at, *, source, by
             session_id=response.session_id,
             measure=measure.code,
         )
-    return response
-
-
-def _safety(response, measure, score, now):
-    alert = safety.check(response, measure, score, now=now)
-    return [alert] if alert is not None else []
-
-
-def _unique(alerts):
-    return list({a.id: a for a in alerts}.values())
+    return response, safety.check(response, measure, score, now=now)
 
 
 # ---- Paper entry by staff ---------------------------------------------------
@@ -404,569 +380,20 @@ def enter_paper(
                 .exists()
             ):
                 raise ServiceError(f"{measure.title} is already recorded for this session.")
-            response = _file(
+            response, alert = file_response(
                 member,
                 session.group_id,
                 session,
                 measure,
                 scores[code],
-                completed_at,
+                completed_at=completed_at,
                 source="paper",
                 by=by,
+                now=now,
             )
-            alerts = _safety(response, measure, scores[code], now)
     except IntegrityError:
         raise ServiceError(f"{measure.title} is already recorded for this session.") from None
-    return Submitted([response], alerts)
-
-
-# ---- Import (all or nothing) -----------------------------------------------
-
-
-def import_csv(
-    text: str, *, by: User | None = None, progress: Callable[[int, int], None] | None = None
-) -> int:
-    """Import answers from CSV text; every row is checked first, then all are saved or none.
-
-    Raises ``ImportRefused`` listing every bad row (the header is row 1).
-    Rows are saved with source ``import`` and no session; a positive safety
-    item raises an alert like any other answer. Returns the number saved.
-    """
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in IMPORT_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ImportRefused([(1, f"missing column(s): {', '.join(missing)}")])
-    rows = list(reader)
-    if not rows:
-        raise ImportRefused([(1, "the file has no rows")])
-    checked, problems = _check_rows(rows, progress)
-    if problems:
-        raise ImportRefused(problems)
-    now = utcnow()
-    with write_transaction():
-        measures = load_measures()
-        saved = []
-        for member, group, code, completed_at, score in checked:
-            measure = measures[code]
-            response = _file(
-                member, group.id, None, measure, score, completed_at, source="import", by=by
-            )
-            saved.append(response)
-            _safety(response, measure, score, now)
-        audit.record(
-            "measures_imported",
-            actor=by,
-            target_type="measure_response",
-            rows=len(saved),
-            first_id=saved[0].id,
-            last_id=saved[-1].id,
-        )
-    return len(saved)
-
-
-def _check_rows(rows: list[dict], progress) -> tuple[list[tuple], list[tuple[int, str]]]:
-    """Check every row (5 queries for the whole file); return the parsed rows and problems."""
-    measures = load_measures()
-    emails = {(r.get("member_email") or "").strip().lower() for r in rows}
-    users = {u.email: u for u in User.select().where(User.email.in_(list(emails)))}
-    group_ids = {_group_id(r.get("group_id")) for r in rows} - {None}
-    groups = {g.id: g for g in Group.select().where(Group.id.in_(list(group_ids)))}
-    enrolled = set(
-        Enrollment.select(Enrollment.group, Enrollment.member)
-        .where(
-            Enrollment.group.in_(list(groups)),
-            Enrollment.member.in_([u.id for u in users.values()]),
-            Enrollment.status != "waitlisted",
-        )
-        .tuples()
-    )
-    existing = set(
-        MeasureResponse.select(
-            MeasureResponse.member,
-            MeasureResponse.group,
-            MeasureResponse.measure,
-            MeasureResponse.completed_at,
-        )
-        .where(MeasureResponse.member.in_([u.id for u in users.values()]))
-        .tuples()
-    )
-    now = utcnow()
-    checked, problems, seen = [], [], {}
-    for number, row in enumerate(rows, start=2):
-        why = []
-        email = (row.get("member_email") or "").strip().lower()
-        member = users.get(email)
-        if member is None or not member.is_member:
-            why.append(f"no member with the email {email!r}" if email else "member_email is empty")
-        raw_group = (row.get("group_id") or "").strip()
-        group = groups.get(_group_id(raw_group))
-        if group is None:
-            why.append(f"no group with the id {raw_group!r}")
-        elif member is not None and (group.id, member.id) not in enrolled:
-            why.append(f"{email} is not in group {group.id}")
-        code = (row.get("measure") or "").strip().lower()
-        measure = measures.get(code)
-        if measure is None:
-            why.append(f"unknown measure {code!r} (known: {', '.join(measures.codes())})")
-        completed_at, problem = _completed_at(row.get("completed_at"), group, now)
-        if problem:
-            why.append(problem)
-        score = None
-        if measure is not None:
-            try:
-                score = measure.score((row.get("answers") or "").split())
-            except AnswerError as error:
-                why.append(_answer_problem(measure, error))
-        if not why and member is not None and group is not None:
-            key = (member.id, group.id, code, completed_at)
-            if key in existing:
-                why.append("already imported (same member, group, measure and time)")
-            elif key in seen:
-                why.append(f"repeats row {seen[key]}")
-            seen.setdefault(key, number)
-        if why:
-            problems.append((number, "; ".join(why)))
-        else:
-            checked.append((member, group, code, completed_at, score))
-        if progress is not None:
-            progress(number - 1, len(rows))
-    return checked, problems
-
-
-def _group_id(raw) -> int | None:
-    return parse_id((raw or "").strip())
-
-
-def _answer_problem(measure: Measure, error: AnswerError) -> str:
-    items = ", ".join(f"item {n}: {why}" for n, why in error.problems.items())
-    return (
-        f"answers: {measure.code} takes {len(measure.items)} scores separated by spaces ({items})"
-    )
-
-
-def _completed_at(raw, group: Group | None, now) -> tuple[datetime.datetime | None, str | None]:
-    """An ISO date (noon in the group's zone) or date-time (in the group's zone unless
-    it names an offset), as UTC; or why it is refused."""
-    text = (raw or "").strip()
-    tz = group.timezone if group is not None else "UTC"
-    try:
-        if len(text) == 10:
-            day = datetime.date.fromisoformat(text)
-            value = clock.local_to_utc(day, datetime.time(12, 0), tz)
-        else:
-            value = datetime.datetime.fromisoformat(text)
-            if value.tzinfo is None:
-                value = value.replace(tzinfo=clock.zone(tz))
-            value = value.astimezone(datetime.UTC)
-    except ValueError:
-        return None, f"completed_at {text!r} is not an ISO date or date-time"
-    if problem := day_problem(value.date()):
-        return None, f"completed_at: {problem}"
-    if value > now:
-        return None, "completed_at is in the future"
-    return value, None
-
-
-# ---- Export -------------------------------------------------------------------
-
-
-def export_rows(
-    group: Group | None = None,
-    start: datetime.date | None = None,
-    end: datetime.date | None = None,
-) -> list[MeasureResponse]:
-    """Answers in order of completion, optionally one group and a range of its local dates."""
-    query = (
-        MeasureResponse.select(MeasureResponse, Group)
-        .join(Group)
-        .order_by(MeasureResponse.completed_at, MeasureResponse.id)
-    )
-    if group is not None:
-        query = query.where(MeasureResponse.group == group)
-    # A day's margin in UTC narrows the scan; each row is then checked in its group's zone.
-    if start is not None:
-        first = datetime.datetime.combine(start, datetime.time(), datetime.UTC)
-        query = query.where(MeasureResponse.completed_at >= first - datetime.timedelta(days=1))
-    if end is not None:
-        last = datetime.datetime.combine(end, datetime.time(), datetime.UTC)
-        query = query.where(MeasureResponse.completed_at < last + datetime.timedelta(days=2))
-    return [
-        r
-        for r in query
-        if (start is None or r.group.local(r.completed_at).date() >= start)
-        and (end is None or r.group.local(r.completed_at).date() <= end)
-    ]
-
-
-def export_csv(rows: list[MeasureResponse]) -> str:
-    """Totals and bands, one row per answer set (no item answers, no names)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for r in rows:
-        writer.writerow(
-            [
-                r.member_id,
-                r.group_id,
-                r.session_id or "",
-                r.measure,
-                r.measure_version,
-                r.completed_at.isoformat().replace("+00:00", "Z"),
-                r.total,
-                r.band,
-                r.source,
-            ]
-        )
-    return out.getvalue()
-
-
-def export_fhir(rows: list[MeasureResponse], base_url: str) -> str:
-    """An R4 ``collection`` Bundle of Observations, built and validated by fhir.resources.
-
-    Each Observation carries the LOINC code of the measure's total, the
-    total as ``valueInteger``, the band as ``interpretation`` (a code system
-    of this app's own, under ``base_url``), and a pseudonymous subject
-    ``Patient/<member id>``: no name, email or item answers.
-    """
-    from fhir.resources.R4B.bundle import Bundle
-
-    measures = load_measures()
-    entries = []
-    for r in rows:
-        measure = measures.get(r.measure)
-        if measure is None:
-            continue  # a measure file removed since: nothing to code it with
-        band = next((b for b in measure.bands if b.key == r.band), None)
-        observation = {
-            "resourceType": "Observation",
-            "id": f"measure-response-{r.id}",
-            "identifier": [{"system": f"{base_url}/fhir/measure-response", "value": str(r.id)}],
-            "status": "final",
-            "category": [
-                {
-                    "coding": [
-                        {
-                            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                            "code": "survey",
-                            "display": "Survey",
-                        }
-                    ]
-                }
-            ],
-            "code": {
-                "coding": [
-                    {"system": "http://loinc.org", "code": measure.loinc, "display": measure.title}
-                ],
-                "text": measure.title,
-            },
-            "subject": {"reference": f"Patient/{r.member_id}"},
-            "effectiveDateTime": r.completed_at.isoformat(),
-            "valueInteger": r.total,
-            "interpretation": [
-                {
-                    "coding": [
-                        {
-                            "system": f"{base_url}/fhir/CodeSystem/{measure.code}-band",
-                            "code": r.band,
-                            "display": band.label if band else r.band,
-                        }
-                    ],
-                    "text": band.label if band else r.band,
-                }
-            ],
-        }
-        entries.append(
-            {"fullUrl": f"{base_url}/fhir/Observation/{observation['id']}", "resource": observation}
-        )
-    bundle = Bundle.model_validate(
-        {
-            "resourceType": "Bundle",
-            "type": "collection",
-            "timestamp": utcnow().isoformat(),
-            "entry": entries,
-        }
-    )
-    return bundle.model_dump_json(indent=2, exclude_none=True)
-
-
-def record_export(rows, *, by: User | None, fmt: str, group=None, start=None, end=None) -> None:
-    with write_transaction():
-        audit.record(
-            "outcomes_exported",
-            actor=by,
-            target=group,
-            target_type="group" if group else "practice",
-            format=fmt,
-            rows=len(rows),
-            start=start,
-            end=end,
-        )
-
-
-# ---- The group's Outcomes page -------------------------------------------------
-
-
-@dataclass
-class Track:
-    """One member's totals on one measure in one group, oldest first."""
-
-    measure: Measure
-    responses: list[MeasureResponse]
-
-    @property
-    def baseline(self) -> MeasureResponse | None:
-        return self.responses[0] if self.responses else None
-
-    @property
-    def latest(self) -> MeasureResponse | None:
-        return self.responses[-1] if self.responses else None
-
-    @property
-    def change(self) -> Change | None:
-        """The change from baseline to latest; None until there are two answers."""
-        if len(self.responses) < 2:
-            return None
-        return self.measure.change(self.baseline.total, self.latest.total)
-
-    @property
-    def points(self) -> list[tuple[datetime.datetime, int]]:
-        """(completed_at, total) for a trend line."""
-        return [(r.completed_at, r.total) for r in self.responses]
-
-
-@dataclass
-class MemberOutcome:
-    member: User
-    current: bool  # active enrollment and account; False keeps history out of the totals
-    tracks: list[Track]
-
-
-@dataclass
-class MeasureCounts:
-    measure: Measure
-    counts: dict[str, int]  # category -> current members
-    without_change: int  # current members with fewer than two answers
-
-    @property
-    def labelled(self) -> list[tuple[str, int]]:
-        return [(CHANGE_LABELS[c], self.counts[c]) for c in CATEGORIES]
-
-
-@dataclass
-class Completion:
-    answered: int = 0
-    requested: int = 0  # requests whose check-in has closed, or already answered
-
-    @property
-    def percent(self) -> int | None:
-        return round(100 * self.answered / self.requested) if self.requested else None
-
-
-@dataclass
-class GroupOutcomes:
-    group: Group
-    plan: MeasurePlan
-    measures: list[Measure]
-    members: list[MemberOutcome]
-    totals: list[MeasureCounts]
-    completion: Completion
-
-
-def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupOutcomes:
-    """Everything the group's Outcomes page shows (4 queries, whatever the data).
-
-    Members who withdrew (or whose account is inactive) keep their rows,
-    marked not current, and are left out of the counts and the completion rate.
-    """
-    now = now or utcnow()
-    library = load_measures()
-    plan = plan_for(group)
-    enrollments = list(
-        Enrollment.select(Enrollment, User)
-        .join(User, on=(Enrollment.member == User.id))
-        .where(Enrollment.group == group, Enrollment.status != "waitlisted")
-    )
-    sessions = list(group.sessions_in_order())
-    responses = list(
-        MeasureResponse.select()
-        .where(MeasureResponse.group == group)
-        .order_by(MeasureResponse.completed_at, MeasureResponse.id)
-    )
-    codes = [c for c in plan.codes if c in library]
-    codes += sorted({r.measure for r in responses if r.measure in library} - set(codes))
-    measures = [library[c] for c in codes]
-
-    by_member: dict[int, list[Enrollment]] = defaultdict(list)
-    for e in enrollments:
-        by_member[e.member_id].append(e)
-    by_track: dict[tuple[int, str], list[MeasureResponse]] = defaultdict(list)
-    for r in responses:
-        by_track[(r.member_id, r.measure)].append(r)
-    answered = {(r.member_id, r.session_id, r.measure) for r in responses if r.session_id}
-
-    members, completion = [], Completion()
-    totals = {m.code: MeasureCounts(m, dict.fromkeys(CATEGORIES, 0), 0) for m in measures}
-    for member_id, rows in by_member.items():
-        member = rows[0].member
-        current = member.active and any(e.status == "active" for e in rows)
-        tracks = [Track(m, by_track.get((member_id, m.code), [])) for m in measures]
-        members.append(MemberOutcome(member, current, tracks))
-        if not current:
-            continue
-        for track in tracks:
-            change = track.change
-            if change is None:
-                totals[track.measure.code].without_change += 1
-            else:
-                totals[track.measure.code].counts[change.category] += 1
-        for session in requested_sessions(plan.cadence, sessions, rows, group.timezone):
-            for code in plan.codes:
-                done = (member_id, session.id, code) in answered
-                if done or session.ends_at <= now:
-                    completion.requested += 1
-                    completion.answered += done
-    members.sort(key=lambda m: (not m.current, m.member.name.casefold(), m.member.id))
-    return GroupOutcomes(group, plan, measures, members, list(totals.values()), completion)
-
-
-def record_view(group: Group, *, by: User, member: User | None = None) -> None:
-    """Audit a view of a group's outcomes (or one member's within it)."""
-    with write_transaction():
-        audit.record(
-            "outcomes_viewed",
-            actor=by,
-            target=group,
-            member_id=member.id if member is not None else None,
-        )
-
-
-def member_tracks(member: User, group: Group) -> list[Track]:
-    """One member's tracks in one group, for their record and their own page (2 queries)."""
-    library = load_measures()
-    plan = plan_for(group)
-    responses = list(
-        MeasureResponse.select()
-        .where(MeasureResponse.group == group, MeasureResponse.member == member)
-        .order_by(MeasureResponse.completed_at, MeasureResponse.id)
-    )
-    codes = [c for c in plan.codes if c in library]
-    codes += sorted({r.measure for r in responses if r.measure in library} - set(codes))
-    return [Track(library[c], [r for r in responses if r.measure == c]) for c in codes]
-
-
-def own_history(member: User, group: Group) -> list[Track] | None:
-    """The member's own trend, or None when the group's plan does not show it to members."""
-    if not plan_for(group).member_sees_history:
-        return None
-    return member_tracks(member, group)
-
-
-def latest_scores(group: Group) -> dict[int, dict[str, MeasureResponse]]:
-    """Member id -> measure code -> latest answer in the group, for the roster (1 query)."""
-    latest: dict[int, dict[str, MeasureResponse]] = defaultdict(dict)
-    query = (
-        MeasureResponse.select()
-        .where(MeasureResponse.group == group)
-        .order_by(MeasureResponse.completed_at, MeasureResponse.id)
-    )
-    for r in query:
-        latest[r.member_id][r.measure] = r
-    return dict(latest)
-
-
-# ---- The practice view (admins) -------------------------------------------------
-
-
-@dataclass
-class Rates:
-    """Change categories among ``n`` members; below SMALL_N members, counts only."""
-
-    label: str
-    measure: Measure
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0))
-
-    @property
-    def n(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def shows_percent(self) -> bool:
-        return self.n >= SMALL_N
-
-    def display(self, category: str) -> str:
-        count = self.counts[category]
-        if not self.shows_percent:
-            return f"{count} of {self.n}"
-        return f"{round(100 * count / self.n)}% ({count} of {self.n})"
-
-
-@dataclass
-class PracticeOutcomes:
-    start: datetime.date
-    end: datetime.date
-    by_focus: list[Rates]
-    by_provider: list[Rates]
-
-
-def practice_outcomes(start: datetime.date, end: datetime.date) -> PracticeOutcomes:
-    """Change rates per focus and per lead provider over a period (2 queries).
-
-    A member counts once per group and measure when their latest answer up
-    to ``end`` falls in the period (practice-zone dates) and they have a
-    baseline before it; members who left the group count too, since leaving
-    early is part of a group's outcome.
-    """
-    tz = current_app.config["PRACTICE_TIMEZONE"]
-    library = load_measures()
-    first = clock.local_to_utc(start, datetime.time(), tz)
-    after = clock.local_to_utc(end + datetime.timedelta(days=1), datetime.time(), tz)
-    rows = (
-        MeasureResponse.select(
-            MeasureResponse.member,
-            MeasureResponse.group,
-            MeasureResponse.measure,
-            MeasureResponse.total,
-            MeasureResponse.completed_at,
-            Group.focus,
-            Group.lead,
-        )
-        .join(Group)
-        .where(MeasureResponse.completed_at < after)
-        .order_by(MeasureResponse.completed_at, MeasureResponse.id)
-        .tuples()
-    )
-    episodes: dict[tuple, list] = {}
-    for member_id, group_id, code, total, completed_at, focus, lead_id in rows:
-        if code not in library:
-            continue
-        # [baseline, latest, latest's time, answers so far, focus, lead]
-        episode = episodes.setdefault(
-            (member_id, group_id, code), [total, total, completed_at, 0, focus, lead_id]
-        )
-        episode[1], episode[2], episode[3] = total, completed_at, episode[3] + 1
-    focus_rates: dict[tuple, Rates] = {}
-    provider_rates: dict[tuple, Rates] = {}
-    for (_member, _group, code), episode in episodes.items():
-        baseline, latest, when, answers, focus, lead_id = episode
-        if when < first or answers < 2:
-            continue
-        measure = library[code]
-        focus_rates.setdefault((focus, code), Rates(focus, measure))
-        provider_rates.setdefault((lead_id, code), Rates(str(lead_id), measure))
-        category = measure.change(baseline, latest).category
-        focus_rates[(focus, code)].counts[category] += 1
-        provider_rates[(lead_id, code)].counts[category] += 1
-    names = dict(
-        User.select(User.id, User.name).where(User.id.in_([k[0] for k in provider_rates])).tuples()
-    )
-    for (lead_id, _code), rates in provider_rates.items():
-        rates.label = names.get(lead_id, f"Provider {lead_id}")
-    return PracticeOutcomes(
-        start,
-        end,
-        sorted(focus_rates.values(), key=lambda r: (r.label, r.measure.code)),
-        sorted(provider_rates.values(), key=lambda r: (r.label, r.measure.code)),
-    )
+    return Submitted([response], [alert] if alert is not None else [])
 
 
 # ---- Demo data ------------------------------------------------------------------
@@ -1006,18 +433,17 @@ def add_demo_measures(group: Group, now: datetime.datetime | None = None) -> int
                     total = round(start + (finish - start) * fraction)
                     flag = index == 2 and step == len(asked) - 1
                     answers = _demo_answers(measure, total, flag)
-                    score = measure.score(answers)
-                    response = _file(
+                    file_response(
                         member,
                         group.id,
                         session,
                         measure,
-                        score,
-                        session.starts_at,
+                        measure.score(answers),
+                        completed_at=session.starts_at,
                         source="checkin",
                         by=member,
+                        now=now,
                     )
-                    safety.check(response, measure, score, now=now)
                     added += 1
     return added
 
@@ -1047,29 +473,3 @@ def _demo_answers(measure: Measure, total: int, safety_positive: bool) -> list[i
                 answers[item.number - 1] += 1
                 remaining -= 1
     return answers
-
-
-__all__ = [
-    "AnswersRefused",
-    "CheckIn",
-    "GroupOutcomes",
-    "ImportRefused",
-    "PracticeOutcomes",
-    "Submitted",
-    "add_demo_measures",
-    "checkin_window",
-    "due_now",
-    "enter_paper",
-    "export_csv",
-    "export_fhir",
-    "export_rows",
-    "group_outcomes",
-    "import_csv",
-    "latest_scores",
-    "member_tracks",
-    "own_history",
-    "plan_for",
-    "practice_outcomes",
-    "save_plan",
-    "submit_checkin",
-]
