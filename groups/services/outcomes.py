@@ -1,4 +1,4 @@
-"""Outcomes: measure plans, who is asked what and when, answers in, and what pages read.
+"""Outcomes: measure plans, who is asked what and when, and answers in (check-in, paper).
 
 The rules (docs/outcomes.md, "Collecting answers"):
 
