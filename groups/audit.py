@@ -59,6 +59,17 @@ ACTIONS = (
     "mail_retried",
     "mail_viewed",
     "audit_exported",
+    # Outcomes and safety (docs/outcomes.md).
+    "measure_plan_changed",
+    "measure_submitted",
+    "measure_entered",
+    "measures_imported",
+    "outcomes_viewed",
+    "outcomes_exported",
+    "safety_alert_raised",
+    "safety_alert_attached",
+    "safety_alert_acknowledged",
+    "safety_alert_resolved",
 )
 
 

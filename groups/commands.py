@@ -269,6 +269,88 @@ def _measure_problems(problems: list[str]):
     )
 
 
+@click.command("import-measures")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_measures_command(path):
+    """Import measure answers from a CSV file: every row is checked, then all or none saved.
+
+    Columns: member_email,group_id,measure,completed_at,answers (item scores
+    separated by spaces; completed_at an ISO date or date-time).
+    """
+    from .services import outcome_files
+
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        try:
+            text = handle.read()
+        except UnicodeDecodeError:
+            raise click.ClickException(f"{path} is not UTF-8 text.") from None
+
+    def progress(done, total):
+        if done == total or done % 500 == 0:
+            click.echo(f"\rChecked {done} of {total} rows", err=True, nl=done == total)
+
+    with database.connection_context():
+        try:
+            count = outcome_files.import_csv(text, progress=progress)
+        except outcome_files.ImportRefused as refused:
+            for number, why in refused.problems:
+                click.echo(f"  row {number}: {why}", err=True)
+            raise click.ClickException(
+                f"{len(refused.problems)} bad row(s) in {path}; nothing was imported."
+            ) from None
+    click.echo(f"Imported {count} answer set(s) from {path}.")
+
+
+@click.command("export-outcomes")
+@click.option("--group", "group_id", type=ID, help="Only this group (its id).")
+@click.option("--from", "start", type=Day(), help="First day (group-local dates).")
+@click.option("--to", "end", type=Day(), help="Last day, inclusive.")
+@click.option("--format", "fmt", required=True, type=click.Choice(["csv", "fhir"]))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@with_appcontext
+def export_outcomes_command(group_id, start, end, fmt, output):
+    """Write measure totals as CSV or as a FHIR R4 Bundle of Observations (- for stdout)."""
+    from flask import current_app
+
+    from .models import Group
+    from .services import outcome_files
+
+    if start and end and start > end:
+        raise click.BadParameter(f"--from {start} is after --to {end}.", param_hint="--from")
+    with database.connection_context():
+        group = None
+        if group_id is not None:
+            group = Group.get_or_none(Group.id == group_id)
+            if group is None:
+                raise click.ClickException(f"No group with id {group_id}.")
+        rows = outcome_files.export_rows(group, start, end)
+        if fmt == "csv":
+            body = outcome_files.export_csv(rows)
+        else:
+            body = outcome_files.export_fhir(rows, current_app.config["BASE_URL"])
+        with click.open_file(output, "w", encoding="utf-8") as handle:
+            handle.write(body)
+        outcome_files.record_export(rows, by=None, fmt=fmt, group=group, start=start, end=end)
+    if output != "-":
+        click.echo(f"Wrote {len(rows)} answer set(s) to {output}.", err=True)
+
+
+@click.command("list-alerts")
+@click.option(
+    "--status", type=click.Choice(["open", "acknowledged", "resolved"]), help="Only this status."
+)
+@with_appcontext
+def list_alerts_command(status):
+    """Print safety alerts, newest first: id, group id, member id, raised at (UTC), status."""
+    from .services import safety
+
+    with database.connection_context():
+        for alert in safety.alerts(status):
+            raised = alert.raised_at.isoformat(timespec="minutes").replace("+00:00", "Z")
+            click.echo(f"{alert.id}\t{alert.group_id}\t{alert.member_id}\t{raised}\t{alert.status}")
+
+
 def init_app(app: Flask) -> None:
     for command in (
         init_db_command,
@@ -282,5 +364,8 @@ def init_app(app: Flask) -> None:
         list_measures_command,
         check_measures_command,
         send_mail_command,
+        import_measures_command,
+        export_outcomes_command,
+        list_alerts_command,
     ):
         app.cli.add_command(command)

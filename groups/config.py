@@ -46,6 +46,16 @@ def flag(name: str, value: str | None, *, default: bool) -> bool:
     raise ConfigError(f"{name} must be 1 or 0 (true/false), not {value!r}")
 
 
+def hours(name: str, value: str | None, *, default: int) -> int:
+    """A whole number of hours, at least 1; anything else is refused at start-up."""
+    value = (value or "").strip()
+    if not value:
+        return default
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 24 * 365:
+        raise ConfigError(f"{name} must be a whole number of hours from 1 to 8760, not {value!r}")
+    return int(value)
+
+
 def from_environment(instance_path: str) -> dict:
     env = os.environ.get("APP_ENV", "development")
     if env not in ("development", "production"):
@@ -102,6 +112,16 @@ def from_environment(instance_path: str) -> dict:
         # Printed on handouts: the phone only when set, the crisis line always.
         "PRACTICE_PHONE": os.environ.get("PRACTICE_PHONE", "").strip() or None,
         "CRISIS_TEXT": os.environ.get("CRISIS_TEXT", "").strip() or DEFAULT_CRISIS_TEXT,
+        # Outcomes (docs/outcomes.md): a member's check-in opens this many hours
+        # before a session (and closes at its end); an unacknowledged safety
+        # alert notifies the group's staff again after this many hours. The
+        # member's crisis card reuses PRACTICE_PHONE and CRISIS_TEXT.
+        "CHECKIN_OPENS_HOURS": hours(
+            "CHECKIN_OPENS_HOURS", os.environ.get("CHECKIN_OPENS_HOURS"), default=48
+        ),
+        "SAFETY_REMIND_HOURS": hours(
+            "SAFETY_REMIND_HOURS", os.environ.get("SAFETY_REMIND_HOURS"), default=4
+        ),
         # Number of proxies in front of the app whose X-Forwarded-For is trusted.
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
         # Rendered handout PDFs, keyed by content: per host, safe to delete.

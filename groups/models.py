@@ -552,6 +552,107 @@ class OutboxMessage(BaseModel):
         self.next_attempt_at = utcnow()
 
 
+# ---- Outcomes: measure plans, answers and safety alerts (docs/outcomes.md) ----
+
+# When a group asks its members for measures, besides the baseline (the
+# member's first session) and the group's final session.
+MEASURE_CADENCES = ("every_session", "every_other_session", "every_four_weeks", "baseline_and_end")
+CADENCE_LABELS = {
+    "every_session": "Every session",
+    "every_other_session": "Every other session",
+    "every_four_weeks": "Every four weeks",
+    "baseline_and_end": "First and final session only",
+}
+RESPONSE_SOURCES = ("checkin", "paper", "import")
+SOURCE_LABELS = {
+    "checkin": "Member check-in",
+    "paper": "Paper, entered by staff",
+    "import": "Import",
+}
+ALERT_STATUSES = ("open", "acknowledged", "resolved")
+ALERT_NOTE_MAX = 2000
+
+
+class MeasurePlan(BaseModel):
+    """Which measures a group asks for, and when; a group without a row uses its focus's default."""
+
+    group = ForeignKeyField(Group, backref="+", unique=True, on_delete="CASCADE")
+    measure_codes = CharField()  # space separated measure codes, in the order asked
+    cadence = CharField(choices=[(c, c) for c in MEASURE_CADENCES])
+    member_sees_history = BooleanField(default=False)
+    updated_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(self.measure_codes.split())
+
+
+class MeasureResponse(BaseModel):
+    """One completed measure: the item scores as given, their total and band.
+
+    ``session`` is the session whose request it answers (null for an import
+    or a paper form not tied to a session). A member answers a measure once
+    per session: the unique ``(member, session, measure)`` index backs it.
+    Rows without a session are unique per ``(member, group, measure,
+    completed_at)``, so importing the same file twice is refused.
+    """
+
+    member = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    group = ForeignKeyField(Group, backref="+", on_delete="CASCADE")
+    session = ForeignKeyField(Session, null=True, backref="+", on_delete="SET NULL")
+    measure = CharField()  # the measure's code
+    measure_version = CharField(default="")
+    answers = CharField()  # the item scores in item order, space separated
+    total = IntegerField()
+    band = CharField()  # the band's key
+    completed_at = UTCDateTimeField()
+    source = CharField(choices=[(s, s) for s in RESPONSE_SOURCES])
+    entered_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("member", "session", "measure"), True),
+            (("member", "group", "measure", "completed_at"), True),
+            (("group", "completed_at"), False),
+        )
+
+    @property
+    def scores(self) -> tuple[int, ...]:
+        return tuple(int(n) for n in self.answers.split())
+
+
+class SafetyAlert(BaseModel):
+    """A positive safety item: open until acknowledged, then resolved with a note."""
+
+    member = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    group = ForeignKeyField(Group, backref="+", on_delete="CASCADE")
+    raised_at = UTCDateTimeField()
+    status = CharField(default="open", choices=[(s, s) for s in ALERT_STATUSES])
+    acknowledged_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    acknowledged_at = UTCDateTimeField(null=True)
+    resolved_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    resolved_at = UTCDateTimeField(null=True)
+    resolution_note = TextField(default="")
+    last_notified_at = UTCDateTimeField(null=True)
+    notice_rounds = IntegerField(default=0)  # how many times staff were notified
+
+    class Meta:
+        indexes = ((("status", "raised_at"), False), (("member", "group", "status"), False))
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+class SafetyAlertResponse(BaseModel):
+    """The positive answers behind an alert: the first one and any repeat attached to it."""
+
+    alert = ForeignKeyField(SafetyAlert, backref="responses", on_delete="CASCADE")
+    response = ForeignKeyField(MeasureResponse, backref="+", unique=True, on_delete="CASCADE")
+
+
 ALL_MODELS = [
     User,
     LoginAttempt,
@@ -570,4 +671,8 @@ ALL_MODELS = [
     CalendarEvent,
     ChangeCounter,
     OutboxMessage,
+    MeasurePlan,
+    MeasureResponse,
+    SafetyAlert,
+    SafetyAlertResponse,
 ]

@@ -1,0 +1,301 @@
+"""What the outcome pages read: a group's Outcomes page, one member's trend, the roster's
+latest scores, and the practice view for admins.
+
+Each function runs a fixed number of queries, however many members,
+sessions or answers there are; none of them writes (a page records its view
+with ``record_view``).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from flask import current_app
+
+from .. import audit, clock
+from ..clock import utcnow
+from ..db import write_transaction
+from ..measures import (
+    CHANGE_LABELS,
+    NO_RELIABLE_CHANGE,
+    RECOVERED,
+    RELIABLE_DETERIORATION,
+    RELIABLE_IMPROVEMENT,
+    Change,
+    Measure,
+    load_measures,
+)
+from ..models import Enrollment, Group, MeasurePlan, MeasureResponse, User
+from .outcomes import plan_for, requested_sessions
+
+CATEGORIES = (RELIABLE_IMPROVEMENT, NO_RELIABLE_CHANGE, RELIABLE_DETERIORATION, RECOVERED)
+# A practice-view rate drawn from fewer members than this is shown as a count.
+SMALL_N = 5
+
+
+# ---- The group's Outcomes page -------------------------------------------------
+
+
+@dataclass
+class Track:
+    """One member's totals on one measure in one group, oldest first."""
+
+    measure: Measure
+    responses: list[MeasureResponse]
+
+    @property
+    def baseline(self) -> MeasureResponse | None:
+        return self.responses[0] if self.responses else None
+
+    @property
+    def latest(self) -> MeasureResponse | None:
+        return self.responses[-1] if self.responses else None
+
+    @property
+    def change(self) -> Change | None:
+        """The change from baseline to latest; None until there are two answers."""
+        if len(self.responses) < 2:
+            return None
+        return self.measure.change(self.baseline.total, self.latest.total)
+
+    @property
+    def points(self) -> list[tuple[datetime.datetime, int]]:
+        """(completed_at, total) for a trend line."""
+        return [(r.completed_at, r.total) for r in self.responses]
+
+
+@dataclass
+class MemberOutcome:
+    member: User
+    current: bool  # active enrollment and account; False keeps history out of the totals
+    tracks: list[Track]
+
+
+@dataclass
+class MeasureCounts:
+    measure: Measure
+    counts: dict[str, int]  # category -> current members
+    without_change: int  # current members with fewer than two answers
+
+    @property
+    def labelled(self) -> list[tuple[str, int]]:
+        return [(CHANGE_LABELS[c], self.counts[c]) for c in CATEGORIES]
+
+
+@dataclass
+class Completion:
+    answered: int = 0
+    requested: int = 0  # requests whose check-in has closed, or already answered
+
+    @property
+    def percent(self) -> int | None:
+        return round(100 * self.answered / self.requested) if self.requested else None
+
+
+@dataclass
+class GroupOutcomes:
+    group: Group
+    plan: MeasurePlan
+    measures: list[Measure]
+    members: list[MemberOutcome]
+    totals: list[MeasureCounts]
+    completion: Completion
+
+
+def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupOutcomes:
+    """Everything the group's Outcomes page shows (4 queries, whatever the data).
+
+    Members who withdrew (or whose account is inactive) keep their rows,
+    marked not current, and are left out of the counts and the completion rate.
+    """
+    now = now or utcnow()
+    library = load_measures()
+    plan = plan_for(group)
+    enrollments = list(
+        Enrollment.select(Enrollment, User)
+        .join(User, on=(Enrollment.member == User.id))
+        .where(Enrollment.group == group, Enrollment.status != "waitlisted")
+    )
+    sessions = list(group.sessions_in_order())
+    responses = list(
+        MeasureResponse.select()
+        .where(MeasureResponse.group == group)
+        .order_by(MeasureResponse.completed_at, MeasureResponse.id)
+    )
+    codes = [c for c in plan.codes if c in library]
+    codes += sorted({r.measure for r in responses if r.measure in library} - set(codes))
+    measures = [library[c] for c in codes]
+
+    by_member: dict[int, list[Enrollment]] = defaultdict(list)
+    for e in enrollments:
+        by_member[e.member_id].append(e)
+    by_track: dict[tuple[int, str], list[MeasureResponse]] = defaultdict(list)
+    for r in responses:
+        by_track[(r.member_id, r.measure)].append(r)
+    answered = {(r.member_id, r.session_id, r.measure) for r in responses if r.session_id}
+
+    members, completion = [], Completion()
+    totals = {m.code: MeasureCounts(m, dict.fromkeys(CATEGORIES, 0), 0) for m in measures}
+    for member_id, rows in by_member.items():
+        member = rows[0].member
+        current = member.active and any(e.status == "active" for e in rows)
+        tracks = [Track(m, by_track.get((member_id, m.code), [])) for m in measures]
+        members.append(MemberOutcome(member, current, tracks))
+        if not current:
+            continue
+        for track in tracks:
+            change = track.change
+            if change is None:
+                totals[track.measure.code].without_change += 1
+            else:
+                totals[track.measure.code].counts[change.category] += 1
+        for session in requested_sessions(plan.cadence, sessions, rows, group.timezone):
+            for code in plan.codes:
+                done = (member_id, session.id, code) in answered
+                if done or session.ends_at <= now:
+                    completion.requested += 1
+                    completion.answered += done
+    members.sort(key=lambda m: (not m.current, m.member.name.casefold(), m.member.id))
+    return GroupOutcomes(group, plan, measures, members, list(totals.values()), completion)
+
+
+def record_view(group: Group, *, by: User, member: User | None = None) -> None:
+    """Audit a view of a group's outcomes (or one member's within it)."""
+    with write_transaction():
+        audit.record(
+            "outcomes_viewed",
+            actor=by,
+            target=group,
+            member_id=member.id if member is not None else None,
+        )
+
+
+def member_tracks(member: User, group: Group) -> list[Track]:
+    """One member's tracks in one group, for their record and their own page (2 queries)."""
+    library = load_measures()
+    plan = plan_for(group)
+    responses = list(
+        MeasureResponse.select()
+        .where(MeasureResponse.group == group, MeasureResponse.member == member)
+        .order_by(MeasureResponse.completed_at, MeasureResponse.id)
+    )
+    codes = [c for c in plan.codes if c in library]
+    codes += sorted({r.measure for r in responses if r.measure in library} - set(codes))
+    return [Track(library[c], [r for r in responses if r.measure == c]) for c in codes]
+
+
+def own_history(member: User, group: Group) -> list[Track] | None:
+    """The member's own trend, or None when the group's plan does not show it to members."""
+    if not plan_for(group).member_sees_history:
+        return None
+    return member_tracks(member, group)
+
+
+def latest_scores(group: Group) -> dict[int, dict[str, MeasureResponse]]:
+    """Member id -> measure code -> latest answer in the group, for the roster (1 query)."""
+    latest: dict[int, dict[str, MeasureResponse]] = defaultdict(dict)
+    query = (
+        MeasureResponse.select()
+        .where(MeasureResponse.group == group)
+        .order_by(MeasureResponse.completed_at, MeasureResponse.id)
+    )
+    for r in query:
+        latest[r.member_id][r.measure] = r
+    return dict(latest)
+
+
+# ---- The practice view (admins) -------------------------------------------------
+
+
+@dataclass
+class Rates:
+    """Change categories among ``n`` members; below SMALL_N members, counts only."""
+
+    label: str
+    measure: Measure
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0))
+
+    @property
+    def n(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def shows_percent(self) -> bool:
+        return self.n >= SMALL_N
+
+    def display(self, category: str) -> str:
+        count = self.counts[category]
+        if not self.shows_percent:
+            return f"{count} of {self.n}"
+        return f"{round(100 * count / self.n)}% ({count} of {self.n})"
+
+
+@dataclass
+class PracticeOutcomes:
+    start: datetime.date
+    end: datetime.date
+    by_focus: list[Rates]
+    by_provider: list[Rates]
+
+
+def practice_outcomes(start: datetime.date, end: datetime.date) -> PracticeOutcomes:
+    """Change rates per focus and per lead provider over a period (2 queries).
+
+    A member counts once per group and measure when their latest answer up
+    to ``end`` falls in the period (practice-zone dates) and they have a
+    baseline before it; members who left the group count too, since leaving
+    early is part of a group's outcome.
+    """
+    tz = current_app.config["PRACTICE_TIMEZONE"]
+    library = load_measures()
+    first = clock.local_to_utc(start, datetime.time(), tz)
+    after = clock.local_to_utc(end + datetime.timedelta(days=1), datetime.time(), tz)
+    rows = (
+        MeasureResponse.select(
+            MeasureResponse.member,
+            MeasureResponse.group,
+            MeasureResponse.measure,
+            MeasureResponse.total,
+            MeasureResponse.completed_at,
+            Group.focus,
+            Group.lead,
+        )
+        .join(Group)
+        .where(MeasureResponse.completed_at < after)
+        .order_by(MeasureResponse.completed_at, MeasureResponse.id)
+        .tuples()
+    )
+    episodes: dict[tuple, list] = {}
+    for member_id, group_id, code, total, completed_at, focus, lead_id in rows:
+        if code not in library:
+            continue
+        # [baseline, latest, latest's time, answers so far, focus, lead]
+        episode = episodes.setdefault(
+            (member_id, group_id, code), [total, total, completed_at, 0, focus, lead_id]
+        )
+        episode[1], episode[2], episode[3] = total, completed_at, episode[3] + 1
+    focus_rates: dict[tuple, Rates] = {}
+    provider_rates: dict[tuple, Rates] = {}
+    for (_member, _group, code), episode in episodes.items():
+        baseline, latest, when, answers, focus, lead_id = episode
+        if when < first or answers < 2:
+            continue
+        measure = library[code]
+        focus_rates.setdefault((focus, code), Rates(focus, measure))
+        provider_rates.setdefault((lead_id, code), Rates(str(lead_id), measure))
+        category = measure.change(baseline, latest).category
+        focus_rates[(focus, code)].counts[category] += 1
+        provider_rates[(lead_id, code)].counts[category] += 1
+    names = dict(
+        User.select(User.id, User.name).where(User.id.in_([k[0] for k in provider_rates])).tuples()
+    )
+    for (lead_id, _code), rates in provider_rates.items():
+        rates.label = names.get(lead_id, f"Provider {lead_id}")
+    return PracticeOutcomes(
+        start,
+        end,
+        sorted(focus_rates.values(), key=lambda r: (r.label, r.measure.code)),
+        sorted(provider_rates.values(), key=lambda r: (r.label, r.measure.code)),
+    )
