@@ -134,26 +134,42 @@ def update(group_id: int):
 @staff
 def set_schedule(group_id: int):
     group = group_for_staff(current_user, group_id)
-    form = ScheduleForm(obj=group)
+    form = ScheduleForm.for_group(group)
+    plan = None
     if form.validate_on_submit():
+        values = {
+            "start_date": form.start_date.data,
+            "weekday": form.weekday.data,
+            "start_time": form.start_time.data,
+            "duration_minutes": form.duration_minutes.data,
+            "session_count": form.session_count.data,
+        }
         try:
-            sessions = schedule.create_schedule(
-                group,
-                start_date=form.start_date.data,
-                weekday=form.weekday.data,
-                start_time=form.start_time.data,
-                duration_minutes=form.duration_minutes.data,
-                session_count=form.session_count.data,
-                by=current_user,
-            )
+            plan = schedule.preview_schedule(group, **values)
+            if not form.preview.data:
+                schedule.create_schedule(group, **values, by=current_user)
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            flash(f"Scheduled {len(sessions)} sessions.", "success")
-            return redirect(url_for("groups.detail", group_id=group.id))
+            if not form.preview.data:
+                flash(schedule_summary(plan), "success")
+                return redirect(url_for("groups.detail", group_id=group.id))
     return render_form(
-        "groups/schedule.html", form, group=group, has_sessions=group.sessions.exists()
+        "groups/schedule.html",
+        form,
+        group=group,
+        plan=plan,
+        has_sessions=group.sessions.exists(),
     )
+
+
+def schedule_summary(plan: schedule.SchedulePlan) -> str:
+    """The flash after a schedule is created: how many sessions, which weeks were skipped."""
+    text = f"Scheduled {len(plan.dates)} sessions."
+    if plan.skipped:
+        days = ", ".join(f"{d:%a %d %b %Y}" for d in plan.skipped)
+        text += f" Skipped for practice closures: {days}."
+    return text
 
 
 @bp.route("/<int:group_id>/makeup", methods=["GET", "POST"])
@@ -236,16 +252,28 @@ def change_module(group_id: int, module_id: int, action: str):
 @bp.route("/<int:group_id>/enroll", methods=["POST"])
 @staff
 def enroll(group_id: int):
+    """Enroll by part of a name or an email: one match by full email enrolls at once,
+    otherwise the matching members are listed, each with its own Enroll button."""
     group = group_for_staff(current_user, group_id)
     form = EnrollForm()
     if form.validate_on_submit():
-        try:
-            row = enrollment.enroll_by_email(group, form.email.data, by=current_user)
-        except ServiceError as error:
-            apply_service_error(form, error)
+        search = overview.enroll_search(group, form.email.data)
+        exact = search.exact()
+        if exact is not None:
+            try:
+                row = enrollment.enroll_by_email(group, exact.email, by=current_user)
+            except ServiceError as error:
+                apply_service_error(form, error)
+            else:
+                flash_enrollment(row, row.member)
+                return redirect(url_for("groups.detail", group_id=group.id))
+        elif search.matches:
+            return render_template("groups/enroll.html", form=form, group=group, search=search)
         else:
-            flash_enrollment(row, row.member)
-            return redirect(url_for("groups.detail", group_id=group.id))
+            form.email.errors.append(
+                f"No member's name or email contains “{search.text}”. Check the spelling, "
+                "or create a new member account."
+            )
     return group_page(group, form)
 
 

@@ -289,10 +289,10 @@ def test_provider_runs_an_adhd_group_on_a_desktop(live_server, new_page, tmp_pat
     sessions = list(Session.select().where(Session.group == group).order_by(Session.starts_at))
     second_row = page.locator("#sessions tbody tr").nth(1)
     second_row.get_by_role("link").first.click()
-    page.get_by_role("link", name="Cancel session").click()
+    page.get_by_role("link", name="Cancel this session").click()
     tour.visit("cancel session")
     page.get_by_label("Reason").fill(CANCEL_REASON)
-    page.get_by_role("button", name="Cancel session").click()
+    page.get_by_role("button", name=re.compile(r"^Cancel (this )?session$")).click()
     expect(page.locator("#sessions tbody tr").nth(1)).to_contain_text("Cancelled")
     expect(page.locator("#sessions tbody tr").nth(1)).to_contain_text(CANCEL_REASON)
     assert Session.get_by_id(sessions[1].id).status == "cancelled"
