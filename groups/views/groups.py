@@ -271,8 +271,8 @@ def enroll(group_id: int):
             return render_template("groups/enroll.html", form=form, group=group, search=search)
         else:
             form.email.errors.append(
-                f"No member's name or email contains “{search.text}”. Check the spelling, "
-                "or create a new member account."
+                f"No member of the practice has “{search.text}” in their name or email. "
+                "Check the spelling, or create a new member account."
             )
     return group_page(group, form)
 
