@@ -229,7 +229,7 @@ def test_person_page_reads_a_fixed_number_of_queries(frozen_time):
     large = attendance_world(frozen_time, members=3, sessions=6)
     for n in range(4):
         large.mark(n, "present")
-    for n in range(30):
+    for _ in range(30):
         audit.record("member_record_viewed", actor=large.members[0], target=large.members[0])
     other = new_group(large.lead, name="Second group")
     enroll_all(other, [large.members[0]], by=large.lead)
