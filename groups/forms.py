@@ -290,7 +290,12 @@ class EnrollForm(AppForm):
 
     email = StringField(
         "Member's name or email",
-        validators=[InputRequired("Type part of the member's name or email."), Length(max=254)],
+        validators=[
+            InputRequired("Type part of the member's name or email."),
+            # Three letters at least: a search finds someone, it does not page
+            # through the practice's member list.
+            Length(3, 254, "Type at least three letters of the name, or the email."),
+        ],
     )
 
 

@@ -164,6 +164,15 @@ def test_no_match_says_so_next_to_the_field(client, provider):
     )
 
 
+def test_a_search_needs_three_letters(client, provider):
+    group = new_group(provider)
+    make_user("member", name="Al Brown")
+    login(client, provider)
+    response = client.post(f"/groups/{group.id}/enroll", data={"email": "al"})
+    assert response.status_code == 422
+    assert "at least three letters" in field_error(response.text, "email")
+
+
 def test_a_long_match_list_asks_for_more_of_the_name(client, provider):
     group = new_group(provider)
     for n in range(12):

@@ -145,15 +145,14 @@ def set_schedule(group_id: int):
             "session_count": form.session_count.data,
         }
         try:
+            # The preview and the creation share one plan: what was shown is what is made.
             plan = schedule.preview_schedule(group, **values)
             if not form.preview.data:
                 schedule.create_schedule(group, **values, by=current_user)
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            if not form.preview.data:
                 flash(schedule_summary(plan), "success")
                 return redirect(url_for("groups.detail", group_id=group.id))
+        except ServiceError as error:
+            apply_service_error(form, error)
     return render_form(
         "groups/schedule.html",
         form,
