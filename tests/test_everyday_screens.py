@@ -226,6 +226,7 @@ def test_person_page_shows_groups_enrollments_rate_and_audit(client, frozen_time
     assert world.group.name in page
     assert "50% (1 of 2)" in page
     assert "Recent activity" in page
+    assert "enrollment changed" in page  # the lead enrolled them: an entry about their enrollment
     lead_page = client.get(f"/admin/users/{world.lead.id}").text
     assert f"Groups {world.lead.name} runs" in lead_page
     assert world.group.name in lead_page and "Lead</span>" in lead_page

@@ -37,7 +37,7 @@ class PersonPage(NamedTuple):
     groups: list[LedGroup]  # staff: groups they lead or co-facilitate, by name
     enrollments: list[EnrollmentRow]  # members: newest request first
     rate: Rate  # members: over every held session of every group
-    audit: list[AuditLog]  # newest first: what they did, and what was done to their account
+    audit: list[AuditLog]  # newest first: by them, about their account or their enrollments
 
 
 def person_page(user: User) -> PersonPage:
@@ -87,6 +87,12 @@ def person_page(user: User) -> PersonPage:
         .where(
             (AuditLog.actor == user)
             | ((AuditLog.target_type == "user") & (AuditLog.target_id == user.id))
+            | (
+                (AuditLog.target_type == "enrollment")
+                & AuditLog.target_id.in_(
+                    Enrollment.select(Enrollment.id).where(Enrollment.member == user)
+                )
+            )
         )
         .order_by(AuditLog.at.desc(), AuditLog.id.desc())
         .limit(RECENT_AUDIT_ROWS)
