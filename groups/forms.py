@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from urllib.parse import urlsplit
 
 from flask import current_app, request
@@ -17,6 +18,7 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    SubmitField,
     TextAreaField,
     TimeField,
 )
@@ -29,6 +31,7 @@ from wtforms.validators import (
     Optional,
     ValidationError,
 )
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from . import audit
 from .clock import today_in
@@ -192,12 +195,19 @@ def bounded_int(
     )
 
 
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices as a list of checkboxes: no Ctrl-click, readable on a phone."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
 class GroupForm(AppForm):
     name = StringField("Group name", validators=[InputRequired(), Length(max=120)])
     focus = SelectField("Focus", choices=[SelectChoice(f, FOCUS_LABELS[f]) for f in FOCUSES])
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
     lead = SelectField("Lead provider", coerce=int, validate_choice=True)
-    co_facilitators = SelectMultipleField("Co-facilitators", coerce=int, validate_choice=True)
+    co_facilitators = MultiCheckboxField("Co-facilitators", coerce=int, validate_choice=True)
     capacity = bounded_int("Capacity", 1, 50, "Capacity", default=10)
     format = SelectField(
         "Format",
@@ -217,6 +227,8 @@ WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 
 
 class ScheduleForm(AppForm):
+    """A weekly schedule. "Preview" shows the dates; "Create these sessions" saves them."""
+
     start_date = SessionDayField("First week starting", validators=[InputRequired("Pick a date.")])
     weekday = SelectField(
         "Weekday", coerce=int, choices=[SelectChoice(i, d) for i, d in enumerate(WEEKDAYS)]
@@ -228,6 +240,24 @@ class ScheduleForm(AppForm):
         "Duration in minutes", 15, 240, "Duration", default=90, unit=" minutes"
     )
     session_count = bounded_int("Number of sessions", 1, 52, "The number of sessions", default=10)
+    # The "Preview the dates" button: when pressed, nothing is saved.
+    preview = SubmitField("Preview the dates")
+
+    @classmethod
+    def for_group(cls, group) -> ScheduleForm:
+        """The form filled with the group's schedule, or defaults for a first one.
+
+        The defaults: a week from today, on the group's usual weekday (that
+        day's weekday when it has none yet), 90 minutes, 10 sessions.
+        """
+        next_week = group.today() + datetime.timedelta(weeks=1)
+        return cls(
+            start_date=next_week if group.start_date is None else group.start_date,
+            weekday=next_week.weekday() if group.weekday is None else group.weekday,
+            start_time=group.start_time,
+            duration_minutes=group.duration_minutes or 90,
+            session_count=group.session_count or 10,
+        )
 
 
 class ModuleForm(AppForm):
@@ -236,9 +266,21 @@ class ModuleForm(AppForm):
 
 
 class EnrollForm(AppForm):
-    """Enroll an existing member by email: providers never browse the practice's member list."""
+    """Enroll an existing member by part of their name or email.
 
-    email = EmailField("Member's email", validators=[InputRequired(), Length(max=254)])
+    Posted, never sent in a URL, so a searched name stays out of access logs.
+    The field keeps the name ``email``: a full address enrolls at once.
+    """
+
+    email = StringField(
+        "Member's name or email",
+        validators=[
+            InputRequired("Type part of the member's name or email."),
+            # Three letters at least: a search finds someone, it does not page
+            # through the practice's member list.
+            Length(3, 254, "Type at least three letters of the name, or the email."),
+        ],
+    )
 
 
 class ReasonForm(AppForm):

@@ -21,6 +21,7 @@ from peewee import (
     Model,
     TextField,
     TimeField,
+    fn,
 )
 
 from . import clock
@@ -53,6 +54,15 @@ class BaseModel(Model):
     class Meta:
         database = database
         legacy_table_names = False
+
+
+def name_order(name: str, ident: int) -> tuple[str, int]:
+    """The one order for people on every list: name ignoring case, then id.
+
+    The id keeps namesakes in a stable order. Lists sorted in Python use this
+    key; queries use :meth:`User.by_name`, which orders the same way.
+    """
+    return (name.lower(), ident)
 
 
 class User(BaseModel):
@@ -137,16 +147,21 @@ class User(BaseModel):
         return self.role == "member"
 
     @classmethod
+    def by_name(cls) -> tuple:
+        """ORDER BY terms for people in :func:`name_order`'s order."""
+        return (fn.LOWER(cls.name), cls.id)
+
+    @classmethod
     def by_email(cls, email: str) -> User | None:
         return cls.get_or_none(cls.email == normalize_email(email))
 
     @classmethod
     def providers(cls):
-        return cls.select().where(cls.role == "provider", cls.active).order_by(cls.name)
+        return cls.select().where(cls.role == "provider", cls.active).order_by(*cls.by_name())
 
     @classmethod
     def members(cls):
-        return cls.select().where(cls.role == "member").order_by(cls.name)
+        return cls.select().where(cls.role == "member").order_by(*cls.by_name())
 
 
 def normalize_email(email: str) -> str:
@@ -399,7 +414,7 @@ class Enrollment(BaseModel):
             cls.select(cls, User)
             .join(User, on=(cls.member == User.id))
             .where(cls.group == group, cls.status == "active", User.active)
-            .order_by(User.name, User.id)
+            .order_by(*User.by_name())
         )
 
     @classmethod

@@ -35,6 +35,7 @@ from ..models import (
     Group,
     Session,
     User,
+    name_order,
 )
 from . import ServiceError
 
@@ -131,7 +132,7 @@ def roster(session: Session) -> list[RosterEntry]:
     )
     for row in rows:
         entries.setdefault(row.member_id, RosterEntry(row.member)).record = row
-    return sorted(entries.values(), key=lambda e: (e.member.name.casefold(), e.member.id))
+    return sorted(entries.values(), key=lambda e: name_order(e.member.name, e.member.id))
 
 
 def version_token(entries: list[RosterEntry]) -> str:
@@ -446,7 +447,13 @@ def check_ins(provider_groups) -> list[dict]:
                     "last_absent": last_absent[key],
                 }
             )
-    result.sort(key=lambda r: (-r["absences"], r["group"].name, r["member"].name.casefold()))
+    result.sort(
+        key=lambda r: (
+            -r["absences"],
+            r["group"].name,
+            name_order(r["member"].name, r["member"].id),
+        )
+    )
     return result
 
 
@@ -486,7 +493,9 @@ def attendance_grid(sessions: list[Session], enrollments: list[Enrollment], rows
         )
         for member, status in people.values()
     ]
-    grid_rows.sort(key=lambda r: (r.enrollment_status != "active", r.member.name.casefold()))
+    grid_rows.sort(
+        key=lambda r: (r.enrollment_status != "active", name_order(r.member.name, r.member.id))
+    )
     return {
         "columns": columns,
         "rows": grid_rows,

@@ -16,7 +16,17 @@ from peewee import JOIN, SQL, fn
 
 from ..clock import utcnow
 from ..db import Prepared
-from ..models import CoFacilitator, Enrollment, Group, Module, PacketItem, Session, User
+from ..models import (
+    CoFacilitator,
+    Enrollment,
+    Group,
+    Module,
+    PacketItem,
+    Session,
+    User,
+    name_order,
+    normalize_email,
+)
 from . import attendance, pacing
 from .enrollment import closed_reason
 
@@ -157,7 +167,8 @@ def group_page(group: Group) -> GroupPage:
     people = [Person(*row) for row in _FACILITATORS.tuples(group.id, group.lead_id)]
     now = utcnow()
     roster = sorted(
-        (e for e in seats if e.status == "active"), key=lambda e: (e.member.name, e.member.id)
+        (e for e in seats if e.status == "active"),
+        key=lambda e: name_order(e.member.name, e.member.id),
     )
     return GroupPage(
         lead=next(p for p in people if p.id == group.lead_id),
@@ -222,7 +233,7 @@ _FACILITATORS = Prepared(
                 CoFacilitator.select(CoFacilitator.provider).where(CoFacilitator.group == group_id)
             )
         )
-        .order_by(User.name)
+        .order_by(*User.by_name())
     )
 )
 
@@ -253,6 +264,60 @@ def member_record(group: Group, member: User) -> MemberRecord:
         attendance_history=progress["attendance_history"],
         handouts_by_module=progress["handouts_by_module"],
     )
+
+
+# Finding a member to enroll ----------------------------------------------------
+
+ENROLL_MATCHES_SHOWN = 10
+
+
+class EnrollMatch(NamedTuple):
+    """A member a provider may enroll: name and email only, nothing else about them."""
+
+    id: int
+    name: str
+    email: str
+    status: str | None  # their current enrollment in this group, if any
+
+
+class EnrollSearch(NamedTuple):
+    text: str
+    matches: list[EnrollMatch]  # by name, at most ENROLL_MATCHES_SHOWN
+    more: bool  # more members matched than are shown: type more of the name
+
+    def exact(self) -> EnrollMatch | None:
+        """The match whose email is exactly the text typed, if one is."""
+        wanted = normalize_email(self.text)
+        return next((m for m in self.matches if m.email == wanted), None)
+
+
+def enroll_search(group: Group, text: str) -> EnrollSearch:
+    """Active member accounts whose name or email contains ``text`` (one query).
+
+    Case does not matter. Each match says whether the member already holds a
+    seat or waits in this group, so the page offers no button that would be
+    refused.
+    """
+    text = text.strip()
+    current = (Enrollment.member == User.id) & (Enrollment.group == group.id)
+    rows = (
+        User.select(User.id, User.name, User.email, Enrollment.status)
+        .join(
+            Enrollment,
+            JOIN.LEFT_OUTER,
+            on=current & Enrollment.status.in_(("active", "waitlisted")),
+        )
+        .where(
+            User.role == "member",
+            User.active,
+            User.name.contains(text) | User.email.contains(text.lower()),
+        )
+        .order_by(*User.by_name())
+        .limit(ENROLL_MATCHES_SHOWN + 1)
+        .tuples()
+    )
+    matches = [EnrollMatch(*row) for row in rows]
+    return EnrollSearch(text, matches[:ENROLL_MATCHES_SHOWN], len(matches) > ENROLL_MATCHES_SHOWN)
 
 
 # Home pages ---------------------------------------------------------------------

@@ -31,7 +31,17 @@ from .. import audit
 from ..clock import utcnow, weekly_dates
 from ..db import database
 from ..inputs import clamp_day
-from ..models import Attendance, CatchUpDone, Closure, Enrollment, Group, Module, Session, User
+from ..models import (
+    Attendance,
+    CatchUpDone,
+    Closure,
+    Enrollment,
+    Group,
+    Module,
+    Session,
+    User,
+    name_order,
+)
 from . import ServiceError
 from .attendance import ATTENDED, Rate, attendance_grid, held_rows
 from .handouts import handouts_by_module
@@ -298,7 +308,7 @@ def pacing_board(group: Group) -> dict:
             done.get(member.id, set()),
             joined.get(member.id),
         )
-        for member in sorted(members.values(), key=lambda m: (m.name.casefold(), m.id))
+        for member in sorted(members.values(), key=lambda m: name_order(m.name, m.id))
     ]
     return {
         "modules": modules,

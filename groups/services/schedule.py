@@ -5,7 +5,7 @@ in UTC, so a weekly 18:00 group stays at 18:00 local across daylight-saving
 changes. Every change to a session raises its revision (calendar SEQUENCE).
 
 Two rules live here and nowhere else, as pure functions the demo data uses
-too: where a weekly schedule's sessions fall (:func:`planned_times`) and
+too: where a weekly schedule's sessions fall (:func:`plan_weekly`) and
 which curriculum module each session covers (:func:`module_sequence`).
 
 Two more guard every write that places a session (a generated schedule, a
@@ -20,6 +20,7 @@ import datetime
 import functools
 import operator
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 
 from flask import current_app
 from peewee import IntegrityError
@@ -47,6 +48,37 @@ def closures_from(start: datetime.date, weeks: int) -> set[datetime.date]:
     return {row.date for row in rows}
 
 
+@dataclass(frozen=True)
+class SchedulePlan:
+    """Where a weekly schedule's sessions fall: local days, UTC times, closures skipped."""
+
+    dates: list[datetime.date]
+    times: list[tuple[datetime.datetime, datetime.datetime]]
+    skipped: list[datetime.date]
+
+
+def plan_weekly(
+    start_date: datetime.date,
+    weekday: int,
+    at: datetime.time,
+    minutes: int,
+    count: int,
+    tz: str,
+    closed: set[datetime.date],
+) -> SchedulePlan:
+    """The sessions of a weekly schedule, closed days skipped (a pure function).
+
+    Refuses a schedule that cannot be placed within ``MAX_CLOSURE_SKIPS``
+    closed days rather than quietly creating fewer sessions.
+    """
+    dates, skipped = weekly_dates(start_date, weekday, count, closed, max_skips=MAX_CLOSURE_SKIPS)
+    if len(dates) < count:
+        raise ServiceError("Too many closures in a row to fit this schedule.")
+    length = datetime.timedelta(minutes=minutes)
+    times = [(starts, starts + length) for starts in (local_to_utc(d, at, tz) for d in dates)]
+    return SchedulePlan(dates, times, skipped)
+
+
 def planned_times(
     start_date: datetime.date,
     weekday: int,
@@ -56,16 +88,41 @@ def planned_times(
     tz: str,
     closed: set[datetime.date],
 ) -> list[tuple[datetime.datetime, datetime.datetime]]:
-    """Start and end (UTC) of each session of a weekly schedule, closed days skipped.
+    """Start and end (UTC) of each session of a weekly schedule, closed days skipped."""
+    return plan_weekly(start_date, weekday, at, minutes, count, tz, closed).times
 
-    Refuses a schedule that cannot be placed within ``MAX_CLOSURE_SKIPS``
-    closed days rather than quietly creating fewer sessions.
+
+def preview_schedule(
+    group: Group,
+    *,
+    start_date: datetime.date,
+    weekday: int,
+    start_time: datetime.time,
+    duration_minutes: int,
+    session_count: int,
+) -> SchedulePlan:
+    """The plan a schedule form would create, checked but not saved (one query).
+
+    The preview page and :func:`create_schedule` both go through here, so
+    what the provider previewed is what gets created.
     """
-    dates, _skipped = weekly_dates(start_date, weekday, count, closed, max_skips=MAX_CLOSURE_SKIPS)
-    if len(dates) < count:
-        raise ServiceError("Too many closures in a row to fit this schedule.")
-    length = datetime.timedelta(minutes=minutes)
-    return [(starts, starts + length) for starts in (local_to_utc(d, at, tz) for d in dates)]
+    if start_date < group.today():
+        raise ServiceError("The start date is in the past.", "start_date")
+    plan = plan_weekly(
+        start_date,
+        weekday,
+        start_time,
+        duration_minutes,
+        session_count,
+        group.timezone,
+        closures_from(start_date, session_count + MAX_CLOSURE_SKIPS),
+    )
+    if plan.times and plan.times[0][0] < utcnow():
+        raise ServiceError(
+            "The first session would start earlier today. Pick a later time or date.",
+            "start_time",
+        )
+    return plan
 
 
 # --- Conflicts: overlapping sessions and closed days ---------------------------
@@ -233,22 +290,15 @@ def create_schedule(
     by: User,
 ) -> list[Session]:
     """Generate the group's sessions, replacing an unused earlier schedule."""
-    if start_date < group.today():
-        raise ServiceError("The start date is in the past.", "start_date")
-    times = planned_times(
-        start_date,
-        weekday,
-        start_time,
-        duration_minutes,
-        session_count,
-        group.timezone,
-        closures_from(start_date, session_count + MAX_CLOSURE_SKIPS),
+    plan = preview_schedule(
+        group,
+        start_date=start_date,
+        weekday=weekday,
+        start_time=start_time,
+        duration_minutes=duration_minutes,
+        session_count=session_count,
     )
-    if times and times[0][0] < utcnow():
-        raise ServiceError(
-            "The first session would start earlier today. Pick a later time or date.",
-            "start_time",
-        )
+    times = plan.times
     with write_transaction():
         if group.sessions.where(Session.status == "held").exists():
             raise ServiceError(

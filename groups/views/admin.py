@@ -21,7 +21,7 @@ from ..clock import utcnow
 from ..forms import AuditFilterForm, ClosureForm, UserForm
 from ..inputs import BoundedPages
 from ..models import Closure, User
-from ..services import ServiceError, accounts, schedule
+from ..services import ServiceError, accounts, people, schedule
 from ..services import audit_log as audit_log_service
 from .helpers import INVALID, apply_service_error, password_link_url, render_form
 
@@ -99,7 +99,7 @@ def update_user(user_id: int):
         else:
             flash(f"Saved changes to {user.name}.", "success")
             return redirect(url_for("admin.users"))
-    return render_form("admin/user_form.html", form, user=user)
+    return render_form("admin/user_form.html", form, user=user, person=people.person_page(user))
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])

@@ -133,16 +133,41 @@ def update(group_id: int):
 @staff
 def set_schedule(group_id: int):
     group = group_for_staff(current_user, group_id)
-    form = ScheduleForm(obj=group)
-    # The form's fields are the schedule's own names (start_date ... session_count).
-    plan = partial(schedule.create_schedule, group, **form.values(), by=current_user)
-    sessions, status = attempt(form, plan)
-    if status is None:
-        flash(f"Scheduled {len(sessions)} sessions.", "success")
-        return redirect(url_for("groups.detail", group_id=group.id))
+    form = ScheduleForm.for_group(group)
+    plan = None
+    if form.validate_on_submit():
+        values = {
+            "start_date": form.start_date.data,
+            "weekday": form.weekday.data,
+            "start_time": form.start_time.data,
+            "duration_minutes": form.duration_minutes.data,
+            "session_count": form.session_count.data,
+        }
+        try:
+            # The preview and the creation share one plan: what was shown is what is made.
+            plan = schedule.preview_schedule(group, **values)
+            if not form.preview.data:
+                schedule.create_schedule(group, **values, by=current_user)
+                flash(schedule_summary(plan), "success")
+                return redirect(url_for("groups.detail", group_id=group.id))
+        except ServiceError as error:
+            apply_service_error(form, error)
     return render_form(
-        "groups/schedule.html", form, group=group, has_sessions=group.sessions.exists()
+        "groups/schedule.html",
+        form,
+        group=group,
+        plan=plan,
+        has_sessions=group.sessions.exists(),
     )
+
+
+def schedule_summary(plan: schedule.SchedulePlan) -> str:
+    """The flash after a schedule is created: how many sessions, which weeks were skipped."""
+    text = f"Scheduled {len(plan.dates)} sessions."
+    if plan.skipped:
+        days = ", ".join(f"{d:%a %d %b %Y}" for d in plan.skipped)
+        text += f" Skipped for practice closures: {days}."
+    return text
 
 
 @bp.route("/<int:group_id>/makeup", methods=["GET", "POST"])
@@ -222,13 +247,28 @@ def change_module(group_id: int, module_id: int, action: str):
 @bp.route("/<int:group_id>/enroll", methods=["POST"])
 @staff
 def enroll(group_id: int):
+    """Enroll by part of a name or an email: one match by full email enrolls at once,
+    otherwise the matching members are listed, each with its own Enroll button."""
     group = group_for_staff(current_user, group_id)
     form = EnrollForm()
-    enroll = partial(enrollment.enroll_by_email, group, form.email.data, by=current_user)
-    row, status = attempt(form, enroll)
-    if status is None:
-        flash_enrollment(row, row.member)
-        return redirect(url_for("groups.detail", group_id=group.id))
+    if form.validate_on_submit():
+        search = overview.enroll_search(group, form.email.data)
+        exact = search.exact()
+        if exact is not None:
+            try:
+                row = enrollment.enroll_by_email(group, exact.email, by=current_user)
+            except ServiceError as error:
+                apply_service_error(form, error)
+            else:
+                flash_enrollment(row, row.member)
+                return redirect(url_for("groups.detail", group_id=group.id))
+        elif search.matches:
+            return render_template("groups/enroll.html", form=form, group=group, search=search)
+        else:
+            form.email.errors.append(
+                f"No member of the practice has “{search.text}” in their name or email. "
+                "Check the spelling, or create a new member account."
+            )
     return group_page(group, form)
 
 

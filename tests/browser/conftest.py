@@ -101,6 +101,14 @@ def log_in(page, url: str, user, tour=None) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
+def main_menu(page):
+    """The main navigation; on a phone, where it folds behind one "Menu" button, opened first."""
+    button = page.locator("summary.menu-button")
+    if button.is_visible() and page.locator("details.menu[open]").count() == 0:
+        button.click()
+    return page.get_by_role("navigation", name="Main")
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):

@@ -13,7 +13,7 @@ import re
 import pyotp
 import pytest
 
-from .conftest import BROWSER_PASSWORD, PHONE
+from .conftest import BROWSER_PASSWORD, PHONE, main_menu
 from .tour import Tour
 
 pytestmark = pytest.mark.browser
@@ -54,7 +54,7 @@ def test_profile_and_two_factor_enrolment_on_a_phone(live_server, new_page, tmp_
     page.get_by_role("link", name="I have saved them").click()
     tour.visit("two-factor on")
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Profile").click()
+    main_menu(page).get_by_role("link", name="Profile").click()
     expect(page.get_by_role("heading", name="Your profile")).to_be_visible()
     tour.visit("profile")
     page.get_by_label("Time zone").fill("Europe/Berlin")
@@ -73,7 +73,7 @@ def test_profile_and_two_factor_enrolment_on_a_phone(live_server, new_page, tmp_
     expect(page.get_by_text("That is not your current password.")).to_be_visible()
     tour.visit("change password refused")
 
-    page.get_by_role("button", name="Log out").click()
+    main_menu(page).get_by_role("button", name="Log out").click()
     page.get_by_label("Email").fill(provider.email)
     page.get_by_label("Password").fill(BROWSER_PASSWORD)
     page.get_by_role("button", name="Log in").click()

@@ -47,14 +47,14 @@ def test_provider_creates_group_schedule_and_enrolls_member_sees_it_on_a_phone(
     page.get_by_label("Start time").fill("18:00")
     page.get_by_label("Duration in minutes").fill("90")
     page.get_by_label("Number of sessions").fill("6")
-    page.get_by_role("button", name="Create sessions").click()
+    page.get_by_role("button", name="Create these sessions").click()
     expect(page.get_by_role("status").first).to_contain_text("Scheduled 6 sessions.")
     expect(page.locator("#sessions tbody tr")).to_have_count(6)
 
-    # ... and enrolls two members by email.
+    # ... and enrolls two members by their full email (no list to pick from).
     for member in (first, second):
-        page.get_by_label("Member's email").fill(member.email)
-        page.get_by_role("button", name="Enroll", exact=True).click()
+        page.get_by_label("Member's name or email").fill(member.email)
+        page.get_by_role("button", name="Find and enroll").click()
         expect(page.get_by_text(f"Enrolled {member.name}.")).to_be_visible()
     expect(page.locator("#roster tbody tr")).to_have_count(2)
     page.screenshot(path=tmp_path / "group-page.png", full_page=True)

@@ -31,7 +31,7 @@ from groups.services import groups as group_service
 from groups.services import handouts as handout_service
 from groups.services import schedule as schedule_service
 
-from .conftest import BROWSER_PASSWORD, DESKTOP, PHONE, log_in
+from .conftest import BROWSER_PASSWORD, DESKTOP, PHONE, log_in, main_menu
 from .tour import Tour, update_docs
 
 pytestmark = pytest.mark.browser
@@ -126,7 +126,7 @@ def test_admin_sets_up_people_and_a_closure_and_exports_next_quarter(
         ("Dr. Priya Raman", "priya.raman@example.org", "provider", "America/New_York"),
         ("Morgan Lee", "morgan.lee@example.org", "member", "America/Chicago"),
     ]:
-        page.get_by_role("link", name="People", exact=True).click()
+        main_menu(page).get_by_role("link", name="People", exact=True).click()
         first = role == "provider"  # the second time round shows the same pages
         if first:
             tour.visit("people, only the admin")
@@ -155,7 +155,7 @@ def test_admin_sets_up_people_and_a_closure_and_exports_next_quarter(
     today = datetime.datetime.now(practice_tz).date()
     q_start, q_end = next_quarter(today)
     closed = q_start + datetime.timedelta(days=14)
-    page.get_by_role("link", name="Closures").click()
+    main_menu(page).get_by_role("link", name="Closures").click()
     tour.visit("closures empty")
     page.get_by_label("Date").fill(closed.isoformat())
     page.get_by_label("Reason (e.g. holiday)").fill("Staff training day")
@@ -195,7 +195,7 @@ def test_admin_sets_up_people_and_a_closure_and_exports_next_quarter(
     )
 
     # The practice calendar for next quarter, downloaded and opened.
-    page.get_by_role("link", name="Calendars").click()
+    main_menu(page).get_by_role("link", name="Calendars").click()
     tour.visit("calendar export")
     page.get_by_label("Calendar of").select_option("practice")
     page.get_by_label("From").fill(q_start.isoformat())
@@ -217,10 +217,10 @@ def test_admin_sets_up_people_and_a_closure_and_exports_next_quarter(
     assert {str(t["TZID"]) for t in calendar.walk("VTIMEZONE")} == {"America/New_York"}
 
     # The group is on the practice's list, and the export is in the audit log.
-    page.get_by_role("link", name="Groups", exact=True).click()
+    main_menu(page).get_by_role("link", name="Groups", exact=True).click()
     expect(page.locator("main")).to_contain_text("Thursday depression group")
     tour.visit("all groups")
-    page.get_by_role("link", name="Audit log").click()
+    main_menu(page).get_by_role("link", name="Audit log").click()
     expect(page.locator("main tbody tr").first).to_contain_text("calendar exported")
     tour.visit("audit log")
     finish(tour, new_page)
@@ -247,7 +247,7 @@ def test_provider_runs_an_adhd_group_on_a_desktop(live_server, new_page, tmp_pat
     tour.visit("today empty")
 
     # An ADHD group with two seats.
-    page.get_by_role("link", name="My groups").click()
+    main_menu(page).get_by_role("link", name="My groups").click()
     tour.visit("my groups empty")
     page.get_by_role("link", name="New group").first.click()
     tour.visit("new group")
@@ -269,15 +269,15 @@ def test_provider_runs_an_adhd_group_on_a_desktop(live_server, new_page, tmp_pat
     page.get_by_label("Start time").fill(first_start.strftime("%H:%M"))
     page.get_by_label("Duration in minutes").fill("90")
     page.get_by_label("Number of sessions").fill("10")  # one per curriculum module
-    page.get_by_role("button", name="Create sessions").click()
+    page.get_by_role("button", name="Create these sessions").click()
     expect(page.get_by_role("status").first).to_contain_text("Scheduled 10 sessions.")
     group = Group.get(Group.name == "Adult ADHD skills group")
     tour.visit("group without members")
 
     # Three members for two seats: the third lands on the waitlist.
     for member in members:
-        page.get_by_label("Member's email").fill(member.email)
-        page.get_by_role("button", name="Enroll", exact=True).click()
+        page.get_by_label("Member's name or email").fill(member.email)
+        page.get_by_role("button", name="Find and enroll").click()
     expect(page.locator("#roster tbody tr")).to_have_count(2)
     expect(page.locator("ol.waitlist li")).to_have_count(1)
     expect(page.locator("ol.waitlist")).to_contain_text(members[2].name)
@@ -289,7 +289,7 @@ def test_provider_runs_an_adhd_group_on_a_desktop(live_server, new_page, tmp_pat
     sessions = list(Session.select().where(Session.group == group).order_by(Session.starts_at))
     second_row = page.locator("#sessions tbody tr").nth(1)
     second_row.get_by_role("link").first.click()
-    page.get_by_role("link", name="Cancel session").click()
+    page.get_by_role("link", name="Cancel this session").click()
     tour.visit("cancel session")
     page.get_by_label("Reason").fill(CANCEL_REASON)
     page.get_by_role("button", name="Cancel this session").click()
@@ -327,12 +327,12 @@ def test_provider_runs_an_adhd_group_on_a_desktop(live_server, new_page, tmp_pat
     page.locator("table.pacing-board").get_by_role("link", name=members[1].name).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(members[1].name)
     tour.visit("member record")
-    page.get_by_role("link", name="Today").click()
+    main_menu(page).get_by_role("link", name="Today").click()
     expect(page.locator("main")).to_contain_text("Adult ADHD skills group")
     tour.visit("today")
-    page.get_by_role("link", name="Handouts", exact=True).click()
+    main_menu(page).get_by_role("link", name="Handouts", exact=True).click()
     tour.visit("handout library")
-    page.get_by_role("link", name="Calendars").click()
+    main_menu(page).get_by_role("link", name="Calendars").click()
     tour.visit("calendar export")
 
     # A packet for the next session that will take place (the third).
@@ -446,7 +446,7 @@ def test_member_follows_their_group_on_a_phone(live_server, new_page, tmp_path):
     tour.visit("cancelled session")
 
     # Progress: module 1 missed, with its handout to catch up.
-    page.get_by_role("link", name="My progress").click()
+    main_menu(page).get_by_role("link", name="My progress").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("My progress")
     catch_ups = page.locator("ul.catch-ups li")
     expect(catch_ups).to_have_count(1)
@@ -460,7 +460,7 @@ def test_member_follows_their_group_on_a_phone(live_server, new_page, tmp_path):
     assert catch_up.read_bytes().startswith(b"%PDF-")
 
     # The private calendar link: created, copied, working; then rotated.
-    page.get_by_role("link", name="Calendar link").click()
+    main_menu(page).get_by_role("link", name="Calendar link").click()
     tour.visit("calendar link none")
     page.get_by_role("button", name="Create my calendar link").click()
     address = page.get_by_label("Web address (Google, Outlook, or paste anywhere)")
@@ -473,7 +473,7 @@ def test_member_follows_their_group_on_a_phone(live_server, new_page, tmp_path):
     feed = page.request.get(first_link)
     assert feed.status == 200 and CANCEL_REASON in feed.text()
 
-    page.get_by_role("link", name="Calendar link").click()
+    main_menu(page).get_by_role("link", name="Calendar link").click()
     tour.visit("calendar link existing")
     page.get_by_role("button", name="Create a new link").click()
     expect(page.locator("main")).to_contain_text("Your previous link has stopped working.")
@@ -508,13 +508,13 @@ def test_staff_pages_read_well_on_a_phone(live_server, new_page, tmp_path):
     tour.visit("session")
     page.goto(f"{url}/groups/{group.id}/members/{ben.id}")
     tour.visit("member record")
-    page.get_by_role("button", name="Log out").click()
+    main_menu(page).get_by_role("button", name="Log out").click()
 
     admin = live_server.add_user("admin", name="Avery Admin")
     log_in(page, url, admin)
-    page.get_by_role("link", name="People", exact=True).click()
+    main_menu(page).get_by_role("link", name="People", exact=True).click()
     tour.visit("people")
-    page.get_by_role("link", name="Audit log").click()
+    main_menu(page).get_by_role("link", name="Audit log").click()
     tour.visit("audit log")
     finish(tour, new_page)
 
@@ -530,12 +530,12 @@ def test_back_button_after_logout_shows_no_member_data(live_server, new_page, tm
     page = new_page(PHONE)
     tour = Tour(page, tmp_path, "security")
     log_in(page, url, ada)
-    page.get_by_role("link", name="My progress").click()
+    main_menu(page).get_by_role("link", name="My progress").click()
     expect(page.locator("main")).to_contain_text(group.name)
     response = page.request.get(url + "/progress")
     assert response.headers["cache-control"] == "no-store"
 
-    page.get_by_role("button", name="Log out").click()
+    main_menu(page).get_by_role("button", name="Log out").click()
     expect(page).to_have_url(url + "/login")
     page.go_back()
     # no-store: the browser asks again instead of showing a kept copy, and the
@@ -558,7 +558,7 @@ def test_idle_timeout_returns_to_login(live_server, new_page, tmp_path):
     log_in(page, url, member)
     expect(page).to_have_url(url + "/schedule")
     time.sleep(2.5)
-    page.get_by_role("link", name="My progress").click()
+    main_menu(page).get_by_role("link", name="My progress").click()
     expect(page).to_have_url(url + "/login")
     expect(page.get_by_role("status")).to_contain_text("logged out after a period of inactivity")
     tour.visit("idle logout")

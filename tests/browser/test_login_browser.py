@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import BROWSER_PASSWORD, DESKTOP, PHONE
+from .conftest import BROWSER_PASSWORD, DESKTOP, PHONE, main_menu
 
 pytestmark = pytest.mark.browser
 
@@ -36,7 +36,7 @@ def test_each_role_logs_in_and_sees_its_home(live_server, new_page, tmp_path, ro
     # Readable on a phone: nothing wider than the screen.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
-    page.get_by_role("button", name="Log out").click()
+    main_menu(page).get_by_role("button", name="Log out").click()
     expect(page).to_have_url(live_server.url + "/login")
     expect(page.get_by_role("status")).to_contain_text("You have been logged out.")
     assert new_page.errors == []
