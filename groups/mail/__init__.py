@@ -136,3 +136,9 @@ def link(endpoint: str, **values) -> str:
         base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "https"
     )
     return adapter.build(endpoint, values, force_external=True)
+
+
+# Imported last: the kinds queue through the functions above.
+from . import messages  # noqa: E402
+
+before_pass.append(messages.queue_reminders)

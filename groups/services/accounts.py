@@ -10,6 +10,7 @@ from peewee import IntegrityError, fn
 from .. import audit, clock, passwords, two_factor
 from ..clock import utcnow
 from ..db import database, write_transaction
+from ..mail import messages
 from ..models import ROLES, LoginAttempt, SetPasswordToken, User, normalize_email
 from . import ServiceError
 
@@ -142,7 +143,12 @@ def end_sessions(user: User) -> None:
     user.save(only=[User.session_token])
 
 
-def issue_password_link(user: User, *, issued_by: User | None) -> str:
+def issue_password_link(
+    user: User,
+    *,
+    issued_by: User | None,
+    lifetime: datetime.timedelta = passwords.SET_PASSWORD_LINK_LIFETIME,
+) -> str:
     """A one-time token for the set-password page (the caller builds the URL)."""
     token, hashed = passwords.new_link_token()
     now = utcnow()
@@ -152,10 +158,52 @@ def issue_password_link(user: User, *, issued_by: User | None) -> str:
             token_hash=hashed,
             created_by=issued_by,
             created_at=now,
-            expires_at=now + passwords.SET_PASSWORD_LINK_LIFETIME,
+            expires_at=now + lifetime,
         )
         audit.record("password_link_issued", actor=issued_by, target=user)
     return token
+
+
+def invite(user: User, *, issued_by: User | None) -> str:
+    """A set-password link for a new account, emailed as an invitation and returned.
+
+    The caller still shows the link once: a practice without mail hands it over.
+    """
+    with database.atomic():
+        token = issue_password_link(user, issued_by=issued_by)
+        messages.invitation(user, token, lifetime=passwords.SET_PASSWORD_LINK_LIFETIME)
+    return token
+
+
+def create_invited(
+    email: str, name: str, role: str, *, timezone: str, created_by: User | None
+) -> tuple[User, str]:
+    """Create an account and queue its invitation in one transaction: the account and link."""
+    with database.atomic():
+        user = create_user(email, name, role, timezone=timezone, created_by=created_by)
+        token = invite(user, issued_by=created_by)
+    return user, token
+
+
+RESET_LINK_LIFETIME = datetime.timedelta(hours=1)
+
+
+def request_password_reset(email: str, ip: str) -> None:
+    """Email a one-hour set-password link when ``email`` is an active account's.
+
+    The caller answers the same whatever happens here, so nobody learns
+    which addresses have accounts. Every request counts as a failed
+    attempt in the login throttle (per address and per client), so the form
+    cannot be used to flood a mailbox or to probe addresses quickly.
+    """
+    email = normalize_email(email)
+    refuse_if_throttled(email, ip)
+    user = User.by_email(email)
+    with database.atomic():
+        LoginAttempt.create(email=email, ip=ip, succeeded=False)
+        if user is not None and user.active:
+            token = issue_password_link(user, issued_by=None, lifetime=RESET_LINK_LIFETIME)
+            messages.password_reset(user, token, lifetime=RESET_LINK_LIFETIME)
 
 
 LINK_USED = "This link has expired or was already used. Ask for a new one."
@@ -193,11 +241,14 @@ def use_password_link(token: str, password: str) -> User:
         if not claimed:
             raise ServiceError(LINK_USED, "password")
         user = row.user
+        had_password = user.password_hash is not None
         user.password_hash = passwords.hash_password(password)
         user.rotate_session_token()
         user.updated_at = utcnow()
         user.save()
         audit.record("password_link_used", actor=user, target=user)
+        if had_password:  # a first password (an invitation) changes nothing to warn about
+            messages.password_changed(user)
     return user
 
 
@@ -275,6 +326,7 @@ def change_password(user: User, current: str, new: str, ip: str) -> User:
         user.updated_at = utcnow()
         user.save(only=[User.password_hash, User.session_token, User.updated_at])
         audit.record("password_changed", actor=user, target=user)
+        messages.password_changed(user)
     return user
 
 

@@ -19,6 +19,7 @@ from peewee import IntegrityError
 from .. import audit
 from ..clock import local_to_utc, utcnow, weekly_dates
 from ..db import database, write_transaction
+from ..mail import messages
 from ..models import Closure, Group, Module, Session, User
 from . import ServiceError
 
@@ -197,6 +198,7 @@ def cancel_session(session: Session, reason: str, *, by: User) -> None:
         session.save()
         assign_modules(session.group, counted={session.id})
         audit.record("session_changed", actor=by, target=session, change="cancelled")
+        messages.session_cancelled(session)
 
 
 def reschedule_session(
@@ -208,12 +210,14 @@ def reschedule_session(
     if starts < utcnow():
         raise ServiceError("The new date and time are in the past.", "date")
     length = session.ends_at - session.starts_at
+    was = session.starts_at
     with write_transaction():
         session.starts_at, session.ends_at = starts, starts + length
         session.calendar_changed()
         session.save()
         assign_modules(session.group, counted={session.id})
         audit.record("session_changed", actor=by, target=session, change="rescheduled")
+        messages.session_moved(session, was)
 
 
 def add_makeup(
