@@ -55,6 +55,7 @@ def create_user_command(email, name, role, timezone, password_stdin, invite):
 
 @click.command("demo-data")
 @click.option("--scale", type=click.Choice(["small", "large"]), default="small", show_default=True)
+@with_appcontext
 def demo_data_command(scale):
     """Load a demo practice into an empty database and print its logins."""
     from .demo import DemoError, load_demo

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 from mail_helpers import SMTPServer, run_pass
-from world import PASSWORD, add_session, enroll, make_group
+from world import PASSWORD, add_session, enroll, login, make_group
 
 from groups import mail
 from groups.db import database
@@ -340,3 +340,18 @@ def test_queueing_belongs_to_the_cause(app, make_user):
         mail.messages.session_cancelled(session)
         raise Boom
     assert queued("session_cancelled") == []
+
+
+def test_the_demo_shows_invitations_and_reminders_in_the_outbox(app, client):
+    from groups.demo import DEMO_INVITED, load_demo
+
+    with app.app_context():
+        summary = load_demo("small")
+    assert "messages in the outbox" in summary
+    invited = {m.to_address for m in queued("invitation")}
+    assert invited == {email for email, *_ in DEMO_INVITED}
+    assert all(User.by_email(email).password_hash is None for email in invited)
+    assert 0 < len(queued("session_reminder")) < 40  # one page shows both kinds
+    login(client, User.get(User.email == "admin@example.org"))
+    page = client.get("/admin/outbox/").get_data(as_text=True)
+    assert "Session reminder" in page and "Invitation" in page
