@@ -313,9 +313,9 @@ def change_password(user: User, current: str, new: str, ip: str) -> User:
     """Change one's own password and end every other session of the account.
 
     The session token rotates, so every cookie of the account stops working;
-    the view logs the current browser in again with the new token. This is
-    the one place a self-service password change happens: the outbox's
-    "password changed" notice belongs inside this transaction.
+    the view logs the current browser in again with the new token. The
+    "password changed" notice is queued in the same transaction (a reset
+    link's use queues it too, in ``use_password_link``).
     """
     check_password(user, current, ip, purpose="change_password", field="current_password")
     if problem := passwords.password_problem(new):
