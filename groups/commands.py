@@ -28,21 +28,34 @@ def init_db_command():
 @click.option("--role", required=True, help="admin, provider or member.")
 @click.option("--timezone", default="America/New_York", show_default=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def create_user_command(email, name, role, timezone, password_stdin):
+@click.option("--invite", is_flag=True, help="Email the person a link to set their own password.")
+@with_appcontext
+def create_user_command(email, name, role, timezone, password_stdin, invite):
     """Create an account (the password is read from stdin, never from arguments)."""
-    from .services.accounts import create_user
+    from .mail import link
+    from .services.accounts import create_invited, create_user
 
+    if invite and password_stdin:
+        raise click.UsageError("Use either --invite or --password-stdin, not both.")
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     try:
         with database.connection_context():
-            user = create_user(email, name, role, timezone=timezone, password=password)
+            if invite:
+                user, token = create_invited(email, name, role, timezone=timezone, created_by=None)
+            else:
+                user = create_user(email, name, role, timezone=timezone, password=password)
     except ServiceError as error:
         raise click.ClickException(error.message) from None
     click.echo(f"Created {user.role} {user.email}.")
+    if invite:
+        # Shown once, for a practice without mail (as on the admin page).
+        url = link("auth.set_password", token=token)
+        click.echo(f"Invitation queued (flask --app app send-mail delivers it). Link: {url}")
 
 
 @click.command("demo-data")
 @click.option("--scale", type=click.Choice(["small", "large"]), default="small", show_default=True)
+@with_appcontext
 def demo_data_command(scale):
     """Load a demo practice into an empty database and print its logins."""
     from .demo import DemoError, load_demo

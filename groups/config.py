@@ -24,6 +24,17 @@ class ConfigError(RuntimeError):
     """Start-up cannot continue; the message says what to set."""
 
 
+def reminder_hours(value: str | None) -> tuple[int, ...]:
+    """REMINDER_HOURS ("24", "48,2"): whole hours before a session, longest first."""
+    parts = [p.strip() for p in (value or "24").split(",") if p.strip()]
+    if not parts or not all(p.isdigit() and 1 <= int(p) <= 14 * 24 for p in parts):
+        raise ConfigError(
+            f"REMINDER_HOURS must be whole hours between 1 and 336, comma-separated "
+            f"(e.g. 24 or 48,2), not {value!r}"
+        )
+    return tuple(sorted({int(p) for p in parts}, reverse=True))
+
+
 def development_secret(instance_path: str) -> str:
     """A random secret generated once and kept in the instance folder."""
     path = Path(instance_path) / "secret_key"
@@ -133,6 +144,8 @@ def from_environment(instance_path: str) -> dict:
         "MAIL_URL": mail_url,
         "MAIL_FROM": mail_from,
         "MAIL_OUTBOX_DIR": str(Path(instance_path) / "outbox"),
+        # Lead times of session reminders; each member picks one on their profile.
+        "REMINDER_HOURS": reminder_hours(os.environ.get("REMINDER_HOURS")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": not development,

@@ -95,9 +95,34 @@ def load_demo(scale: str = "small") -> str:
     users, closures, plans = build(now)
     with database.atomic():
         counts = Builder(now, password_hash).build(users, closures, plans)
+    if scale == "small":
+        counts["messages in the outbox"] = queue_demo_mail(now)
     seconds = time.perf_counter() - started
     summary = ", ".join(f"{n:,} {name}" for name, n in counts.items())
     return f"Loaded the {scale} demo practice in {seconds:.1f} s: {summary}.\n" + demo_logins()
+
+
+# Accounts made by staff who have not set a password yet: their invitations
+# wait in the outbox (the admin's Outbox page on `make run`).
+DEMO_INVITED = [
+    ("nadia.rahman@example.org", "Nadia Rahman", "member", "America/New_York"),
+    ("owen.walsh@example.org", "Owen Walsh", "member", "America/Chicago"),
+]
+
+
+def queue_demo_mail(now: datetime.datetime) -> int:
+    """Invitations for the demo's invited accounts and the reminders now due, through the services.
+
+    The reminders are the dispatcher's own step (``queue_reminders``), run
+    once here so the Outbox page has them before any dispatcher runs.
+    """
+    from .mail.messages import queue_reminders
+    from .services.accounts import create_invited
+
+    admin = User.get(User.email == "admin@example.org")
+    for email, name, role, tz in DEMO_INVITED:
+        create_invited(email, name, role, timezone=tz, created_by=admin)
+    return len(DEMO_INVITED) + queue_reminders(now)
 
 
 def demo_logins() -> str:

@@ -141,6 +141,10 @@ class LoginForm(AppForm):
     )
 
 
+class ForgotPasswordForm(AppForm):
+    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
+
+
 class SetPasswordForm(AppForm):
     password = PasswordField("New password", validators=[InputRequired()])
     confirm = PasswordField(

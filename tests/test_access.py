@@ -18,7 +18,7 @@ from groups import create_app
 from groups.models import ROLES
 
 # Reachable without logging in.
-PUBLIC_RULES = {"/login", "/healthz"}
+PUBLIC_RULES = {"/login", "/forgot-password", "/healthz"}
 PUBLIC_PREFIXES = ("/static/",)
 # Secret-token URLs: a wrong token is 401 or 404, never a login page (no session).
 TOKEN_SEGMENTS = ("/set-password/", "/feed/")

@@ -232,7 +232,8 @@ def test_waitlisted_groups_are_not_in_the_feed(app, client, practice, make_user)
 
 def test_cancelled_sessions_stay_with_their_reason(app, client, practice):
     session = practice["future"][0]
-    schedule.cancel_session(session, "Facilitator unwell", by=practice["provider"])
+    with app.app_context():  # the change queues mail to members
+        schedule.cancel_session(session, "Facilitator unwell", by=practice["provider"])
     token = create_link(client, practice["member"])
     event = next(
         e
@@ -400,7 +401,10 @@ def test_reschedule_changes_etag_and_raises_sequence(app, client, practice, cloc
     session = practice["future"][1]
     clock.advance(minutes=10)
     new_day = (session.starts_at + datetime.timedelta(days=2)).date()
-    schedule.reschedule_session(session, new_day, datetime.time(17, 30), by=practice["provider"])
+    with app.app_context():  # the change queues mail to members
+        schedule.reschedule_session(
+            session, new_day, datetime.time(17, 30), by=practice["provider"]
+        )
     after = fetch(feed_client, token, **{"If-None-Match": first.headers["ETag"]})
     assert after.status_code == 200
     old = next(e for e in vevents(first.data) if str(e["UID"]) == session_uid(session))

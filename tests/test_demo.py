@@ -33,7 +33,8 @@ def current_groups(email):
 
 
 def test_small_demo_has_every_case(app, client):
-    summary = load_demo("small")
+    with app.app_context():  # the demo queues mail, which reads the app's config
+        summary = load_demo("small")
     for email in ("admin@example.org", "provider@example.org", "member@example.org"):
         assert email in summary
         assert verify_password(User.by_email(email).password_hash, DEMO_PASSWORD)

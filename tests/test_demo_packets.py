@@ -49,7 +49,8 @@ def this_week(group_ids) -> list[Session]:
 
 
 def test_small_demo_sessions_this_week_have_a_module_and_a_guidance_handout(app, client):
-    summary = load_demo("small")
+    with app.app_context():  # the demo queues mail, which reads the app's config
+        summary = load_demo("small")
     assert "session packets" in summary
     lib = load_library()
     chosen = packets()
@@ -86,7 +87,8 @@ def test_demo_loads_without_packets_when_the_handout_files_are_broken(app, tmp_p
     content.mkdir()
     (content / "bad.md").write_text("---\nslug: bad\ntitle: [unclosed\n---\nBody\n")
     monkeypatch.setattr("groups.handouts.library.CONTENT_DIR", content)
-    summary = load_demo("small")
+    with app.app_context():  # the demo queues mail, which reads the app's config
+        summary = load_demo("small")
     assert "0 session packets" in summary
     assert Group.select().exists() and not PacketItem.select().exists()
 

@@ -131,3 +131,17 @@ def queue(
 def link(endpoint: str, **values) -> str:
     """An absolute URL for an endpoint, with or without a request (groups/urls.py)."""
     return external_url(endpoint, **values)
+
+
+def _remind_safety_alerts() -> int:
+    # Imported here: the safety service queues its notices through this package.
+    from ..services import safety
+
+    return safety.remind_unacknowledged()
+
+
+# Imported last: the kinds queue through the functions above.
+from . import messages  # noqa: E402
+
+before_pass.append(messages.queue_reminders)
+before_pass.append(_remind_safety_alerts)

@@ -11,6 +11,7 @@ from peewee import IntegrityError, fn
 from .. import audit, clock, passwords, two_factor
 from ..clock import utcnow
 from ..db import database, write_transaction
+from ..mail import messages
 from ..models import ROLES, LoginAttempt, SetPasswordToken, User, normalize_email
 from . import ServiceError, enrollment
 
@@ -214,6 +215,48 @@ def issue_password_link(
     return token
 
 
+def invite(user: User, *, issued_by: User | None) -> str:
+    """A set-password link for a new account, emailed as an invitation and returned.
+
+    The caller still shows the link once: a practice without mail hands it over.
+    """
+    with database.atomic():
+        token = issue_password_link(user, issued_by=issued_by)
+        messages.invitation(user, token, lifetime=passwords.SET_PASSWORD_LINK_LIFETIME)
+    return token
+
+
+def create_invited(
+    email: str, name: str, role: str, *, timezone: str, created_by: User | None
+) -> tuple[User, str]:
+    """Create an account and queue its invitation in one transaction: the account and link."""
+    with database.atomic():
+        user = create_user(email, name, role, timezone=timezone, created_by=created_by)
+        token = invite(user, issued_by=created_by)
+    return user, token
+
+
+RESET_LINK_LIFETIME = datetime.timedelta(hours=1)
+
+
+def request_password_reset(email: str, ip: str) -> None:
+    """Email a one-hour set-password link when ``email`` is an active account's.
+
+    The caller answers the same whatever happens here, so nobody learns
+    which addresses have accounts. Every request counts as a failed
+    attempt in the login throttle (per address and per client), so the form
+    cannot be used to flood a mailbox or to probe addresses quickly.
+    """
+    email = normalize_email(email)
+    refuse_if_throttled(email, ip)
+    user = User.by_email(email)
+    with database.atomic():
+        LoginAttempt.create(email=email, ip=ip, succeeded=False)
+        if user is not None and user.active:
+            token = issue_password_link(user, issued_by=None, valid_for=RESET_LINK_LIFETIME)
+            messages.password_reset(user, token, lifetime=RESET_LINK_LIFETIME)
+
+
 LINK_USED = "This link has expired or was already used. Ask for a new one."
 
 
@@ -251,11 +294,14 @@ def use_password_link(token: str, password: str) -> User:
         # Whatever other link the person still holds is spent with this one.
         SetPasswordToken.revoke_open(row.user, utcnow(), keep_id=row.id)
         user = row.user
+        had_password = user.password_hash is not None
         user.password_hash = passwords.hash_password(password)
         user.rotate_session_token()
         user.updated_at = utcnow()
         user.save()
         audit.record("password_link_used", actor=user, target=user)
+        if had_password:  # a first password (an invitation) changes nothing to warn about
+            messages.password_changed(user)
     return user
 
 
@@ -320,9 +366,9 @@ def change_password(user: User, current: str, new: str, ip: str) -> User:
     """Change one's own password and end every other session of the account.
 
     The session token rotates, so every cookie of the account stops working;
-    the view logs the current browser in again with the new token. This is
-    the one place a self-service password change happens: the outbox's
-    "password changed" notice belongs inside this transaction.
+    the view logs the current browser in again with the new token. The
+    "password changed" notice is queued in the same transaction (a reset
+    link's use queues it too, in ``use_password_link``).
     """
     check_password(user, current, ip, purpose="change_password", field="current_password")
     if problem := passwords.password_problem(new):
@@ -333,6 +379,7 @@ def change_password(user: User, current: str, new: str, ip: str) -> User:
         user.updated_at = utcnow()
         user.save(only=[User.password_hash, User.session_token, User.updated_at])
         audit.record("password_changed", actor=user, target=user)
+        messages.password_changed(user)
     return user
 
 

@@ -14,8 +14,9 @@ from peewee import IntegrityError
 from .. import audit
 from ..clock import utcnow
 from ..db import is_sqlite, write_transaction
+from ..mail import messages
 from ..models import Enrollment, Group, Session, User
-from . import ServiceError
+from . import ServiceError, accounts
 
 
 def lock_group(group_id: int) -> Group:
@@ -118,6 +119,22 @@ def enroll(group: Group, member: User, *, by: User) -> Enrollment:
     return enrollment
 
 
+def enroll_new_member(
+    group: Group, *, email: str, name: str, timezone: str, by: User
+) -> tuple[Enrollment, str]:
+    """Create a member account, enroll it and email its invitation, all in one transaction.
+
+    Returns the enrollment and the set-password token (shown once on the
+    page too). Any refusal (a duplicate email, a group that closed a moment
+    ago) leaves no account behind.
+    """
+    with write_transaction():
+        member, token = accounts.create_invited(
+            email, name, "member", timezone=timezone, created_by=by
+        )
+        return enroll(group, member, by=by), token
+
+
 def enroll_by_email(group: Group, email: str, *, by: User) -> Enrollment:
     """Enroll the member account with this email; every refusal names the email field.
 
@@ -212,4 +229,5 @@ def fill_from_waitlist(group: Group, *, by: User) -> list[Enrollment]:
         enrollment.joined_at = now
         enrollment.save()
         record_change(enrollment, by=by, previous="waitlisted")
+        messages.seat_offered(enrollment)
     return promoted

@@ -6,6 +6,7 @@ from .. import audit
 from ..clock import utcnow
 from ..curricula import default_curriculum
 from ..db import database, write_transaction
+from ..mail import messages
 from ..models import CoFacilitator, Group, Module, Session, User
 from . import ServiceError
 from .enrollment import fill_from_waitlist
@@ -63,6 +64,7 @@ def update_group(
         changed.append("lead")
         group.lead = lead
     shown_changed = any(k in changed for k in CALENDAR_FIELDS)
+    was_location = group.location
     with write_transaction():
         if "focus" in changed:
             if group.sessions.exists():
@@ -83,6 +85,8 @@ def update_group(
         if "capacity" in changed:
             fill_from_waitlist(group, by=by)
         audit.record("group_changed", actor=by, target=group, fields=changed)
+        if "location" in changed:
+            messages.place_changed(group, was_location)
     return group
 
 

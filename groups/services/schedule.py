@@ -28,6 +28,7 @@ from peewee import IntegrityError
 from .. import audit
 from ..clock import local_date, local_to_utc, to_local, today_in, utcnow, weekly_dates
 from ..db import database, is_sqlite, write_transaction
+from ..mail import messages
 from ..models import Closure, CoFacilitator, Group, Module, Session, User
 from . import ServiceError
 
@@ -402,6 +403,7 @@ def cancel_session(session: Session, reason: str, *, by: User) -> None:
         session.save()
         assign_modules(session.group, counted={session.id})
         audit.record("session_changed", actor=by, target=session, change="cancelled")
+        messages.session_cancelled(session)
 
 
 def reschedule_session(
@@ -420,6 +422,7 @@ def reschedule_session(
         raise ServiceError("The new date and time are in the past.", "date")
     refuse_closure(group, starts, despite_closure)
     length = session.ends_at - session.starts_at
+    was = session.starts_at
     with write_transaction():
         refuse_clash(group, [(starts, starts + length)], "time", by=by, leaving=session)
         session.starts_at, session.ends_at = starts, starts + length
@@ -427,6 +430,7 @@ def reschedule_session(
         session.save()
         assign_modules(session.group, counted={session.id})
         audit.record("session_changed", actor=by, target=session, change="rescheduled")
+        messages.session_moved(session, was)
 
 
 def add_makeup(

@@ -65,7 +65,7 @@ def create_user():
     form = UserForm()
     if form.validate_on_submit():
         try:
-            user = accounts.create_user(
+            user, token = accounts.create_invited(
                 form.email.data,
                 form.name.data,
                 form.role.data,
@@ -75,7 +75,9 @@ def create_user():
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            return issued_link(user)
+            return render_template(
+                "admin/password_link.html", user=user, link=password_link_url(token), invited=True
+            )
     return render_form("admin/user_form.html", form, user=None)
 
 

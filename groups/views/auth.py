@@ -14,7 +14,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from .. import audit
 from ..auth import load_user, safe_next, start_session
 from ..clock import utcnow
-from ..forms import LoginCodeForm, LoginForm, SetPasswordForm
+from ..forms import ForgotPasswordForm, LoginCodeForm, LoginForm, SetPasswordForm
 from ..services import ServiceError, accounts
 from .helpers import INVALID, apply_service_error, render_form
 
@@ -122,6 +122,20 @@ def logout():
     session.clear()
     flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+def forgot_password():
+    """One answer for every address, known or not; the link goes only to the mailbox."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.request_password_reset(form.email.data, audit.client_ip())
+        except accounts.LoginThrottled as error:
+            apply_service_error(form, error)
+            return render_template("auth/forgot_password.html", form=form), 429
+        return render_template("auth/reset_requested.html")
+    return render_form("auth/forgot_password.html", form)
 
 
 @bp.route("/set-password/<token>", methods=["GET", "POST"])

@@ -22,7 +22,7 @@ from ..forms import (
 )
 from ..inputs import parse_id
 from ..models import FOCUS_LABELS, Enrollment, Group, User
-from ..services import ServiceError, accounts, enrollment, overview, schedule
+from ..services import ServiceError, enrollment, overview, schedule
 from ..services import groups as group_service
 from .helpers import apply_service_error, attempt, password_link_url, render_form, submit
 
@@ -291,27 +291,22 @@ def new_member(group_id: int):
     form = MemberAccountForm(timezone=group.timezone)
     if form.validate_on_submit():
         try:
-            member = accounts.create_user(
-                form.email.data,
-                form.name.data,
-                "member",
+            row, token = enrollment.enroll_new_member(
+                group,
+                email=form.email.data,
+                name=form.name.data,
                 timezone=form.timezone.data,
-                created_by=current_user,
+                by=current_user,
             )
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            try:
-                row = enrollment.enroll(group, member, by=current_user)
-            except ServiceError as error:
-                flash(f"Created the account, but: {error.message}", "error")
-            else:
-                flash_enrollment(row, member)
-            token = accounts.issue_password_link(member, issued_by=current_user)
+            flash_enrollment(row, row.member)
             return render_template(
                 "admin/password_link.html",
-                user=member,
+                user=row.member,
                 link=password_link_url(token),
+                invited=True,
                 back_url=url_for("groups.detail", group_id=group.id),
             )
     return render_form("groups/new_member.html", form, group=group)
