@@ -238,12 +238,15 @@ def send_mail_command(every):
         time.sleep(every)
 
 
-def _handout_problems(problems: list[str]):
+def _content_problems(problems: list[str], where: str):
+    """List each problem of a content folder (handouts, measures) and fail the command."""
     for problem in problems:
         click.echo(f"  {problem}", err=True)
-    raise click.ClickException(
-        f"{len(problems)} problem(s) in the handout files under groups/handouts/content/."
-    )
+    raise click.ClickException(f"{len(problems)} problem(s) in the {where}.")
+
+
+def _handout_problems(problems: list[str]):
+    _content_problems(problems, "handout files under groups/handouts/content/")
 
 
 @click.command("list-measures")
@@ -275,11 +278,7 @@ def check_measures_command():
 def _measure_problems(problems: list[str]):
     from .measures.library import MEASURES_DIR
 
-    for problem in problems:
-        click.echo(f"  {problem}", err=True)
-    raise click.ClickException(
-        f"{len(problems)} problem(s) in the measure files under {MEASURES_DIR}."
-    )
+    _content_problems(problems, f"measure files under {MEASURES_DIR}")
 
 
 @click.command("import-measures")

@@ -7,7 +7,7 @@ them the same way: rows go in with ``insert_many`` in batches inside one
 transaction, and the demo password is hashed once for every account.
 
 The rows come from the services' own rules, so the demo cannot drift from
-the product: session times from ``schedule.planned_times`` (local wall-clock
+the product: session times from ``schedule.plan_weekly`` (local wall-clock
 time, closures skipped), each session's module from
 ``schedule.module_sequence`` (cancelled sessions cover nothing) and the
 curricula from ``groups.curriculum_rows``. Only the writing differs: the
@@ -43,7 +43,7 @@ from .models import (
 )
 from .passwords import hash_password
 from .services.groups import curriculum_rows
-from .services.schedule import module_sequence, planned_times
+from .services.schedule import module_sequence, plan_weekly
 
 DEMO_PASSWORD = "demo-password-2026"
 BATCH = 500
@@ -415,9 +415,9 @@ class Builder:
             if p.first_day is None:
                 continue
             group_id = group_ids[p.name]
-            times = planned_times(
+            times = plan_weekly(
                 p.first_day, p.weekday, p.at, p.duration, p.count, p.timezone, self.closed
-            )
+            ).times
             statuses = [
                 "cancelled" if index in p.cancelled else "scheduled" for index in range(len(times))
             ]

@@ -47,33 +47,33 @@ def _token_key(user: User, token: str) -> str:
 # --- Accounts -------------------------------------------------------------------
 
 
-def invitation(user: User, token: str, *, lifetime: datetime.timedelta) -> OutboxMessage | None:
-    """A new account's set-password link."""
+def _link_message(
+    kind: str, user: User, token: str, lifetime: datetime.timedelta, subject: str, **context
+) -> OutboxMessage | None:
+    """A message carrying a set-password link and how many hours it lasts."""
     return queue(
-        "invitation",
+        kind,
         to=user,
         key=_token_key(user, token),
-        subject="Your new account",
+        subject=subject,
         context={
             "link": link("auth.set_password", token=token),
             "hours": int(lifetime.total_seconds() // 3600),
-            "login": link("auth.login"),
+            **context,
         },
+    )
+
+
+def invitation(user: User, token: str, *, lifetime: datetime.timedelta) -> OutboxMessage | None:
+    """A new account's set-password link."""
+    return _link_message(
+        "invitation", user, token, lifetime, "Your new account", login=link("auth.login")
     )
 
 
 def password_reset(user: User, token: str, *, lifetime: datetime.timedelta) -> OutboxMessage | None:
     """A forgot-password link."""
-    return queue(
-        "password_reset",
-        to=user,
-        key=_token_key(user, token),
-        subject="Reset your password",
-        context={
-            "link": link("auth.set_password", token=token),
-            "hours": int(lifetime.total_seconds() // 3600),
-        },
-    )
+    return _link_message("password_reset", user, token, lifetime, "Reset your password")
 
 
 def password_changed(user: User) -> OutboxMessage | None:

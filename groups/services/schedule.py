@@ -80,19 +80,6 @@ def plan_weekly(
     return SchedulePlan(dates, times, skipped)
 
 
-def planned_times(
-    start_date: datetime.date,
-    weekday: int,
-    at: datetime.time,
-    minutes: int,
-    count: int,
-    tz: str,
-    closed: set[datetime.date],
-) -> list[tuple[datetime.datetime, datetime.datetime]]:
-    """Start and end (UTC) of each session of a weekly schedule, closed days skipped."""
-    return plan_weekly(start_date, weekday, at, minutes, count, tz, closed).times
-
-
 def preview_schedule(
     group: Group,
     *,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     redirect,
@@ -23,7 +22,7 @@ from ..inputs import BoundedPages
 from ..models import Closure, User
 from ..services import ServiceError, accounts, people, schedule
 from ..services import audit_log as audit_log_service
-from .helpers import INVALID, apply_service_error, password_link_url, render_form
+from .helpers import INVALID, apply_service_error, csv_response, password_link_url, render_form
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 admin_only = role_required("admin")
@@ -189,16 +188,7 @@ def audit_csv():
     filters = {f"filter_{k}": v for k, v in request.args.items() if k != "page" and v}
     audit.record("audit_exported", target_type="audit", rows=count, **filters)
     filename = f"audit-log-{utcnow():%Y%m%d-%H%M}.csv"
-    # A byte-order mark lets spreadsheet programs detect UTF-8.
-    return Response(
-        "\ufeff" + body,
-        mimetype="text/csv",
-        headers={
-            "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_response(body, filename)
 
 
 def filtered_entries(form: AuditFilterForm):

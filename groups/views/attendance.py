@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import audit
@@ -12,7 +12,7 @@ from ..clock import utcnow
 from ..models import ATTENDANCE_NOTE_MAX
 from ..services import ServiceError, attendance, pacing
 from ..services.attendance import STATUS_LABELS, RosterError
-from .helpers import INVALID
+from .helpers import INVALID, csv_response
 
 bp = Blueprint("attendance", __name__)
 staff = role_required("admin", "provider")
@@ -87,16 +87,7 @@ def export_csv(group_id: int):
     body = attendance.grid_csv(group, grid)
     audit.record("attendance_exported", target=group, members=len(grid["rows"]))
     filename = f"attendance-group-{group.id}-{utcnow():%Y%m%d}.csv"
-    # A byte-order mark lets spreadsheet programs detect UTF-8.
-    return Response(
-        "\ufeff" + body,
-        mimetype="text/csv",
-        headers={
-            "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_response(body, filename)
 
 
 @bp.route("/groups/<int:group_id>/pacing")

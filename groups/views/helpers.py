@@ -76,3 +76,17 @@ def pdf_response(data: bytes, filename: str) -> Response:
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def csv_response(body: str, filename: str) -> Response:
+    """A CSV download no browser or proxy keeps (exports hold member data)."""
+    # A byte-order mark lets spreadsheet programs detect UTF-8.
+    return Response(
+        "\ufeff" + body,
+        mimetype="text/csv",
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
