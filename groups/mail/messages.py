@@ -96,46 +96,51 @@ def _notified(group: Group):
     return [e.member for e in Enrollment.active_in(group) if e.member.notify_changes]
 
 
-def session_cancelled(session: Session) -> int:
-    """Tell the group's members that a session is cancelled, and why."""
+def _tell_members(kind: str, group: Group, key: str, subject: str, **context) -> int:
+    """Queue one change notice per member of ``group`` who wants them; how many were new.
+
+    ``key`` names the change (a session's revision, the group's update); the
+    member's id is added, so each member gets each change once.
+    """
     sent = 0
-    for member in _notified(session.group):
+    for member in _notified(group):
+        label = session_label(member, group)
         sent += bool(
             queue(
-                "session_cancelled",
+                kind,
                 to=member,
-                key=f"{session.id}:{session.revision}:{member.id}",
-                subject="Session cancelled",
-                context={
-                    "label": session_label(member, session.group),
-                    "starts_at": session.starts_at,
-                    "reason": session.cancel_reason,
-                    "link": link("main.member_home"),
-                },
+                key=f"{key}:{member.id}",
+                subject=subject,
+                context={"label": label, **context},
             )
         )
     return sent
+
+
+def session_cancelled(session: Session) -> int:
+    """Tell the group's members that a session is cancelled, and why."""
+    return _tell_members(
+        "session_cancelled",
+        session.group,
+        f"{session.id}:{session.revision}",
+        "Session cancelled",
+        starts_at=session.starts_at,
+        reason=session.cancel_reason,
+        link=link("main.member_home"),
+    )
 
 
 def session_moved(session: Session, was: datetime.datetime) -> int:
     """Tell the group's members a session's old and new time."""
-    sent = 0
-    for member in _notified(session.group):
-        sent += bool(
-            queue(
-                "session_moved",
-                to=member,
-                key=f"{session.id}:{session.revision}:{member.id}",
-                subject="Session moved",
-                context={
-                    "label": session_label(member, session.group),
-                    "was": was,
-                    "starts_at": session.starts_at,
-                    "link": link("sessions.detail", session_id=session.id),
-                },
-            )
-        )
-    return sent
+    return _tell_members(
+        "session_moved",
+        session.group,
+        f"{session.id}:{session.revision}",
+        "Session moved",
+        was=was,
+        starts_at=session.starts_at,
+        link=link("sessions.detail", session_id=session.id),
+    )
 
 
 def place_changed(group: Group, was: str) -> int:
@@ -155,24 +160,16 @@ def place_changed(group: Group, was: str) -> int:
     )
     if upcoming is None:
         return 0
-    sent = 0
-    for member in _notified(group):
-        sent += bool(
-            queue(
-                "place_changed",
-                to=member,
-                key=f"{group.id}:{group.updated_at:%Y%m%dT%H%M%S%f}:{member.id}",
-                subject="New place for your sessions",
-                context={
-                    "label": session_label(member, group),
-                    "was": was,
-                    "place": group.location,
-                    "starts_at": upcoming.starts_at,
-                    "link": link("sessions.detail", session_id=upcoming.id),
-                },
-            )
-        )
-    return sent
+    return _tell_members(
+        "place_changed",
+        group,
+        f"{group.id}:{group.updated_at:%Y%m%dT%H%M%S%f}",
+        "New place for your sessions",
+        was=was,
+        place=group.location,
+        starts_at=upcoming.starts_at,
+        link=link("sessions.detail", session_id=upcoming.id),
+    )
 
 
 def seat_offered(enrollment: Enrollment) -> OutboxMessage | None:
