@@ -393,7 +393,8 @@ def member_world(live_server):
     )
     for member in (ada, ben):
         enrollment_service.enroll(group, member, by=provider)
-    schedule_service.cancel_session(sessions[1], CANCEL_REASON, by=provider)
+    with live_server.app.app_context():  # the cancellation notice is queued with the app's config
+        schedule_service.cancel_session(sessions[1], CANCEL_REASON, by=provider)
     begin_now(sessions[0])
     sessions[0] = Session.get_by_id(sessions[0].id)
     entries = attendance_service.roster(sessions[0])
