@@ -126,8 +126,8 @@ def two_factor_required(user: User) -> bool:
     return bool(current_app.config["REQUIRE_STAFF_2FA"]) and user.is_staff
 
 
-def enforce_two_factor_enrolment():
-    """Staff without a second factor see only the enrolment page until they have one."""
+def enforce_two_factor_enrollment():
+    """Staff without a second factor see only the enrollment page until they have one."""
     endpoint = request.endpoint
     if endpoint is None or endpoint in PUBLIC_ENDPOINTS or endpoint in ENROLMENT_ENDPOINTS:
         return None
@@ -142,4 +142,4 @@ def enforce_two_factor_enrolment():
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     app.before_request(enforce_session_limits)
-    app.before_request(enforce_two_factor_enrolment)
+    app.before_request(enforce_two_factor_enrollment)

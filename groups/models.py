@@ -85,7 +85,7 @@ class User(BaseModel):
     notify_changes = BooleanField(default=True)  # cancellation, move and place-change notices
     reminder_hours = IntegerField(default=24)
     # Two-factor sign-in (groups/services/accounts.py). The secret is set at the
-    # start of enrolment and counts only once a code confirmed it
+    # start of enrollment and counts only once a code confirmed it
     # (two_factor_since). Never logged or audited.
     totp_secret = CharField(null=True)
     two_factor_since = UTCDateTimeField(null=True)
@@ -120,7 +120,7 @@ class User(BaseModel):
 
     @property
     def two_factor_pending(self) -> bool:
-        """Enrolment started (a secret exists) but no code has confirmed it yet."""
+        """Enrollment started (a secret exists) but no code has confirmed it yet."""
         return self.totp_secret is not None and self.two_factor_since is None
 
     @property

@@ -1,4 +1,4 @@
-"""TOTP codes (RFC 6238, via pyotp), recovery codes and the enrolment QR code.
+"""TOTP codes (RFC 6238, via pyotp), recovery codes and the enrollment QR code.
 
 Pure functions with no database: ``services/accounts.py`` owns the
 transactions that store what these compute.

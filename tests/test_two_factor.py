@@ -1,4 +1,4 @@
-"""TOTP two-factor sign-in: enrolment, the two-step login, replay, recovery codes,
+"""TOTP two-factor sign-in: enrollment, the two-step login, replay, recovery codes,
 throttling, REQUIRE_STAFF_2FA and the admin's reset."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def code_now(user: User) -> str:
 
 
 def enrol(client, user: User) -> list[str]:
-    """The whole enrolment through the pages; returns the recovery codes shown."""
+    """The whole enrollment through the pages; returns the recovery codes shown."""
     assert client.post("/account/two-factor/start").status_code == 302
     response = client.post("/account/two-factor/confirm", data={"code": code_now(user)})
     assert response.status_code == 200
@@ -52,20 +52,20 @@ def enrol(client, user: User) -> list[str]:
 @pytest.fixture
 def enrolled(client, make_user, frozen_time):
     """A provider with two-factor sign-in on, logged out again; the clock is frozen
-    at the start of the 30-second step after the one the enrolment used."""
+    at the start of the 30-second step after the one the enrollment used."""
     start = int(frozen_time.now.timestamp()) // 30 * 30
     frozen_time.set(datetime.datetime.fromtimestamp(start, datetime.UTC))
     provider = make_user("provider")
     login(client, provider)
     codes = enrol(client, provider)
     client.post("/logout")
-    frozen_time.advance(seconds=30)  # the enrolment code's step has been used
+    frozen_time.advance(seconds=30)  # the enrollment code's step has been used
     provider = User.get_by_id(provider.id)
     provider.recovery_codes = codes
     return provider
 
 
-def test_enrolment_shows_a_server_drawn_qr_code_and_the_secret(client, as_role, frozen_time):
+def test_enrollment_shows_a_server_drawn_qr_code_and_the_secret(client, as_role, frozen_time):
     provider = as_role("provider")
     page = client.get("/account/two-factor")
     assert "Set up two-factor sign-in" in page.text
@@ -82,7 +82,7 @@ def test_enrolment_shows_a_server_drawn_qr_code_and_the_secret(client, as_role, 
     assert User.get_by_id(provider.id).two_factor_enabled is False  # not until confirmed
 
 
-def test_enrolment_needs_a_matching_code_then_gives_ten_recovery_codes(
+def test_enrollment_needs_a_matching_code_then_gives_ten_recovery_codes(
     client, as_role, frozen_time
 ):
     provider = as_role("provider")

@@ -91,12 +91,12 @@ def change_password():
 
 def two_factor_page(status: int = 200, **forms):
     user = me()
-    enrolment = None
+    enrollment = None
     if user.two_factor_pending:
         uri = two_factor.provisioning_uri(
             user.totp_secret, user.email, current_app.config["PRACTICE_NAME"]
         )
-        enrolment = {
+        enrollment = {
             # segno writes paths only (no script, no style): safe to inline.
             "qr": Markup(two_factor.qr_svg(uri)),
             "secret": two_factor.spaced(user.totp_secret),
@@ -106,7 +106,7 @@ def two_factor_page(status: int = 200, **forms):
     forms.setdefault("disable_form", PasswordCheckForm(prefix="off"))
     page = render_template(
         "account/two_factor.html",
-        enrolment=enrolment,
+        enrollment=enrollment,
         required=two_factor_required(user),
         **forms,
     )

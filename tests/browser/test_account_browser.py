@@ -1,7 +1,7 @@
-"""Profile and two-factor enrolment in chromium at 375 px, checked with axe-core.
+"""Profile and two-factor enrollment in chromium at 375 px, checked with axe-core.
 
 A provider at a practice that requires staff two-factor sign-in logs in, is
-held on the enrolment page, scans (reads) the secret, confirms a code, keeps
+held on the enrollment page, scans (reads) the secret, confirms a code, keeps
 the recovery codes, edits the profile, and logs in again with a recovery code.
 The real Content Security Policy applies: the inline QR SVG must not trip it.
 """
@@ -19,7 +19,7 @@ from .tour import Tour
 pytestmark = pytest.mark.browser
 
 
-def test_profile_and_two_factor_enrolment_on_a_phone(live_server, new_page, tmp_path):
+def test_profile_and_two_factor_enrollment_on_a_phone(live_server, new_page, tmp_path):
     from playwright.sync_api import expect
 
     live_server.app.config["REQUIRE_STAFF_2FA"] = True
@@ -33,7 +33,7 @@ def test_profile_and_two_factor_enrolment_on_a_phone(live_server, new_page, tmp_
     page.get_by_label("Password").fill(BROWSER_PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(url + "/account/two-factor")  # held here until enrolled
-    tour.visit("enrolment required")
+    tour.visit("enrollment required")
 
     page.get_by_role("button", name="Set up two-factor sign-in").click()
     qr = page.locator("figure.qr svg")
