@@ -96,14 +96,18 @@ def _notified(group: Group):
     return [e.member for e in Enrollment.active_in(group) if e.member.notify_changes]
 
 
-def _tell_members(kind: str, group: Group, key: str, subject: str, **context) -> int:
+def _tell_members(kind: str, group: Group, key: str, subject: str, context) -> int:
     """Queue one change notice per member of ``group`` who wants them; how many were new.
 
     ``key`` names the change (a session's revision, the group's update); the
-    member's id is added, so each member gets each change once.
+    member's id is added, so each member gets each change once. ``context``
+    is called only when someone is to be told, so a change nobody hears of
+    builds no links.
     """
+    members = _notified(group)
+    shared = context() if members else {}
     sent = 0
-    for member in _notified(group):
+    for member in members:
         label = session_label(member, group)
         sent += bool(
             queue(
@@ -111,7 +115,7 @@ def _tell_members(kind: str, group: Group, key: str, subject: str, **context) ->
                 to=member,
                 key=f"{key}:{member.id}",
                 subject=subject,
-                context={"label": label, **context},
+                context={"label": label, **shared},
             )
         )
     return sent
@@ -124,9 +128,11 @@ def session_cancelled(session: Session) -> int:
         session.group,
         f"{session.id}:{session.revision}",
         "Session cancelled",
-        starts_at=session.starts_at,
-        reason=session.cancel_reason,
-        link=link("main.member_home"),
+        lambda: {
+            "starts_at": session.starts_at,
+            "reason": session.cancel_reason,
+            "link": link("main.member_home"),
+        },
     )
 
 
@@ -137,9 +143,11 @@ def session_moved(session: Session, was: datetime.datetime) -> int:
         session.group,
         f"{session.id}:{session.revision}",
         "Session moved",
-        was=was,
-        starts_at=session.starts_at,
-        link=link("sessions.detail", session_id=session.id),
+        lambda: {
+            "was": was,
+            "starts_at": session.starts_at,
+            "link": link("sessions.detail", session_id=session.id),
+        },
     )
 
 
@@ -165,10 +173,12 @@ def place_changed(group: Group, was: str) -> int:
         group,
         f"{group.id}:{group.updated_at:%Y%m%dT%H%M%S%f}",
         "New place for your sessions",
-        was=was,
-        place=group.location,
-        starts_at=upcoming.starts_at,
-        link=link("sessions.detail", session_id=upcoming.id),
+        lambda: {
+            "was": was,
+            "place": group.location,
+            "starts_at": upcoming.starts_at,
+            "link": link("sessions.detail", session_id=upcoming.id),
+        },
     )
 
 
