@@ -140,3 +140,22 @@ def frozen_time(monkeypatch):
             groups.clock.frozen_at += datetime.timedelta(**delta)
 
     return Clock()
+
+
+# A real SMTP server (aiosmtpd) for the mail tests, and an app that delivers to it.
+@pytest.fixture
+def smtp():
+    from tests.mail_helpers import SMTPServer
+
+    server = SMTPServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_app(app, smtp, tmp_path):
+    app.config.update(
+        MAIL_URL=smtp.url, MAIL_FROM="clinic@example.org", MAIL_OUTBOX_DIR=str(tmp_path / "eml")
+    )
+    return app

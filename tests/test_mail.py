@@ -16,22 +16,6 @@ from groups.mail import dispatch, transports
 from groups.models import AuditLog, OutboxMessage, User
 
 
-@pytest.fixture
-def smtp():
-    server = SMTPServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def mail_app(app, smtp, tmp_path):
-    app.config.update(
-        MAIL_URL=smtp.url, MAIL_FROM="clinic@example.org", MAIL_OUTBOX_DIR=str(tmp_path / "eml")
-    )
-    return app
-
-
 def audit_actions(action: str) -> list[AuditLog]:
     return list(AuditLog.select().where(AuditLog.action == action).order_by(AuditLog.id))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from mail_helpers import SMTPServer, run_pass
+from mail_helpers import run_pass
 from world import PASSWORD, add_session, enroll, login, make_group
 
 from groups import mail
@@ -18,20 +18,6 @@ from groups.services import groups as group_service
 from groups.services import schedule as schedule_service
 
 HOUR = datetime.timedelta(hours=1)
-
-
-@pytest.fixture
-def smtp():
-    server = SMTPServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def mail_app(app, smtp, tmp_path):
-    app.config.update(MAIL_URL=smtp.url, MAIL_FROM="clinic@example.org")
-    return app
 
 
 def queued(kind: str) -> list[OutboxMessage]:
