@@ -26,7 +26,7 @@ from flask import current_app
 from peewee import IntegrityError
 
 from .. import audit
-from ..clock import local_date, local_to_utc, to_local, today_in, utcnow, weekly_dates
+from ..clock import clock_time, local_date, local_to_utc, to_local, today_in, utcnow, weekly_dates
 from ..db import database, is_sqlite, write_transaction
 from ..mail import messages
 from ..models import Closure, CoFacilitator, Group, Module, Session, User
@@ -166,20 +166,13 @@ def lock_providers(group: Group) -> None:
     list(User.select(User.id).where(User.id.in_(providers)).order_by(User.id).for_update())
 
 
-def clock_time(value: datetime.datetime, twelve_hour: bool) -> str:
-    """``18:30`` or ``6:30 PM``, as pages write times (groups/navigation.py)."""
-    if not twelve_hour:
-        return f"{value:%H:%M}"
-    return f"{value.hour % 12 or 12}:{value.minute:02d} {'AM' if value.hour < 12 else 'PM'}"
-
-
 def describe(session: Session, tz: str, reader: User) -> str:
     """A session as a message names it: group, local day and times on the reader's clock."""
-    twelve = reader.clock_format(current_app.config["TIME_FORMAT"]) == "12h"
+    clock = reader.clock_format(current_app.config["TIME_FORMAT"])
     starts, ends = to_local(session.starts_at, tz), to_local(session.ends_at, tz)
     return (
         f"{session.group.name} on {starts:%a %d %b %Y}, "
-        f"{clock_time(starts, twelve)}–{clock_time(ends, twelve)}"
+        f"{clock_time(starts, clock)}–{clock_time(ends, clock)}"
     )
 
 
