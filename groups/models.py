@@ -94,6 +94,9 @@ class User(BaseModel):
     totp_last_step = BigIntegerField(null=True)
     # sha256 digests of the unused recovery codes, space separated.
     recovery_code_hashes = TextField(default="")
+    # A provider's National Provider Identifier (10 digits, checked with
+    # groups/clinical/codes.py); the rendering NPI on their charge lines.
+    npi = CharField(null=True)
 
     # flask-login protocol
     @property
@@ -261,6 +264,11 @@ class Group(BaseModel):
     class Meta:
         table_name = "therapy_group"
 
+    @property
+    def is_telehealth(self) -> bool:
+        """A video link rather than a room: forms accept only http(s) links as URLs."""
+        return self.location.strip().lower().startswith(("http://", "https://"))
+
     # Time in the group's own zone ------------------------------------------
 
     def local(self, value: datetime.datetime | None) -> datetime.datetime | None:
@@ -398,9 +406,16 @@ class Enrollment(BaseModel):
     withdrawn_at = UTCDateTimeField(null=True)
     withdraw_reason = CharField(default="")
     created_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    # The member's diagnoses for this group: ICD-10-CM codes, space separated,
+    # primary first (groups/clinical/codes.py checks the format).
+    diagnosis_codes = CharField(default="")
 
     class Meta:
         indexes = ((("group", "status", "requested_at"), False),)
+
+    @property
+    def diagnoses(self) -> tuple[str, ...]:
+        return tuple(self.diagnosis_codes.split())
 
     @classmethod
     def active_in(cls, group):
@@ -668,6 +683,159 @@ class SafetyAlertResponse(BaseModel):
     response = ForeignKeyField(MeasureResponse, backref="+", unique=True, on_delete="CASCADE")
 
 
+# ---- The clinical record: group notes, member progress notes, addenda, charges ----
+# (docs/clinical-notes.md). Unlike SessionNote (the HIPAA psychotherapy note,
+# private to the provider), these are the chart: printed for the record and
+# the source of charge lines. A signed note is never changed: later words are
+# addenda. Clinical rows refer to sessions and people with RESTRICT, so
+# removing a session or an account can never take a signed record with it.
+
+NOTE_STATUSES = ("draft", "signed")
+MODALITIES = ("in_person", "telehealth")
+MODALITY_LABELS = {"in_person": "In person", "telehealth": "Telehealth (video)"}
+RISK_LEVELS = ("none", "low", "moderate", "high")
+RISK_LABELS = {"none": "None", "low": "Low", "moderate": "Moderate", "high": "High"}
+PARTICIPATION_LEVELS = {
+    "active": "Active, contributed without prompting",
+    "prompted": "Took part when invited",
+    "minimal": "Minimal, mostly listened",
+    "disruptive": "Disruptive or off task",
+}
+RESPONSE_LEVELS = {
+    "receptive": "Receptive, practiced the skill",
+    "partial": "Partly engaged with the skill",
+    "resistant": "Resistant or unable to engage",
+}
+PROGRESS_LEVELS = {
+    "progressing": "Progressing toward goals",
+    "maintaining": "Maintaining",
+    "regressing": "Regressing",
+}
+# The longest free text in one field of a note or an addendum (the columns are unbounded).
+NOTE_TEXT_MAX = 4000
+
+
+class SignedRecord:
+    """Draft or signed; a signed row is read-only (services/clinical_notes.py enforces it)."""
+
+    @property
+    def is_signed(self) -> bool:
+        return self.status == "signed"
+
+
+class GroupNote(SignedRecord, BaseModel):
+    """The group section of a held session's record: one per session."""
+
+    session = ForeignKeyField(Session, backref="+", unique=True, on_delete="RESTRICT")
+    module_title = CharField(default="")  # the module's title when the note was started
+    # Checklist keys (space separated) chosen from the module's interventions,
+    # plus what else was used, in the provider's words.
+    intervention_keys = CharField(default="")
+    interventions_other = TextField(default="")
+    themes = TextField(default="")
+    group_process = TextField(default="")
+    started_at = UTCDateTimeField()
+    ended_at = UTCDateTimeField()
+    modality = CharField(choices=[(m, m) for m in MODALITIES])
+    present_count = IntegerField(default=0)  # present or late, from attendance
+    status = CharField(default="draft", choices=[(s, s) for s in NOTE_STATUSES])
+    author = ForeignKeyField(User, backref="+", on_delete="RESTRICT")
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    updated_at = UTCDateTimeField(default=utcnow)
+    signed_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT")
+    signed_at = UTCDateTimeField(null=True)
+    signature_name = CharField(default="")
+
+    @property
+    def interventions(self) -> tuple[str, ...]:
+        return tuple(self.intervention_keys.split())
+
+
+class MemberNote(SignedRecord, BaseModel):
+    """A progress note for one member recorded present or late at one session."""
+
+    session = ForeignKeyField(Session, backref="+", on_delete="RESTRICT")
+    member = ForeignKeyField(User, backref="+", on_delete="RESTRICT")
+    participation = CharField(default="")  # a PARTICIPATION_LEVELS key; "" until chosen
+    response = CharField(default="")  # a RESPONSE_LEVELS key
+    progress = CharField(default="")  # a PROGRESS_LEVELS key
+    observations = TextField(default="")  # participation, response and progress in words
+    risk_level = CharField(default="none", choices=[(r, r) for r in RISK_LEVELS])
+    risk_text = TextField(default="")
+    plan = TextField(default="")
+    # The member's latest measure scores when the note was last saved, as
+    # JSON: [{"measure", "title", "total", "band", "completed_at"}].
+    scores_snapshot = TextField(default="[]")
+    status = CharField(default="draft", choices=[(s, s) for s in NOTE_STATUSES])
+    author = ForeignKeyField(User, backref="+", on_delete="RESTRICT")
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    updated_at = UTCDateTimeField(default=utcnow)
+    signed_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT")
+    signed_at = UTCDateTimeField(null=True)
+    signature_name = CharField(default="")
+    # Co-signature by the group's lead when a co-facilitator signed.
+    cosigned_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT")
+    cosigned_at = UTCDateTimeField(null=True)
+    cosignature_name = CharField(default="")
+    # Why the text names another member and was signed anyway (audited).
+    name_check_reason = TextField(default="")
+
+    class Meta:
+        indexes = ((("session", "member"), True), (("member", "session"), False))
+
+
+class NoteAddendum(BaseModel):
+    """A signed addition to a signed note (either kind). Append-only."""
+
+    group_note = ForeignKeyField(GroupNote, null=True, backref="addenda", on_delete="RESTRICT")
+    member_note = ForeignKeyField(MemberNote, null=True, backref="addenda", on_delete="RESTRICT")
+    text = TextField()
+    signed_by = ForeignKeyField(User, backref="+", on_delete="RESTRICT")
+    signed_at = UTCDateTimeField(default=utcnow)
+    signature_name = CharField()
+
+    def save(self, *args, **kwargs):
+        if self.id is not None and not kwargs.get("force_insert"):
+            raise PermissionError("addenda are append-only")
+        return super().save(*args, **kwargs)
+
+    def delete_instance(self, *args, **kwargs):
+        raise PermissionError("addenda are append-only")
+
+    @classmethod
+    def update(cls, *args, **kwargs):
+        raise PermissionError("addenda are append-only")
+
+    @classmethod
+    def delete(cls):
+        raise PermissionError("addenda are append-only")
+
+
+class ChargeLine(BaseModel):
+    """One billable service: created when a member's progress note is signed.
+
+    A copy of what the claim needs at signing time (diagnoses, codes, the
+    rendering provider's NPI), so a later change to an enrollment or an
+    account never rewrites a charge already exported.
+    """
+
+    member_note = ForeignKeyField(MemberNote, unique=True, backref="+", on_delete="RESTRICT")
+    session = ForeignKeyField(Session, backref="+", on_delete="RESTRICT")
+    member = ForeignKeyField(User, backref="+", on_delete="RESTRICT")
+    date_of_service = DateField(index=True)  # in the group's time zone
+    diagnosis_codes = CharField()  # space separated, primary first
+    cpt = CharField()
+    modifiers = CharField(default="")  # space separated
+    place_of_service = CharField()
+    units = IntegerField(default=1)
+    rendering_provider = ForeignKeyField(User, backref="+", on_delete="RESTRICT")
+    rendering_npi = CharField(default="")
+    note_signed_at = UTCDateTimeField()
+    created_at = UTCDateTimeField(default=utcnow)
+
+
 ALL_MODELS = [
     User,
     LoginAttempt,
@@ -690,4 +858,8 @@ ALL_MODELS = [
     MeasureResponse,
     SafetyAlert,
     SafetyAlertResponse,
+    GroupNote,
+    MemberNote,
+    NoteAddendum,
+    ChargeLine,
 ]
