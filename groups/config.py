@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import secrets
 from email.utils import parseaddr
 from pathlib import Path
@@ -65,6 +66,28 @@ def hours(name: str, value: str | None, *, default: int) -> int:
     if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 24 * 365:
         raise ConfigError(f"{name} must be a whole number of hours from 1 to 8760, not {value!r}")
     return int(value)
+
+
+def code(name: str, value: str | None, *, default: str, pattern: str, shape: str) -> str:
+    """A billing code setting (CPT, place of service): refused at start-up unless it fits."""
+    value = (value or "").strip().upper() or default
+    if not re.fullmatch(pattern, value):
+        raise ConfigError(f"{name} must be {shape}, not {value!r}")
+    return value
+
+
+def modifiers(name: str, value: str | None, *, default: str) -> str:
+    """CPT modifiers, space or comma separated, each two letters or digits; "none" for none."""
+    value = (value or "").strip().upper() or default
+    if value == "NONE":
+        return ""
+    parts = [p for p in re.split(r"[\s,]+", value) if p]
+    if len(parts) > 4 or not all(re.fullmatch(r"[0-9A-Z]{2}", p) for p in parts):
+        raise ConfigError(
+            f"{name} must be up to four two-character modifiers (e.g. 95 or 95,GT), "
+            f"or none, not {value!r}"
+        )
+    return " ".join(parts)
 
 
 def from_environment(instance_path: str) -> dict:
@@ -132,6 +155,35 @@ def from_environment(instance_path: str) -> dict:
         ),
         "SAFETY_REMIND_HOURS": hours(
             "SAFETY_REMIND_HOURS", os.environ.get("SAFETY_REMIND_HOURS"), default=4
+        ),
+        # Charge lines (docs/clinical-notes.md): the procedure code of a group
+        # psychotherapy session, and the modifiers and place of service of a
+        # telehealth session (the member at home) and of one in the practice.
+        "CHARGE_CPT": code(
+            "CHARGE_CPT",
+            os.environ.get("CHARGE_CPT"),
+            default="90853",
+            pattern=r"[0-9]{4}[0-9A-Z]",
+            shape="a five-character CPT code such as 90853",
+        ),
+        "CHARGE_TELEHEALTH_MODIFIERS": modifiers(
+            "CHARGE_TELEHEALTH_MODIFIERS",
+            os.environ.get("CHARGE_TELEHEALTH_MODIFIERS"),
+            default="95",
+        ),
+        "CHARGE_TELEHEALTH_POS": code(
+            "CHARGE_TELEHEALTH_POS",
+            os.environ.get("CHARGE_TELEHEALTH_POS"),
+            default="10",
+            pattern=r"[0-9]{2}",
+            shape="a two-digit place of service code such as 10",
+        ),
+        "CHARGE_IN_PERSON_POS": code(
+            "CHARGE_IN_PERSON_POS",
+            os.environ.get("CHARGE_IN_PERSON_POS"),
+            default="11",
+            pattern=r"[0-9]{2}",
+            shape="a two-digit place of service code such as 11",
         ),
         # Number of proxies in front of the app whose X-Forwarded-For is trusted.
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),

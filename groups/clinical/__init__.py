@@ -1,0 +1,1 @@
+"""Clinical reference data: diagnosis and provider codes, the interventions checklist."""
