@@ -70,6 +70,18 @@ ACTIONS = (
     "safety_alert_attached",
     "safety_alert_acknowledged",
     "safety_alert_resolved",
+    # The clinical record and charges (docs/clinical-notes.md).
+    "clinical_note_viewed",
+    "clinical_note_saved",
+    "clinical_note_signed",
+    "clinical_note_cosigned",
+    "clinical_note_addendum",
+    "clinical_note_name_confirmed",
+    "clinical_note_printed",
+    "charge_created",
+    "charges_exported",
+    "diagnosis_changed",
+    "npi_changed",
 )
 
 

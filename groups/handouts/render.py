@@ -256,6 +256,15 @@ def _write_pdf(html: str) -> bytes:
     return document.write_pdf(font_config=font_config(), pdf_tags=True)
 
 
+def render_template_pdf(template_name: str, **context) -> bytes:
+    """A PDF of another print template under ``templates/`` (a clinical note), never cached.
+
+    Same environment, fetcher and fonts as the handouts; the template links
+    its own stylesheet from ``static/``.
+    """
+    return _write_pdf(_jinja.get_template(template_name).render(**context))
+
+
 def _cached_pdf(key: str, html: Callable[[], str]) -> bytes:
     """The PDF cached under ``key``, else WeasyPrint's rendering of ``html()``."""
     cache = _cache
