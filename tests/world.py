@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from groups import clock
 from groups.clock import utcnow
 from groups.db import database
-from groups.models import CoFacilitator, Enrollment, Group, Module, Session, User
+from groups.models import Attendance, CoFacilitator, Enrollment, Group, Module, Session, User
 from groups.passwords import hash_password
 from groups.services import attendance
 from groups.services import enrollment as enrollment_service
@@ -327,4 +327,121 @@ def load_practice(
     for member in members[:feed_tokens]:
         world.feed_tokens[member.email] = feeds.issue_token(member)
     assert Enrollment.select().where(Enrollment.group == main).count() == roster_size
+    return world
+
+
+# ---- The clinical record: a held session with its members' attendance -------
+
+# Valid NPIs (check digit on the 80840 prefix), for the lead and a co-facilitator.
+LEAD_NPI, CO_NPI = "1234567893", "1558598797"
+NOTE_FIRST_NAMES = (
+    "Avery Blake Casey Dana Emery Finley Greer Harper Indigo Jules Kai Logan Morgan".split()
+)
+NOTE_LAST_NAMES = (
+    "Nolan Ortiz Pryce Quinn Reyes Santos Tanaka Upton Vance Walsh Yoder Zimmer Abbott".split()
+)
+
+
+@dataclass
+class NotesWorld:
+    lead: User
+    co: User | None
+    group: Group
+    session: Session
+    members: list[User]  # recorded present
+    absent_members: list[User]
+    admin: User
+
+    def member_section(self, member: User, **fields):
+        """A complete progress note draft for ``member`` (ready to sign)."""
+        from groups.services.clinical_notes import MemberSection
+
+        values = {
+            "participation": "active",
+            "response": "receptive",
+            "progress": "progressing",
+            "observations": "Practiced the breathing exercise and described using it at work.",
+            "risk_level": "none",
+            "plan": "Continue weekly group; practice daily.",
+        }
+        return MemberSection(**{**values, **fields})
+
+    def group_section(self, **fields):
+        from groups.services.clinical_notes import GroupSection
+
+        values = {
+            "intervention_keys": ["module", "psychoeducation"],
+            "themes": "Noticing early signs of worry.",
+            "group_process": "Members supported each other's practice.",
+        }
+        return GroupSection(**{**values, **fields})
+
+    def write_all(self, by: User | None = None) -> None:
+        """Save a complete draft of the group note and every present member's note."""
+        from groups.services import clinical_notes
+
+        clinical_notes.save_draft(
+            self.session,
+            group=self.group_section(),
+            members={m.id: self.member_section(m) for m in self.members},
+            by=by or self.lead,
+        )
+
+    def sign_all(self, by: User | None = None):
+        from groups.services import clinical_notes
+
+        by = by or self.lead
+        return clinical_notes.sign_notes(
+            self.session, signature_name=by.name, password=PASSWORD, by=by
+        )
+
+
+def notes_world(
+    present: int = 8,
+    *,
+    absent: int = 0,
+    telehealth: bool = False,
+    co: bool = False,
+    signed: bool = False,
+    late: int = 0,
+) -> NotesWorld:
+    """A group whose session two days ago was held: ``present`` members attended
+    (the last ``late`` of them late), ``absent`` did not. Every enrollment carries
+    a diagnosis and the providers an NPI. ``signed`` writes and signs every note."""
+    lead = make_user("provider", name="Dr. Robin Lead", npi=LEAD_NPI)
+    co_provider = make_user("provider", name="Dr. Sam Cofac", npi=CO_NPI) if co else None
+    admin = make_user("admin", name="Alex Admin")
+    location = "https://video.example.org/room-7" if telehealth else "Room 4"
+    group = make_group(lead, co=[co_provider] if co_provider else (), location=location)
+    module = Module.select().where(Module.group == group).order_by(Module.position).first()
+    starts = utcnow().replace(second=0, microsecond=0) - datetime.timedelta(days=2)
+    session = add_session(group, starts, status="held", module=module)
+    people = []
+    for i in range(present + absent):
+        first = NOTE_FIRST_NAMES[i % len(NOTE_FIRST_NAMES)]
+        last = NOTE_LAST_NAMES[(i // len(NOTE_FIRST_NAMES) + i) % len(NOTE_LAST_NAMES)]
+        member = make_user("member", name=f"{first} {last}")
+        enrollment = enroll(group, member)
+        enrollment.diagnosis_codes = "F41.1" if i % 2 else "F41.1 F32.1"
+        enrollment.requested_at = enrollment.joined_at = starts - datetime.timedelta(days=14)
+        enrollment.save()
+        people.append(member)
+    for i, member in enumerate(people):
+        if i < present:
+            status = "late" if i >= present - late else "present"
+        else:
+            status = "absent" if (i - present) % 2 == 0 else "excused"
+        Attendance.create(session=session, member=member, status=status, updated_by=lead)
+    world = NotesWorld(
+        lead=lead,
+        co=co_provider,
+        group=Group.get_by_id(group.id),
+        session=Session.select(Session, Group).join(Group).where(Session.id == session.id).get(),
+        members=people[:present],
+        absent_members=people[present:],
+        admin=admin,
+    )
+    if signed:
+        world.write_all()
+        world.sign_all()
     return world

@@ -964,35 +964,42 @@ def _due(groups_query, now=None) -> list[DueSession]:
     )
     query = (
         Session.select(
-            Session.id,
-            Session.starts_at,
-            Group.id,
-            Group.name,
-            Group.timezone,
-            Group.lead,
+            Session.id.alias("session_id"),
+            Session.starts_at.alias("starts_at"),
+            Group.id.alias("group_id"),
+            Group.name.alias("group_name"),
+            Group.timezone.alias("timezone"),
+            Group.lead.alias("lead_id"),
             present.alias("present"),
             signed.alias("signed"),
             group_signed.alias("group_signed"),
         )
         .join(Group)
-        .where(Session.held_by(now), Group.id.in_(groups_query.select(Group.id)))
+        .where(
+            Session.held_by(now),
+            Group.id.in_(groups_query.select(Group.id)),
+            # Wrapped in a function so the subqueries compare as values.
+            (fn.COALESCE(group_signed, 0) == 0)
+            | (fn.COALESCE(present, 0) > fn.COALESCE(signed, 0)),
+        )
         .order_by(Session.starts_at, Session.id)
-        .objects()
+        .dicts()
     )
     due = []
     for row in query:
-        unsigned = (1 - min(row.group_signed, 1)) + max(row.present - row.signed, 0)
+        unsigned = (1 - min(row["group_signed"], 1)) + max(row["present"] - row["signed"], 0)
         if unsigned:
-            local = clock_local(row.starts_at, row.timezone)
+            # A raw column: the dict holds what the driver gave, not the field's aware value.
+            local = clock_local(Session.starts_at.python_value(row["starts_at"]), row["timezone"])
             due.append(
                 DueSession(
-                    session_id=row.id,
-                    group_id=row.group,
-                    group_name=row.name,
+                    session_id=row["session_id"],
+                    group_id=row["group_id"],
+                    group_name=row["group_name"],
                     starts_at_local=local,
-                    age_days=(today_in(row.timezone) - local.date()).days,
+                    age_days=(today_in(row["timezone"]) - local.date()).days,
                     unsigned=unsigned,
-                    lead_id=row.lead,
+                    lead_id=row["lead_id"],
                 )
             )
     return due
