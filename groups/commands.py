@@ -363,6 +363,44 @@ def list_alerts_command(status):
             click.echo(f"{alert.id}\t{alert.group_id}\t{alert.member_id}\t{raised}\t{alert.status}")
 
 
+@click.command("export-charges")
+@click.option("--from", "start", type=Day(), required=True, help="First date of service.")
+@click.option("--to", "end", type=Day(), required=True, help="Last date of service, inclusive.")
+@click.option("--provider", "provider_email", help="Only lines this provider rendered.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@with_appcontext
+def export_charges_command(start, end, provider_email, output):
+    """Write the charge lines of signed progress notes as CSV (- for stdout)."""
+    from .models import User
+    from .services import charges
+
+    try:
+        charges.check_range(start, end)
+    except ServiceError as error:
+        raise click.BadParameter(
+            f"--from {start} to --to {end}: {error.message}", param_hint="--from/--to"
+        ) from None
+    with database.connection_context():
+        provider = None
+        if provider_email:
+            provider = User.by_email(provider_email)
+            if provider is None or provider.role != "provider":
+                raise click.ClickException(f"No provider with the email {provider_email}.")
+
+        def progress(count):
+            if output != "-":
+                click.echo(f"... {count} line(s)", err=True)
+
+        # atomic: the file appears complete or not at all.
+        with click.open_file(
+            output, "w", encoding="utf-8", atomic=output != "-", lazy=False
+        ) as handle:
+            count = charges.write_csv(charges.charge_lines(start, end, provider), handle, progress)
+        charges.record_export(count, by=None, start=start, end=end, provider=provider, via="cli")
+    if output != "-":
+        click.echo(f"Wrote {count} charge line(s) to {output}.", err=True)
+
+
 def init_app(app: Flask) -> None:
     for command in (
         init_db_command,
@@ -379,5 +417,6 @@ def init_app(app: Flask) -> None:
         import_measures_command,
         export_outcomes_command,
         list_alerts_command,
+        export_charges_command,
     ):
         app.cli.add_command(command)
