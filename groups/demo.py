@@ -26,16 +26,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from peewee import JOIN
 
+from .clinical.codes import npi_with_check_digit
 from .clock import local_date, local_to_utc, utcnow, zone
 from .db import database
 from .handouts import HandoutError, load_library
 from .models import (
     Attendance,
+    ChargeLine,
     Closure,
     CoFacilitator,
     Enrollment,
     Group,
+    GroupNote,
+    MemberNote,
     Module,
     PacketItem,
     Session,
@@ -94,7 +99,11 @@ def load_demo(scale: str = "small") -> str:
     build = small_practice if scale == "small" else large_practice
     users, closures, plans = build(now)
     with database.atomic():
-        counts = Builder(now, password_hash).build(users, closures, plans)
+        # The large practice (benchmarks) skips the clinical record's history:
+        # its notes pages are measured on sessions the benchmark documents itself.
+        counts = Builder(now, password_hash, with_notes=scale == "small").build(
+            users, closures, plans
+        )
     if scale == "small":
         counts["messages in the outbox"] = queue_demo_mail(now)
     seconds = time.perf_counter() - started
@@ -332,10 +341,11 @@ def insert(model, columns: str | None, rows) -> None:
 
 
 class Builder:
-    def __init__(self, now: datetime.datetime, password_hash: str):
+    def __init__(self, now: datetime.datetime, password_hash: str, *, with_notes: bool = True):
         self.now = now
         self.password_hash = password_hash
         self.random = random.Random(2026)
+        self.with_notes = with_notes
 
     def build(self, users, closures, plans: list[GroupPlan]) -> dict[str, int]:
         now = self.now
@@ -353,6 +363,8 @@ class Builder:
         enrollments = self.enrollments(plans, group_ids, sessions)
         attendance = self.past_attendance(plans, group_ids, sessions, enrollments)
         packets = self.packets(plans, group_ids)
+        self.provider_npis()
+        signed = self.clinical_notes(plans, group_ids) if self.with_notes else 0
         return {
             "accounts": len(users),
             "groups": len(plans),
@@ -360,6 +372,7 @@ class Builder:
             "enrollments": sum(len(e) for e in enrollments.values()),
             "attendance records": attendance,
             "session packets": packets,
+            "signed progress notes": signed,
             "closures": len(closures),
         }
 
@@ -460,9 +473,12 @@ class Builder:
             for email, reason in p.withdrawn.items():
                 left = min(first + 2 * WEEK + datetime.timedelta(days=1), self.now)
                 rows.append((group_id, uid[email], "withdrawn", joined, joined, left, reason, lead))
+        focus = {group_ids[p.name]: p.focus for p in plans}
+        rows = [(*row, self.diagnosis(focus[row[0]])) for row in rows]
         insert(
             Enrollment,
-            "group member status requested_at joined_at withdrawn_at withdraw_reason created_by",
+            "group member status requested_at joined_at withdrawn_at withdraw_reason created_by"
+            " diagnosis_codes",
             rows,
         )
         by_group: dict[int, list[tuple]] = defaultdict(list)
@@ -549,6 +565,186 @@ class Builder:
         insert(PacketItem, "session handout_slug position", rows)
         return sessions
 
+    # ---- The clinical record (docs/clinical-notes.md) ----------------------------
+
+    def diagnosis(self, focus: str) -> str:
+        return self.random.choice(DEMO_DIAGNOSES[focus])
+
+    def provider_npis(self) -> None:
+        """A valid, made-up NPI for every provider (their charge lines need one)."""
+        providers = User.select(User.id).where(User.role == "provider").order_by(User.id)
+        for n, (user_id,) in enumerate(providers.tuples()):
+            npi = npi_with_check_digit(f"19{n:07d}")
+            User.update(npi=npi).where(User.id == user_id).execute()
+
+    def clinical_notes(self, plans, group_ids) -> int:
+        """Signed notes and charge lines for past held sessions, as signing would write them.
+
+        Each group's latest held session is left without notes, and every third
+        group's one before it keeps drafts, so *Notes due* has something to show.
+        """
+        from flask import current_app
+
+        config = current_app.config
+        ids = list(group_ids.values())
+        groups = {g.id: g for g in Group.select().where(Group.id.in_(ids))}
+        names = dict(User.select(User.id, User.name).where(User.role == "provider").tuples())
+        npis = dict(User.select(User.id, User.npi).where(User.role == "provider").tuples())
+        diagnoses = {
+            (e.group_id, e.member_id): e.diagnosis_codes
+            for e in Enrollment.select(
+                Enrollment.group, Enrollment.member, Enrollment.diagnosis_codes
+            )
+        }
+        held = (
+            Session.select(Session, Module.title.alias("module_title"))
+            .join(Module, JOIN.LEFT_OUTER, on=(Session.module == Module.id))
+            .where(Session.group.in_(ids), Session.status == "held", Session.starts_at < self.now)
+            .order_by(Session.group, Session.starts_at)
+            .objects()
+        )
+        by_group: dict[int, list] = defaultdict(list)
+        for session in held:
+            by_group[session.group_id].append(session)
+        attending: dict[int, list[int]] = defaultdict(list)
+        query = Attendance.select(Attendance.session, Attendance.member).where(
+            Attendance.status.in_(("present", "late"))
+        )
+        for session_id, member_id in query.order_by(Attendance.session, Attendance.member).tuples():
+            attending[session_id].append(member_id)
+        group_rows, member_rows, draft_rows = [], [], []
+        for index, (group_id, sessions) in enumerate(sorted(by_group.items())):
+            group = groups[group_id]
+            lead = group.lead_id
+            telehealth = group.is_telehealth
+            for position, session in enumerate(sessions[:-1]):
+                present = attending.get(session.id, [])
+                signed_at = session.ends_at + datetime.timedelta(hours=2)
+                draft = index % 3 == 0 and position == len(sessions) - 2
+                status = "draft" if draft else "signed"
+                title = session.module_title or ""
+                group_rows.append(
+                    (
+                        session.id,
+                        title,
+                        "module psychoeducation skills_practice homework_review",
+                        DEMO_THEMES[position % len(DEMO_THEMES)].format(
+                            title=title or "the module"
+                        ),
+                        DEMO_PROCESS[position % len(DEMO_PROCESS)],
+                        session.starts_at,
+                        session.ends_at,
+                        "telehealth" if telehealth else "in_person",
+                        len(present),
+                        status,
+                        lead,
+                        signed_at,
+                        lead,
+                        signed_at,
+                        None if draft else lead,
+                        None if draft else signed_at,
+                        "" if draft else names[lead],
+                    )
+                )
+                for member_id in present:
+                    row = self.member_note(session.id, member_id, lead, signed_at, draft, names)
+                    (draft_rows if draft else member_rows).append(row)
+        insert(
+            GroupNote,
+            "session module_title intervention_keys themes group_process started_at ended_at"
+            " modality present_count status author created_at updated_by updated_at signed_by"
+            " signed_at signature_name",
+            group_rows,
+        )
+        columns = (
+            "session member participation response progress observations risk_level plan"
+            " status author created_at updated_by updated_at signed_by signed_at signature_name"
+        )
+        insert(MemberNote, columns, member_rows + draft_rows)
+        # One charge line per signed member note, with the codes signing would use.
+        sessions_by_id = {s.id: s for ss in by_group.values() for s in ss}
+        charges = []
+        signed_notes = MemberNote.select(
+            MemberNote.id, MemberNote.session, MemberNote.member, MemberNote.signed_at
+        ).where(MemberNote.status == "signed")
+        for note_id, session_id, member_id, signed_at in signed_notes.tuples():
+            session = sessions_by_id[session_id]
+            group = groups[session.group_id]
+            telehealth = group.is_telehealth
+            charges.append(
+                (
+                    note_id,
+                    session_id,
+                    member_id,
+                    local_date(session.starts_at, group.timezone),
+                    diagnoses.get((group.id, member_id), ""),
+                    config["CHARGE_CPT"],
+                    config["CHARGE_TELEHEALTH_MODIFIERS"] if telehealth else "",
+                    config["CHARGE_TELEHEALTH_POS" if telehealth else "CHARGE_IN_PERSON_POS"],
+                    1,
+                    group.lead_id,
+                    npis[group.lead_id],
+                    MemberNote.signed_at.python_value(signed_at),
+                    self.now,
+                )
+            )
+        insert(
+            ChargeLine,
+            "member_note session member date_of_service diagnosis_codes cpt modifiers"
+            " place_of_service units rendering_provider rendering_npi note_signed_at created_at",
+            charges,
+        )
+        return len(member_rows)
+
+    def member_note(self, session_id, member_id, lead, signed_at, draft, names) -> tuple:
+        pick = self.random.choice
+        return (
+            session_id,
+            member_id,
+            pick(("active", "active", "prompted", "minimal")),
+            pick(("receptive", "receptive", "partial")),
+            pick(("progressing", "maintaining", "maintaining", "regressing")),
+            pick(DEMO_OBSERVATIONS),
+            pick(("none", "none", "none", "low")),
+            pick(DEMO_PLANS),
+            "draft" if draft else "signed",
+            lead,
+            signed_at,
+            lead,
+            signed_at,
+            None if draft else lead,
+            None if draft else signed_at,
+            "" if draft else names[lead],
+        )
+
+
+DEMO_DIAGNOSES = {
+    "anxiety": ("F41.1", "F41.1", "F41.0", "F40.10", "F41.1 F32.1"),
+    "depression": ("F33.1", "F32.1", "F33.0", "F34.1", "F33.1 F41.1"),
+    "adhd": ("F90.2", "F90.0", "F90.0", "F90.2 F41.1"),
+}
+DEMO_THEMES = (
+    "Worked through {title}; members linked it to situations from their week.",
+    "{title}: members compared what helped and what got in the way.",
+    "Reviewed last week's practice, then {title}.",
+)
+DEMO_PROCESS = (
+    "Members engaged well; quieter members joined in during pair work.",
+    "Good cohesion; members offered each other practical suggestions.",
+    "Some hesitance early on, more open sharing after the exercise.",
+)
+DEMO_OBSERVATIONS = (
+    "Shared an example from work and tried the skill in session.",
+    "Listened closely and asked how to apply the skill at home.",
+    "Reported using last week's practice twice; described it as helpful.",
+    "Found the exercise difficult but stayed engaged throughout.",
+)
+DEMO_PLANS = (
+    "Continue weekly group; practice the skill daily.",
+    "Continue group; review the worksheet at the next session.",
+    "Continue group; check in on sleep routine next week.",
+)
+
 
 FALLBACK_GUIDANCE = "what-to-expect-in-group"  # suits any session of any group
 
@@ -565,5 +761,5 @@ def packet_slugs(lib, module_key: str, focus: str, n: int) -> list[str]:
 
 
 def rows_by_group(rows):
-    for group_id, member_id, status, _requested, joined_at, withdrawn_at, _r, _by in rows:
+    for group_id, member_id, status, _requested, joined_at, withdrawn_at, _r, _by, _dx in rows:
         yield group_id, member_id, status, joined_at, withdrawn_at

@@ -478,3 +478,36 @@ def test_every_view_save_and_signature_is_audited_with_ids_only(app):
         for member in world.members:
             assert member.name not in entry.detail
         assert "breathing" not in entry.detail
+
+
+# ---- Demo data ------------------------------------------------------------------------------
+
+
+def test_the_small_demo_has_a_clinical_record(app):
+    from groups.demo import load_demo
+    from groups.models import Enrollment, GroupNote, Session, User
+
+    load_demo("small")
+    assert not Enrollment.select().where(Enrollment.diagnosis_codes == "").exists()
+    assert all(codes.parse_icd10(e.diagnosis_codes) for e in Enrollment.select())
+    providers = list(User.select().where(User.role == "provider"))
+    assert providers and all(codes.is_npi(p.npi) for p in providers)
+    signed = MemberNote.select().where(MemberNote.status == "signed")
+    assert signed.count() > 20
+    assert ChargeLine.select().count() == signed.count()
+    assert (
+        GroupNote.select().where(GroupNote.status == "signed").count()
+        > GroupNote.select().where(GroupNote.status == "draft").count()
+    )
+    assert not GroupNote.select().join(Session).where(Session.status != "held").exists()
+    demo_provider = User.by_email("provider@example.org")
+    due = notes.notes_due_for(demo_provider)
+    assert due and all(d.unsigned > 0 for d in due)
+    assert notes.notes_due_by_provider()
+    # A demo session's page reads and a signed note prints for the chart.
+    note = signed.first()
+    session = Session.get_by_id(note.session_id)
+    page = notes.notes_page(session, by=demo_provider)
+    assert page.group_note.is_signed
+    pdf, _ = notes.member_note_pdf(session, note.member_id, by=demo_provider)
+    assert pdf.startswith(b"%PDF")

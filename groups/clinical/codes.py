@@ -95,6 +95,14 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def npi_with_check_digit(nine_digits: str) -> str:
+    """The NPI made of ``nine_digits`` and its check digit (demo data, tests)."""
+    for digit in "0123456789":
+        if _luhn_ok(NPI_PREFIX + nine_digits + digit):
+            return nine_digits + digit
+    raise ValueError(nine_digits)
+
+
 def is_npi(text: str) -> bool:
     text = (text or "").strip()
     return len(text) == 10 and text.isascii() and text.isdigit() and _luhn_ok(NPI_PREFIX + text)
