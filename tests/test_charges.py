@@ -170,6 +170,16 @@ def test_the_export_filters_by_range_and_provider(app):
     assert other.lead.id != world.lead.id
 
 
+def test_a_name_a_spreadsheet_would_run_is_neutralised(app):
+    world = notes_world(1, signed=True)
+    member = world.members[0]
+    member.name = "=HYPERLINK(1)"
+    member.save()
+    day = service_day(world)
+    rows = read_csv(charges.export_charges(day, day, by=world.admin)[0].decode())
+    assert rows[0]["member_name"] == "'=HYPERLINK(1)"
+
+
 @pytest.mark.parametrize(
     ("start", "end", "field"),
     [

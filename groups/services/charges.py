@@ -13,7 +13,8 @@ Rules (docs/clinical-notes.md, "Charges"):
   an account never rewrite a line.
 - The export (CLI ``export-charges`` and the admin page) has exactly the
   columns in ``COLUMNS``; several diagnosis codes are joined with ``;``.
-  Each export is audited with its range and row count, never a name.
+  Each export is audited with its range and row count, never a name. Names
+  that a spreadsheet would read as a formula are neutralised.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..clock import local_date
 from ..db import write_transaction
 from ..models import ChargeLine, MemberNote, Session, User
 from . import ServiceError
+from .attendance import safe_cell
 
 COLUMNS = (
     "date_of_service",
@@ -160,13 +162,13 @@ def row_of(line: ChargeLine) -> list:
         line.date_of_service.isoformat(),
         line.session_id,
         line.member_id,
-        line.member_row.name,
+        safe_cell(line.member_row.name),
         ";".join(line.diagnosis_codes.split()),
         line.cpt,
         " ".join(line.modifiers.split()),
         line.place_of_service,
         line.units,
-        line.provider_row.name,
+        safe_cell(line.provider_row.name),
         line.rendering_npi,
         signed.isoformat(timespec="seconds").replace("+00:00", "Z"),
     ]
