@@ -50,7 +50,7 @@ def is_icd10(code: str) -> bool:
 
 
 def parse_icd10(text: str, field: str = "diagnosis_codes") -> tuple[str, ...]:
-    """Codes separated by spaces, commas or semicolons, normalised, duplicates dropped."""
+    """Codes separated by spaces, commas or semicolons, normalized, duplicates dropped."""
     codes: list[str] = []
     for raw in re.split(r"[\s,;]+", (text or "").strip()):
         if not raw:
