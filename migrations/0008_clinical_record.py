@@ -9,10 +9,14 @@ deletion can take a signed record along.
 
 from peewee import *
 
-COLUMNS = (
-    ("user", "npi", CharField(null=True)),
-    ("enrollment", "diagnosis_codes", CharField(default="")),
+# The enrollment column is added with plain SQL: playhouse's SQLite migrator
+# adds a NOT NULL column by rebuilding the table, and a rebuild drops the
+# calendar change triggers migration 0003 put on enrollment. Both databases
+# add a NOT NULL column with a constant default in place.
+ADD_DIAGNOSES = (
+    """ALTER TABLE "enrollment" ADD COLUMN "diagnosis_codes" VARCHAR(255) NOT NULL DEFAULT ''"""
 )
+DROP_DIAGNOSES = 'ALTER TABLE "enrollment" DROP COLUMN "diagnosis_codes"'
 
 
 def _models(db):
@@ -114,10 +118,12 @@ def _models(db):
 
 
 def up(migrator, db):
-    migrator.migrate(*(migrator.add_column(t, name, f) for t, name, f in COLUMNS))
+    migrator.migrate(migrator.add_column("user", "npi", CharField(null=True)))
+    db.execute_sql(ADD_DIAGNOSES)
     db.create_tables(_models(db))
 
 
 def down(migrator, db):
     db.drop_tables(list(reversed(_models(db))))
-    migrator.migrate(*(migrator.drop_column(t, name) for t, name, _ in COLUMNS))
+    db.execute_sql(DROP_DIAGNOSES)
+    migrator.migrate(migrator.drop_column("user", "npi"))
