@@ -34,10 +34,22 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from . import audit
+from .clinical.codes import parse_icd10, parse_npi
 from .clock import today_in
 from .inputs import day_problem, has_control_character
-from .models import FOCUS_LABELS, FOCUSES, GROUP_STATUSES, SESSION_NOTE_MAX
+from .models import (
+    FOCUS_LABELS,
+    FOCUSES,
+    GROUP_STATUSES,
+    NOTE_TEXT_MAX,
+    PARTICIPATION_LEVELS,
+    PROGRESS_LEVELS,
+    RESPONSE_LEVELS,
+    RISK_LABELS,
+    SESSION_NOTE_MAX,
+)
 from .passwords import MAX_PASSWORD_LENGTH, password_problem
+from .services import ServiceError
 from .services.accounts import valid_timezone
 
 COMMON_TIMEZONES = [
@@ -175,6 +187,21 @@ class UserForm(MemberAccountForm):
     role = SelectField(
         "Role", choices=[SelectChoice(r, r.title()) for r in ("member", "provider", "admin")]
     )
+    npi = StringField(
+        "NPI (providers only)",
+        description="The 10-digit National Provider Identifier; charge lines carry it.",
+        validators=[Optional(), Length(max=20)],
+    )
+
+    def validate_npi(self, field):
+        if not (field.data or "").strip():
+            return
+        if self.role.data != "provider":
+            raise ValidationError("Only provider accounts carry an NPI; leave it empty.")
+        try:
+            parse_npi(field.data)
+        except ServiceError as error:
+            raise ValidationError(error.message) from None
 
 
 def validate_location(form, field):
@@ -427,3 +454,100 @@ class ExportForm(AppForm):
 
 class FeedSettingsForm(AppForm):
     show_group_names = BooleanField("Show my group's name in my calendar")
+
+
+# --- The clinical record (views/clinical.py) -----------------------------------
+
+
+def _choices(labels: dict[str, str], blank: str | None = "Choose…") -> list[SelectChoice]:
+    first = [SelectChoice("", blank)] if blank is not None else []
+    return first + [SelectChoice(key, label) for key, label in labels.items()]
+
+
+def note_text(label: str, rows: int = 3, **kwargs) -> TextAreaField:
+    return TextAreaField(
+        label,
+        validators=[Optional(), Length(max=NOTE_TEXT_MAX)],
+        render_kw={"maxlength": NOTE_TEXT_MAX, "rows": rows},
+        **kwargs,
+    )
+
+
+class GroupNoteForm(AppForm):
+    """The group section of the notes page, posted with the prefix ``group``.
+
+    Part of the page's one form: the page's ``NotesForm`` carries the CSRF token.
+    """
+
+    class Meta:
+        csrf = False
+
+    interventions = MultiCheckboxField("Interventions used", choices=[], validate_choice=False)
+    interventions_other = note_text("Other interventions", rows=2)
+    themes = note_text("Themes")
+    group_process = note_text("Group process")
+    start = TimeField("Started at", validators=[Optional()])
+    end = TimeField("Ended at", validators=[Optional()])
+
+
+class MemberNoteForm(AppForm):
+    """One member's block on the notes page, posted with the prefix ``member-<id>``."""
+
+    class Meta:
+        csrf = False
+
+    participation = SelectField("Participation", choices=_choices(PARTICIPATION_LEVELS))
+    response = SelectField("Response to the interventions", choices=_choices(RESPONSE_LEVELS))
+    progress = SelectField("Progress toward goals", choices=_choices(PROGRESS_LEVELS))
+    observations = note_text("Observations")
+    risk_level = SelectField("Risk", choices=_choices(RISK_LABELS, blank=None), default="none")
+    risk_text = note_text("Risk details", rows=2)
+    plan = note_text("Plan", rows=2)
+    sign = BooleanField("Sign this note", default=True)
+    name_check_reason = StringField(
+        "Reason to sign it as written", validators=[Optional(), Length(max=300)]
+    )
+
+
+class SignatureForm(AppForm):
+    """A signature: the signer's name as on their account, and their password."""
+
+    signature_name = StringField("Type your full name", validators=[Optional(), Length(max=120)])
+    password = PasswordField(
+        "Your password", validators=[Optional(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
+
+
+class NotesForm(SignatureForm):
+    """The notes page's form: the sections come as prefixed sub-forms.
+
+    Saving a draft needs no signature; "Save and sign" needs both fields,
+    which the service checks, so a refused signature keeps what was typed.
+    """
+
+    sign_group = BooleanField("Sign the group note", default=True)
+    over_limit_ok = BooleanField("I have checked the count of members present")
+
+
+class AddendumForm(SignatureForm):
+    text = note_text("Addendum", rows=3)
+
+
+class DiagnosesForm(AppForm):
+    diagnosis_codes = StringField(
+        "Diagnosis codes (ICD-10-CM)",
+        description="Primary first; separate several with spaces or commas, e.g. F41.1 F32.1.",
+        validators=[Optional(), Length(max=200)],
+    )
+
+    def validate_diagnosis_codes(self, field):
+        try:
+            parse_icd10(field.data or "")
+        except ServiceError as error:
+            raise ValidationError(error.message) from None
+
+
+class ChargesExportForm(AppForm):
+    start = IsoDateField("First day of service", validators=[InputRequired("Pick the first day.")])
+    end = IsoDateField("Last day of service", validators=[InputRequired("Pick the last day.")])
+    provider = SelectField("Rendering provider", coerce=int, validate_choice=True)

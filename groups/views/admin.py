@@ -20,7 +20,7 @@ from ..clock import utcnow
 from ..forms import AuditFilterForm, ClosureForm, UserForm
 from ..inputs import BoundedPages
 from ..models import Closure, User
-from ..services import ServiceError, accounts, people, schedule
+from ..services import ServiceError, accounts, clinical_notes, people, schedule
 from ..services import audit_log as audit_log_service
 from .helpers import INVALID, apply_service_error, csv_response, password_link_url, render_form
 
@@ -71,6 +71,8 @@ def create_user():
                 timezone=form.timezone.data,
                 created_by=current_user,
             )
+            if user.is_provider and form.npi.data:
+                clinical_notes.set_npi(user, form.npi.data, by=current_user)
         except ServiceError as error:
             apply_service_error(form, error)
         else:
@@ -95,6 +97,9 @@ def update_user(user_id: int):
                 role=form.role.data,
                 timezone=form.timezone.data,
             )
+            # The form checked the NPI already, so this does not refuse after the save above.
+            if user.is_provider:
+                clinical_notes.set_npi(user, form.npi.data or "", by=current_user)
         except ServiceError as error:
             apply_service_error(form, error)
         else:
