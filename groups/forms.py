@@ -502,7 +502,7 @@ class MemberNoteForm(AppForm):
     observations = note_text("Observations")
     risk_level = SelectField("Risk", choices=_choices(RISK_LABELS, blank=None), default="none")
     risk_text = note_text("Risk details", rows=2)
-    plan = note_text("Plan", rows=2)
+    plan = note_text("Plan")
     sign = BooleanField("Sign this note", default=True)
     name_check_reason = StringField(
         "Reason to sign it as written", validators=[Optional(), Length(max=300)]

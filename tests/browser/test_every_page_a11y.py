@@ -63,6 +63,7 @@ NOT_HTML = {
     "handouts.member_packet": "PDF download",
     "sessions.packet_pdf": "PDF download",
     "sessions.member_copies": "PDF download",
+    "clinical.print_note": "PDF download",
     "outbox.preview": "a message's HTML, framed inside its Outbox page (visited there)",
 }
 
@@ -423,6 +424,9 @@ def visits(w: World) -> list[Visit]:
             422,
         ),
         Visit("admin", "member's page is not for admins", "/schedule", 403),
+        Visit("admin", "clinical notes, read only", f"/sessions/{held}/notes"),
+        Visit("admin", "notes due", "/admin/notes-due"),
+        Visit("admin", "charges export", "/admin/charges"),
         # Provider.
         Visit("provider", "today", "/home"),
         Visit("provider", "change password", "/account/password"),
@@ -465,6 +469,8 @@ def visits(w: World) -> list[Visit]:
         Visit("provider", "attendance", f"/sessions/{held}/attendance"),
         Visit("provider", "attendance not yet", f"/sessions/{s[6].id}/attendance"),
         Visit("provider", "private note", f"/sessions/{held}/note"),
+        Visit("provider", "clinical notes", f"/sessions/{held}/notes"),
+        Visit("provider", "diagnoses", f"/groups/{g}/enrollments/{w.enrollment.id}/diagnoses"),
         Visit("provider", "empty private note", f"/sessions/{packet}/note"),
         Visit("provider", "pacing board", f"/groups/{g}/pacing"),
         Visit("provider", "handout library", "/handouts/"),
