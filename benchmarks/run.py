@@ -75,6 +75,7 @@ ROWS = [
     ("member_schedule", "healthz", "p95 < 25 ms and < 5x healthz"),
     ("group_page", "healthz", "p95 < 25 ms and < 5x healthz"),
     ("attendance_save", "healthz", "p95 < 40 ms"),
+    ("notes_page", "healthz", "p95 < 5x healthz"),
     ("ics_year_cold", "ics_floor", "< 10% of ics_floor"),
     ("ics_year_warm", "ics_floor", "< 10% of ics_floor"),
     ("ics_year_304", "ics_floor", "p95 < 5 ms"),
@@ -122,6 +123,8 @@ class Targets:
     packet_path: str
     packet_session: int
     copies_path: str
+    notes_email: str
+    notes_path: str
     notes: list[str] = field(default_factory=list)
 
 
@@ -254,6 +257,7 @@ def choose_targets(app) -> Targets:
                 )
                 notes.append("packet: none in the demo data; picked the suggested handouts")
             copies_session = seed_member_copies(provider, lib, today)
+            notes_lead, notes_session = seed_notes_page()
     return Targets(
         member_email=member.email,
         provider_email=provider.email,
@@ -270,6 +274,8 @@ def choose_targets(app) -> Targets:
         packet_path=f"/handouts/my/sessions/{packet_session.id}.pdf",
         packet_session=packet_session.id,
         copies_path=f"/handouts/sessions/{copies_session.id}/member-copies.pdf",
+        notes_email=notes_lead.email,
+        notes_path=f"/sessions/{notes_session.id}/notes",
         notes=notes,
     )
 
@@ -293,6 +299,29 @@ def seed_member_copies(provider, lib, today: datetime.date):
     picked = [h.slug for h in suggested + others][: handout_service.MAX_PACKET_ITEMS]
     handout_service.save_packet(session, picked, False, by=provider)
     return session
+
+
+NOTES_MEMBERS = 12
+
+
+def seed_notes_page():
+    """A held session with 12 members present and every note a saved draft: the issue's
+    notes page, as a provider sees it halfway through documenting. Returns (lead, session)."""
+    import itertools
+
+    from groups.models import User
+    from groups.passwords import hash_password
+    from tests import world as builders
+
+    # The builders number their addresses (member1@example.org, ...) as the demo
+    # data does: start far above the demo's numbers.
+    builders._numbers = itertools.count(10**6)
+    world = builders.notes_world(NOTES_MEMBERS)
+    world.write_all()
+    User.update(password_hash=hash_password(DEMO_PASSWORD)).where(
+        User.id == world.lead.id
+    ).execute()
+    return world.lead, world.session
 
 
 # --- measuring over HTTP -----------------------------------------------------------
@@ -330,6 +359,8 @@ def measure_http(
     member.login(targets.member_email)
     provider.login(targets.provider_email)
     admin.login(targets.admin_email)
+    notes_lead = Client(server.port)
+    notes_lead.login(targets.notes_email)
     n, heavy, warm = args.requests, args.heavy, args.warmup
     out: dict[str, list[float]] = {}
     pids = server.pids()
@@ -414,6 +445,11 @@ def measure_http(
         ("member_schedule", lambda: expect(member.get("/schedule"), 200, "schedule"), None),
         ("group_page", lambda: expect(provider.get(group_path), 200, "group page"), None),
         (
+            "notes_page",
+            lambda: expect(notes_lead.get(targets.notes_path), 200, "notes page"),
+            None,
+        ),
+        (
             "attendance_save",
             lambda: expect(provider.post(roster_path, form["data"]), 302, "attendance save"),
             read_roster_form,
@@ -440,7 +476,7 @@ def measure_http(
         )
     # The cold samples replaced the workers: count the CPU of the ones now running.
     interleave(probes, n, warm, server, server.pids(), out, cpu)
-    for client in (member, provider, admin, anon):
+    for client in (member, provider, admin, anon, notes_lead):
         client.close()
     return out
 
@@ -744,6 +780,14 @@ def goals(results: dict[str, dict]) -> list[tuple[str, bool, str]]:
                     f"{p95(name):.2f} ms, {results[name]['ratio']:.2f}x",
                 )
             )
+    if "notes_page" in results:
+        checks.append(
+            (
+                "notes_page p95 < 5x healthz",
+                results["notes_page"]["ratio"] < 5,
+                f"{p95('notes_page'):.2f} ms, {results['notes_page']['ratio']:.2f}x",
+            )
+        )
     if "attendance_save" in results:
         checks.append(
             (

@@ -37,6 +37,7 @@ from ..forms import (
     SignatureForm,
 )
 from ..models import (
+    NOTE_TEXT_MAX,
     PARTICIPATION_LEVELS,
     PROGRESS_LEVELS,
     RESPONSE_LEVELS,
@@ -148,6 +149,7 @@ def render_page(session: Session, forms: PageForms | None = None, status: int = 
         response_labels=RESPONSE_LEVELS,
         progress_labels=PROGRESS_LEVELS,
         risk_labels=RISK_LABELS,
+        text_max=NOTE_TEXT_MAX,
     )
     return body, status
 
