@@ -27,7 +27,7 @@ from ..models import (
     name_order,
     normalize_email,
 )
-from . import attendance, pacing
+from . import attendance, outcomes, pacing
 from .enrollment import closed_reason
 
 # Groups lists -------------------------------------------------------------------
@@ -373,10 +373,11 @@ class MemberSchedule(NamedTuple):
     past: list[Session]  # newest first
     waitlisted: list[Enrollment]
     now: datetime.datetime
+    checkin: outcomes.CheckIn  # measures the member may answer now (a link when any)
 
 
 def member_schedule(member: User) -> MemberSchedule:
-    """A member's sessions across their current groups (2 queries).
+    """A member's sessions across their current groups and their open check-in (6 queries).
 
     Sessions carry only ``SCHEDULE_COLUMNS`` (other fields read as None),
     and ``has_packet``: whether the provider prepared handouts for it.
@@ -416,4 +417,5 @@ def member_schedule(member: User) -> MemberSchedule:
         ],
         waitlisted=[e for e in groups.values() if e.status == "waitlisted"],
         now=now,
+        checkin=outcomes.due_now(member, now),
     )

@@ -1,6 +1,19 @@
 """One blueprint per area; the factory registers them in this order."""
 
-from . import account, admin, attendance, auth, calendars, groups, handouts, main, outbox, sessions
+from . import (
+    account,
+    admin,
+    alerts,
+    attendance,
+    auth,
+    calendars,
+    checkin,
+    groups,
+    handouts,
+    main,
+    outbox,
+    sessions,
+)
 
 BLUEPRINTS = [
     auth.bp,
@@ -13,4 +26,6 @@ BLUEPRINTS = [
     attendance.bp,
     account.bp,
     outbox.bp,
+    checkin.bp,
+    alerts.bp,
 ]

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from ..access import visible_groups
 from ..auth import role_required
 from ..db import database
-from ..services import overview
+from ..services import overview, safety
 
 bp = Blueprint("main", __name__)
 
@@ -34,7 +34,8 @@ def healthz():
 @role_required("provider")
 def provider_home():
     page = overview.provider_home(visible_groups(current_user))
-    return render_template("main/provider_home.html", **page._asdict())
+    alerts = safety.open_alerts_for(current_user)
+    return render_template("main/provider_home.html", alerts=alerts, **page._asdict())
 
 
 @bp.route("/schedule")
