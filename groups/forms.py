@@ -450,7 +450,7 @@ class MeasureAnswersForm(AppForm):
         fields = {
             cls.item_name(m.code, item.number): RadioField(
                 item.text,
-                choices=[(str(o.score), o.label) for o in item.options],
+                choices=[SelectChoice(str(o.score), o.label) for o in item.options],
                 validate_choice=False,
                 validators=[Optional()],
             )

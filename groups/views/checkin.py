@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from ..access import session_for_staff
 from ..auth import role_required
@@ -78,7 +79,7 @@ def paper(session_id: int, code: str):
         abort(404)
     page = checkins.paper_page(meeting, measure)
     form = PaperEntryForm.for_measures([measure])
-    form.member.choices = [(e.member.id, e.member.name) for e in page.members]
+    form.member.choices = [SelectChoice(e.member.id, e.member.name) for e in page.members]
     if form.validate_on_submit():
         member = next(e.member for e in page.members if e.member.id == form.member.data)
         try:
