@@ -95,9 +95,7 @@ def test_an_out_of_range_answer_is_refused_and_nothing_saved(client, member):
     assert responses() == []
 
 
-def test_a_complete_check_in_is_saved_and_shows_no_crisis_card_for_item_9_at_zero(
-    client, member
-):
+def test_a_complete_check_in_is_saved_and_shows_no_crisis_card_for_item_9_at_zero(client, member):
     page = client.post("/check-in", data=form_of(PHQ9_CLEAR), follow_redirects=True)
     assert page.status_code == 200
     (saved,) = responses()
