@@ -8,7 +8,7 @@ import re
 import pytest
 
 from groups.models import AuditLog, CoFacilitator, MeasurePlan, MeasureResponse, SafetyAlert
-from groups.services import outcomes
+from groups.services import outcomes, schedule
 from tests.checks import count_queries, text_of
 from tests.world import attendance_world, login, make_user
 
@@ -137,6 +137,13 @@ def test_closed_window_cancelled_session_and_no_group_give_a_clear_message(clien
     assert "nothing to answer right now" in refused.text
     assert responses() == []
 
+    world.clock.set(world.session(1).starts_at - datetime.timedelta(hours=1))
+    with client.application.app_context():
+        schedule.cancel_session(world.session(1), "Room flooded", by=world.lead)
+    login(client, member)
+    assert "no check-in to answer right now" in client.get("/check-in").text
+    assert "Answer the check-in" not in client.get("/schedule").text
+
     outsider = make_user("member")
     login(client, outsider)
     assert client.get("/check-in").status_code == 200
@@ -259,3 +266,18 @@ def test_the_check_in_needs_a_csrf_token(app, client, member):
     page = client.post("/check-in", data=form_of(PHQ9_CLEAR))
     assert page.status_code == 400
     assert responses() == []
+
+
+def test_the_paper_entry_page_runs_a_fixed_number_of_queries(client, world, lead):
+    url = f"/sessions/{world.session(0).id}/measures/phq9"
+
+    def queries():
+        with count_queries() as q:
+            assert client.get(url).status_code == 200
+        return q.n
+
+    before = queries()
+    client.post(url, data={"member": world.members[0].id, **form_of(PHQ9_CLEAR)})
+    client.post(url, data={"member": world.members[1].id, **form_of(PHQ9_CLEAR)})
+    assert len(responses()) == 2
+    assert queries() == before
