@@ -29,16 +29,14 @@ class CheckInPage:
 
 
 def checkin_page(member: User, now: datetime.datetime | None = None) -> CheckInPage:
-    """The measures due now and the sessions asking for them (5 queries)."""
+    """The measures due now and the sessions asking for them (at most 5 queries)."""
     checkin = outcomes.due_now(member, now)
-    asking = {s.id: s for code in checkin.sessions for s in checkin.sessions[code]}
-    groups = (
-        {g.id: g for g in Group.select().where(Group.id.in_({s.group_id for s in asking.values()}))}
-        if asking
-        else {}
-    )
-    for session in asking.values():
-        session.group = groups[session.group_id]
+    asking = {s.id: s for sessions in checkin.sessions.values() for s in sessions}
+    if asking:
+        wanted = {s.group_id for s in asking.values()}
+        groups = {g.id: g for g in Group.select().where(Group.id.in_(wanted))}
+        for session in asking.values():
+            session.group = groups[session.group_id]
     return CheckInPage(checkin, sorted(asking.values(), key=lambda s: (s.starts_at, s.id)))
 
 
