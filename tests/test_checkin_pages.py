@@ -10,7 +10,7 @@ import pytest
 from groups.models import AuditLog, CoFacilitator, MeasurePlan, MeasureResponse, SafetyAlert
 from groups.services import outcomes, schedule
 from tests.checks import count_queries, text_of
-from tests.world import attendance_world, login, make_user
+from tests.world import add_session, attendance_world, login, make_user
 
 PHQ9_CLEAR = ["1", "1", "1", "1", "1", "1", "1", "1", "0"]  # total 8, item 9 at 0
 PHQ9_ITEM9 = ["0", "0", "0", "0", "0", "0", "0", "0", "1"]  # total 1, item 9 above 0
@@ -281,3 +281,18 @@ def test_the_paper_entry_page_runs_a_fixed_number_of_queries(client, world, lead
     client.post(url, data={"member": world.members[1].id, **form_of(PHQ9_CLEAR)})
     assert len(responses()) == 2
     assert queries() == before
+
+
+def test_two_open_sessions_of_one_group_ask_once_then_the_later_one_asks(client, world, member):
+    """A make-up session the day before the next one: both check-ins are open at once."""
+    with client.application.app_context():
+        makeup = add_session(world.group, world.session(0).starts_at + datetime.timedelta(days=1))
+        outcomes.save_plan(world.group, ["phq9"], "every_session", True, by=world.lead)
+    page = client.post("/check-in", data=form_of(PHQ9_CLEAR), follow_redirects=True)
+    assert page.status_code == 200 and "Thank you" in page.text
+    assert [r.session_id for r in responses()] == [world.session(0).id]
+
+    world.clock.set(world.session(0).ends_at + datetime.timedelta(minutes=1))
+    login(client, member)
+    assert client.post("/check-in", data=form_of(PHQ9_CLEAR)).status_code == 302
+    assert [r.session_id for r in responses()] == [world.session(0).id, makeup.id]
