@@ -31,19 +31,19 @@ JUST_SAVED = "checkin_saved"
 @role_required("member")
 def form():
     page = checkins.checkin_page(current_user)
-    form = CheckInForm.for_measures(page.checkin.measures)
-    if not form.validate_on_submit():
-        code = INVALID if form.is_submitted() else 200
-        return render_template("checkin/form.html", form=form, page=page), code
+    answers = CheckInForm.for_measures(page.checkin.measures)
+    if not answers.validate_on_submit():
+        code = INVALID if answers.is_submitted() else 200
+        return render_template("checkin/form.html", form=answers, page=page), code
     try:
-        saved = submit_checkin(current_user, form.answers())
+        saved = submit_checkin(current_user, answers.answers())
     except AnswersRefused as refusal:
-        form.refuse(refusal.problems)
-        return render_template("checkin/form.html", form=form, page=page), INVALID
+        answers.refuse(refusal.problems)
+        return render_template("checkin/form.html", form=answers, page=page), INVALID
     except ServiceError as error:
         # The window closed or a second tab saved first: nothing was saved.
-        form.form_errors.append(error.message)
-        return render_template("checkin/form.html", form=form, page=page), INVALID
+        answers.form_errors.append(error.message)
+        return render_template("checkin/form.html", form=answers, page=page), INVALID
     session[JUST_SAVED] = [r.id for r in saved.responses]
     return redirect(url_for("checkin.done"))
 
