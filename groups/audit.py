@@ -70,6 +70,7 @@ ACTIONS = (
     "safety_alert_attached",
     "safety_alert_acknowledged",
     "safety_alert_resolved",
+    "safety_alert_viewed",
     # The clinical record and charges (docs/clinical-notes.md).
     "clinical_note_viewed",
     "clinical_note_saved",

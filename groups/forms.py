@@ -14,6 +14,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
@@ -38,6 +39,7 @@ from .clinical.codes import parse_icd10, parse_npi
 from .clock import today_in
 from .inputs import day_problem, has_control_character
 from .models import (
+    ALERT_NOTE_MAX,
     FOCUS_LABELS,
     FOCUSES,
     GROUP_STATUSES,
@@ -551,3 +553,88 @@ class ChargesExportForm(AppForm):
     start = IsoDateField("First day of service", validators=[InputRequired("Pick the first day.")])
     end = IsoDateField("Last day of service", validators=[InputRequired("Pick the last day.")])
     provider = SelectField("Rendering provider", coerce=int, validate_choice=True)
+
+
+# ---- Outcomes: answers to measures, safety alerts ---------------------------
+
+
+class MeasureAnswersForm(AppForm):
+    """Answers to one or more measures: a radio group per item, named ``<code>-<item>``.
+
+    The fields are made from the measure files (``for_measures``), so a new
+    measure file needs no code. Whether an answer is missing or out of range
+    is the measure's own rule (``Measure.validate``, through the outcomes
+    service); ``refuse`` puts its verdict next to each item, so the form and
+    the CSV import can never disagree about what counts as complete.
+    """
+
+    measures: tuple = ()
+
+    @classmethod
+    def for_measures(cls, measures, **kwargs):
+        fields = {
+            cls.item_name(m.code, item.number): RadioField(
+                item.text,
+                choices=[SelectChoice(str(o.score), o.label) for o in item.options],
+                validate_choice=False,
+                validators=[Optional()],
+            )
+            for m in measures
+            for item in m.items
+        }
+        form = type(cls.__name__, (cls,), fields)(**kwargs)
+        form.measures = tuple(measures)
+        return form
+
+    @staticmethod
+    def item_name(code: str, number: int) -> str:
+        return f"{code}-{number}"
+
+    def item_field(self, measure, item):
+        return self[self.item_name(measure.code, item.number)]
+
+    def answers(self) -> dict[str, dict[int, str | None]]:
+        """Measure code -> item number -> the score as sent (None when unanswered)."""
+        return {
+            m.code: {item.number: self.item_field(m, item).data for item in m.items}
+            for m in self.measures
+        }
+
+    def refuse(self, problems: dict[str, dict[int, str]]) -> None:
+        """Mark each item the service refused (``AnswersRefused.problems``)."""
+        for measure in self.measures:
+            for number, why in problems.get(measure.code, {}).items():
+                if 1 <= number <= len(measure.items):
+                    field = self.item_field(measure, measure.item(number))
+                    message = (
+                        "Please answer this question."
+                        if why == "not answered"
+                        else "Choose one of the answers shown."
+                    )
+                    field.errors = [*field.errors, message]
+        self.form_errors.append(
+            "Nothing was saved. Every question needs an answer: the ones still open are marked."
+        )
+
+
+class CheckInForm(MeasureAnswersForm):
+    """A member's check-in: every measure due now, on one page."""
+
+
+class PaperEntryForm(MeasureAnswersForm):
+    """A provider types in a member's answers from the paper form, for one session."""
+
+    member = SelectField("Member", coerce=int, validators=[InputRequired("Choose the member.")])
+
+
+class ResolveAlertForm(AppForm):
+    note = TextAreaField(
+        "What was done",
+        description="The action taken: who spoke with the member, what was agreed, any referral. "
+        f"Required; up to {ALERT_NOTE_MAX:,} characters.",
+        validators=[
+            InputRequired("Write what was done before resolving the alert."),
+            Length(max=ALERT_NOTE_MAX),
+        ],
+        render_kw={"maxlength": ALERT_NOTE_MAX, "rows": 5},
+    )

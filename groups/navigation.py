@@ -44,6 +44,7 @@ def status_class(status: str) -> str:
 NAV = {
     "admin": [
         ("admin.index", "Home"),
+        ("alerts.index", "Alerts"),
         ("groups.index", "Groups"),
         ("admin.users", "People"),
         ("admin.closures", "Closures"),
@@ -56,6 +57,7 @@ NAV = {
     "provider": [
         ("main.provider_home", "Today"),
         ("groups.index", "My groups"),
+        ("alerts.index", "Alerts"),
         ("handouts.library", "Handouts"),
         ("calendars.export", "Calendars"),
         ("account.profile", "Profile"),

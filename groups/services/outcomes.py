@@ -223,6 +223,12 @@ def due_now(member: User, now: datetime.datetime | None = None) -> CheckIn:
                     closes = checkin_window(session)[1]
                     if checkin.closes_at is None or closes < checkin.closes_at:
                         checkin.closes_at = closes
+            # One open request per group at a time, the soonest: two open sessions
+            # of one group (a make-up session the day before the regular one) would
+            # file one answer set twice at the same time, which the unique index on
+            # (member, group, measure, completed_at) refuses. The later session asks
+            # once the first has ended.
+            break
     checkin.measures = [measures[c] for c in checkin.sessions]
     return checkin
 

@@ -27,7 +27,7 @@ from ..models import (
     name_order,
     normalize_email,
 )
-from . import attendance, pacing
+from . import attendance, clinical_notes, outcomes, pacing, safety
 from .enrollment import closed_reason
 
 # Groups lists -------------------------------------------------------------------
@@ -327,14 +327,19 @@ class ProviderHome(NamedTuple):
     today: list[Session]  # with group and module joined
     check_ins: list[dict]  # attendance.check_ins
     rows: list[GroupRow]
+    alerts: list  # safety.open_alerts_for: open safety alerts of the provider's groups
+    notes_due: list  # clinical_notes.notes_due_for: held sessions with unsigned notes
 
 
-def provider_home(groups) -> ProviderHome:
-    """Today's sessions, members to check in with, and the provider's groups."""
+def provider_home(provider: User, groups) -> ProviderHome:
+    """Today's sessions, members to check in with, the provider's groups, open
+    safety alerts and notes left to sign."""
     return ProviderHome(
         today=todays_sessions(groups),
         check_ins=attendance.check_ins(groups),
         rows=group_rows(groups),
+        alerts=safety.open_alerts_for(provider),
+        notes_due=clinical_notes.notes_due_for(provider),
     )
 
 
@@ -373,10 +378,11 @@ class MemberSchedule(NamedTuple):
     past: list[Session]  # newest first
     waitlisted: list[Enrollment]
     now: datetime.datetime
+    checkin: outcomes.CheckIn  # measures the member may answer now (a link when any)
 
 
 def member_schedule(member: User) -> MemberSchedule:
-    """A member's sessions across their current groups (2 queries).
+    """A member's sessions across their current groups and their open check-in (6 queries).
 
     Sessions carry only ``SCHEDULE_COLUMNS`` (other fields read as None),
     and ``has_packet``: whether the provider prepared handouts for it.
@@ -416,4 +422,5 @@ def member_schedule(member: User) -> MemberSchedule:
         ],
         waitlisted=[e for e in groups.values() if e.status == "waitlisted"],
         now=now,
+        checkin=outcomes.due_now(member, now),
     )

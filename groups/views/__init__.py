@@ -3,9 +3,11 @@
 from . import (
     account,
     admin,
+    alerts,
     attendance,
     auth,
     calendars,
+    checkin,
     clinical,
     groups,
     handouts,
@@ -26,4 +28,6 @@ BLUEPRINTS = [
     account.bp,
     outbox.bp,
     clinical.bp,
+    checkin.bp,
+    alerts.bp,
 ]

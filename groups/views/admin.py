@@ -20,7 +20,7 @@ from ..clock import utcnow
 from ..forms import AuditFilterForm, ClosureForm, UserForm
 from ..inputs import BoundedPages
 from ..models import Closure, User
-from ..services import ServiceError, accounts, clinical_notes, people, schedule
+from ..services import ServiceError, accounts, clinical_notes, people, safety, schedule
 from ..services import audit_log as audit_log_service
 from .helpers import INVALID, apply_service_error, csv_response, password_link_url, render_form
 
@@ -34,7 +34,11 @@ USERS_PAGE_SIZE = 50
 @bp.route("/")
 @admin_only
 def index():
-    return render_template("admin/index.html", counts=accounts.count_by_role())
+    return render_template(
+        "admin/index.html",
+        counts=accounts.count_by_role(),
+        alerts=safety.open_alerts_for(current_user),
+    )
 
 
 def people_page(refusal: ServiceError | None = None):

@@ -10,7 +10,7 @@ from ..access import group_for_staff, member_of_group, module_of, session_for_st
 from ..auth import role_required, safe_next
 from ..clock import utcnow
 from ..models import ATTENDANCE_NOTE_MAX
-from ..services import ServiceError, attendance, pacing
+from ..services import ServiceError, attendance, checkins, pacing, safety
 from ..services.attendance import STATUS_LABELS, RosterError
 from .helpers import INVALID, csv_response
 
@@ -73,6 +73,7 @@ def take(session_id: int):
         "attendance/take.html",
         session=session,
         group=session.group,
+        alerts=safety.open_alerts_for(current_user, session.group),
         note_max=ATTENDANCE_NOTE_MAX,
         statuses=list(STATUS_LABELS),
         **vars(page),
@@ -129,4 +130,4 @@ def catch_up(group_id: int, member_id: int, module_id: int):
 @bp.route("/progress")
 @role_required("member")
 def member_progress():
-    return render_template("attendance/progress.html", groups=pacing.member_progress(current_user))
+    return render_template("attendance/progress.html", **checkins.progress_page(current_user))

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from ..access import visible_groups
 from ..auth import role_required
 from ..db import database
-from ..services import clinical_notes, overview
+from ..services import overview
 
 bp = Blueprint("main", __name__)
 
@@ -33,9 +33,8 @@ def healthz():
 @bp.route("/home")
 @role_required("provider")
 def provider_home():
-    page = overview.provider_home(visible_groups(current_user))
-    due = clinical_notes.notes_due_for(current_user)
-    return render_template("main/provider_home.html", notes_due=due, **page._asdict())
+    page = overview.provider_home(current_user, visible_groups(current_user))
+    return render_template("main/provider_home.html", **page._asdict())
 
 
 @bp.route("/schedule")

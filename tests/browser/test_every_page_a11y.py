@@ -38,7 +38,7 @@ from groups import mail, two_factor
 from groups.clock import utcnow
 from groups.db import database
 from groups.models import LoginAttempt, Module, OutboxMessage, Session
-from groups.services import accounts, notes, overview
+from groups.services import accounts, notes, outcomes, overview
 from groups.services import attendance as attendance_service
 from groups.services import handouts as handout_service
 from groups.services import schedule as schedule_service
@@ -204,6 +204,7 @@ class World:
     link_token: str
     throttled_email: str
     two_step: object
+    alert: object
 
 
 def build_world(live_server, monkeypatch) -> World:
@@ -255,6 +256,13 @@ def build_world(live_server, monkeypatch) -> World:
         mail.queue(
             "test", to=ben, key="a11y", subject="Test message", context={"destination": "here"}
         )
+    # Check-ins open a week ahead, so one is open whatever the time of day; Ada's
+    # answers raise a safety alert for the staff pages' banners.
+    live_server.app.config["CHECKIN_OPENS_HOURS"] = 24 * 8
+    with live_server.app.app_context():
+        outcomes.save_plan(group, ["phq9", "gad7"], "every_session", True, by=provider)
+        answers = {"phq9": [1, 1, 0, 0, 1, 0, 0, 0, 1], "gad7": [1, 1, 1, 0, 0, 0, 0]}
+        (alert,) = outcomes.submit_checkin(ada, answers).alerts
     throttled = "locked.out@example.org"
     for _ in range(accounts.MAX_FAILURES_PER_ACCOUNT):
         LoginAttempt.create(email=throttled, ip="203.0.113.9", succeeded=False)
@@ -277,6 +285,7 @@ def build_world(live_server, monkeypatch) -> World:
         link_token=accounts.issue_password_link(lonely_member, issued_by=admin),
         throttled_email=throttled,
         two_step=two_step,
+        alert=alert,
     )
 
 
@@ -308,6 +317,14 @@ def add_closure(day: datetime.date):
         page.get_by_role("button", name="Add closure").click()
 
     return act
+
+
+def check_in_with_item_9(page):
+    """Every item answered "Not at all", but the PHQ-9's item 9: the crisis card follows."""
+    for item in page.locator("fieldset.measure-item").all():
+        item.get_by_label("Not at all").check()
+    page.locator("#phq9-9").get_by_label("Several days").check()
+    page.get_by_role("button", name="Send my answers").click()
 
 
 def expired_form(page):
@@ -427,6 +444,8 @@ def visits(w: World) -> list[Visit]:
         Visit("admin", "clinical notes, read only", f"/sessions/{held}/notes"),
         Visit("admin", "notes due", "/admin/notes-due"),
         Visit("admin", "charges export", "/admin/charges"),
+        Visit("admin", "safety alerts", "/alerts"),
+        Visit("admin", "safety alert", f"/alerts/{w.alert.id}"),
         # Provider.
         Visit("provider", "today", "/home"),
         Visit("provider", "change password", "/account/password"),
@@ -473,6 +492,32 @@ def visits(w: World) -> list[Visit]:
         Visit("provider", "diagnoses", f"/groups/{g}/enrollments/{w.enrollment.id}/diagnoses"),
         Visit("provider", "empty private note", f"/sessions/{packet}/note"),
         Visit("provider", "pacing board", f"/groups/{g}/pacing"),
+        Visit("provider", "safety alerts, all", "/alerts?status=all"),
+        Visit(
+            "provider",
+            "safety alert acknowledged",
+            f"/alerts/{w.alert.id}",
+            then=press("Acknowledge"),
+            shows="What was done",
+        ),
+        Visit(
+            "provider",
+            "safety alert resolved without a note",
+            f"/alerts/{w.alert.id}",
+            422,
+            then=press("Resolve"),
+            shows="Write what was done",
+        ),
+        Visit("provider", "paper answers", f"/sessions/{held}/measures"),
+        Visit("provider", "paper answers form", f"/sessions/{held}/measures/phq9"),
+        Visit(
+            "provider",
+            "paper answers refused",
+            f"/sessions/{held}/measures/phq9",
+            422,
+            then=press("Save the paper answers"),
+            shows="Nothing was saved",
+        ),
         Visit("provider", "handout library", "/handouts/"),
         Visit("provider", "handout preview", f"/handouts/{w.handout_slug}"),
         Visit("provider", "session packet", f"/handouts/sessions/{packet}/packet"),
@@ -491,7 +536,24 @@ def visits(w: World) -> list[Visit]:
         # Member.
         Visit("member", "schedule", "/schedule"),
         Visit("member", "profile", "/account/"),
-        Visit("member", "progress", "/progress"),
+        Visit("member", "check-in", "/check-in"),
+        Visit(
+            "member",
+            "check-in refused",
+            "/check-in",
+            422,
+            then=press("Send my answers"),
+            shows="Nothing was saved",
+        ),
+        Visit(
+            "member",
+            "check-in sent, crisis card",
+            "/check-in",
+            then=check_in_with_item_9,
+            shows="If you are thinking about hurting yourself",
+        ),
+        Visit("member", "a safety alert", f"/alerts/{w.alert.id}", 404),
+        Visit("member", "progress with scores", "/progress", shows="My check-in scores"),
         Visit("member", "upcoming session", f"/sessions/{packet}"),
         Visit("member", "cancelled session", f"/sessions/{cancelled}"),
         Visit("member", "calendar link none", "/calendar"),
@@ -511,6 +573,7 @@ def visits(w: World) -> list[Visit]:
         Visit("lonely_provider", "calendar export, no groups", "/calendars/export"),
         Visit("lonely_member", "schedule, no groups", "/schedule"),
         Visit("lonely_member", "progress, no groups", "/progress"),
+        Visit("lonely_member", "check-in, none open", "/check-in", shows="no check-in to answer"),
     ]
 
 
