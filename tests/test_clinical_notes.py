@@ -267,6 +267,22 @@ def test_the_name_check_flags_a_co_members_first_name(app):
     assert confirmed.target_id == note.id and "consented" not in confirmed.detail
 
 
+def test_an_addendum_to_a_member_note_may_not_name_another_member(app):
+    world = notes_world(2, signed=True)
+    writer, other = world.members
+    with pytest.raises(ServiceError) as error:
+        notes.add_addendum(
+            world.session,
+            member_id=writer.id,
+            text=f"Spoke with {other.name.split()[-1]} afterwards.",
+            signature_name=world.lead.name,
+            password=PASSWORD,
+            by=world.lead,
+        )
+    assert error.value.field == "text"
+    assert NoteAddendum.select().count() == 0
+
+
 def test_the_name_check_matches_whole_words_only(app):
     names = {1: {"Dana", "Quinn"}, 2: {"Al", "Reyes"}}
     assert notes.names_in(["Dana was calm", "quinn"], 2, names) == ["Dana", "quinn"]

@@ -441,12 +441,25 @@ def add_addendum(
     by: User,
     now=None,
 ) -> NoteAddendum:
-    """A signed addition under a signed note: the group note when ``member_id`` is None."""
+    """A signed addition under a signed note: the group note when ``member_id`` is None.
+
+    An addendum to a member's note goes into that member's chart, so it may
+    not name another member at all: unlike a note, it cannot be signed with
+    a reason, since it is short and rewording it costs nothing.
+    """
     if not by.is_provider or by.id not in providers_of(session.group):
         raise ServiceError("Only the group's own providers add to its notes.")
     text = _text(text, "text")
     if not text:
         raise ServiceError("Write the addendum.", "text")
+    if member_id is not None:
+        found = names_in([text], member_id, group_names(session.group))
+        if found:
+            raise ServiceError(
+                f"This names another member of the group ({', '.join(found)}). "
+                "Refer to them without their name, e.g. “another member”.",
+                "text",
+            )
     typed = check_signature(by, signature_name, password)
     with write_transaction():
         if member_id is None:
