@@ -152,6 +152,27 @@ def test_a_session_not_held_has_no_notes_yet(app):
         world.write_all()
 
 
+def test_a_signed_members_attendance_cannot_turn_absent(app):
+    from groups.services import attendance
+
+    world = notes_world(2)
+    world.write_all()
+    sign(world, member_ids=[world.members[0].id])
+    signed, draft = world.members
+    entries = attendance.roster(world.session)
+    token = attendance.version_token(entries)
+    with pytest.raises(attendance.RosterError) as error:
+        attendance.save_roster(
+            world.session, {signed.id: "absent", draft.id: "present"}, {}, token, by=world.lead
+        )
+    assert list(error.value.member_errors) == [signed.id]
+    attendance.save_roster(
+        world.session, {signed.id: "late", draft.id: "absent"}, {}, token, by=world.lead
+    )
+    page = notes.notes_page(world.session, by=world.lead)
+    assert [b.member_id for b in page.members] == [signed.id]
+
+
 # ---- Addenda and co-signature -------------------------------------------------------------
 
 
