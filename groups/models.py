@@ -785,6 +785,12 @@ class MemberNote(SignedRecord, BaseModel):
     class Meta:
         indexes = ((("session", "member"), True), (("member", "session"), False))
 
+    @classmethod
+    def signed_member_ids(cls, session) -> set[int]:
+        """Members whose progress note for ``session`` is signed (their attendance is settled)."""
+        query = cls.select(cls.member).where(cls.session == session, cls.status == "signed")
+        return {row.member_id for row in query}
+
 
 class NoteAddendum(BaseModel):
     """A signed addition to a signed note (either kind). Append-only."""

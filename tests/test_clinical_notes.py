@@ -152,6 +152,27 @@ def test_a_session_not_held_has_no_notes_yet(app):
         world.write_all()
 
 
+def test_a_signed_members_attendance_cannot_turn_absent(app):
+    from groups.services import attendance
+
+    world = notes_world(2)
+    world.write_all()
+    sign(world, member_ids=[world.members[0].id])
+    signed, draft = world.members
+    entries = attendance.roster(world.session)
+    token = attendance.version_token(entries)
+    with pytest.raises(attendance.RosterError) as error:
+        attendance.save_roster(
+            world.session, {signed.id: "absent", draft.id: "present"}, {}, token, by=world.lead
+        )
+    assert list(error.value.member_errors) == [signed.id]
+    attendance.save_roster(
+        world.session, {signed.id: "late", draft.id: "absent"}, {}, token, by=world.lead
+    )
+    page = notes.notes_page(world.session, by=world.lead)
+    assert [b.member_id for b in page.members] == [signed.id]
+
+
 # ---- Addenda and co-signature -------------------------------------------------------------
 
 
@@ -265,6 +286,22 @@ def test_the_name_check_flags_a_co_members_first_name(app):
     assert note.is_signed and note.name_check_reason.startswith("They chose")
     confirmed = AuditLog.get(AuditLog.action == "clinical_note_name_confirmed")
     assert confirmed.target_id == note.id and "consented" not in confirmed.detail
+
+
+def test_an_addendum_to_a_member_note_may_not_name_another_member(app):
+    world = notes_world(2, signed=True)
+    writer, other = world.members
+    with pytest.raises(ServiceError) as error:
+        notes.add_addendum(
+            world.session,
+            member_id=writer.id,
+            text=f"Spoke with {other.name.split()[-1]} afterwards.",
+            signature_name=world.lead.name,
+            password=PASSWORD,
+            by=world.lead,
+        )
+    assert error.value.field == "text"
+    assert NoteAddendum.select().count() == 0
 
 
 def test_the_name_check_matches_whole_words_only(app):

@@ -33,6 +33,7 @@ from ..models import (
     Attendance,
     Enrollment,
     Group,
+    MemberNote,
     Session,
     User,
     name_order,
@@ -288,9 +289,18 @@ def save_roster(
                 stale=True,
             )
         errors = check_marks(entries, statuses, notes)
+        # A signed progress note (and its charge line) says the member attended:
+        # the roll cannot say otherwise afterwards (docs/clinical-notes.md).
+        for member_id in MemberNote.signed_member_ids(session):
+            if member_id not in errors and statuses.get(member_id) not in ("present", "late"):
+                errors[member_id] = (
+                    "This member's progress note for the session is signed, so they stay "
+                    "present or late; correct the record with an addendum."
+                )
         if errors:
             raise RosterError(
-                "Some members need a status; nothing was saved.", member_errors=errors
+                "Some members need a status or cannot change; nothing was saved.",
+                member_errors=errors,
             )
         now = utcnow()
         result = SaveResult()

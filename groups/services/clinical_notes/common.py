@@ -126,18 +126,26 @@ def group_names(group: Group) -> dict[int, set[str]]:
     return {row.id: name_words(row.name) for row in rows}
 
 
-def names_in(texts: list[str], member_id: int, names: dict[int, set[str]]) -> list[str]:
-    """Other members' names found in ``texts`` (whole words, any case), as written there."""
+def other_names(names: dict[int, set[str]], member_id: int) -> set[str]:
+    """The name words of everyone in ``names`` but ``member_id``, less the words they share."""
     own = {w.casefold() for w in names.get(member_id, set())}
-    words = {
+    return {
         w for mid, ws in names.items() if mid != member_id for w in ws if w.casefold() not in own
     }
+
+
+def _pattern(words: set[str]) -> re.Pattern:
+    """Any of ``words`` as a whole word, in any case."""
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"\b({alternatives})\b", re.IGNORECASE)
+
+
+def names_in(texts: list[str], member_id: int, names: dict[int, set[str]]) -> list[str]:
+    """Other members' names found in ``texts`` (whole words, any case), as written there."""
+    words = other_names(names, member_id)
     if not words:
         return []
-    pattern = re.compile(
-        r"\b(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\b",
-        re.IGNORECASE,
-    )
+    pattern = _pattern(words)
     found: list[str] = []
     for text in texts:
         for match in pattern.finditer(text or ""):
@@ -150,11 +158,7 @@ def mask_names(text: str, names: set[str]) -> str:
     """``text`` with each of ``names`` (whole words, any case) replaced by "[member]"."""
     if not names or not text:
         return text
-    pattern = re.compile(
-        r"\b(" + "|".join(re.escape(w) for w in sorted(names, key=len, reverse=True)) + r")\b",
-        re.IGNORECASE,
-    )
-    return pattern.sub("[member]", text)
+    return _pattern(names).sub("[member]", text)
 
 
 # ---- Reading ------------------------------------------------------------------------------

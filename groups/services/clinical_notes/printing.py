@@ -28,6 +28,7 @@ from .common import (
     mask_names,
     module_title_of,
     names_of,
+    other_names,
     score_views,
 )
 
@@ -50,11 +51,7 @@ def member_note_pdf(session: Session, member_id: int, *, by: User) -> tuple[byte
         raise ServiceError("Only a signed progress note can be printed.")
     group_note = GroupNote.get_or_none(GroupNote.session == session)
     member = User.get_by_id(member_id)
-    names = group_names(group)
-    own = {w.casefold() for w in names.get(member_id, set())}
-    others = {
-        w for mid, ws in names.items() if mid != member_id for w in ws if w.casefold() not in own
-    }
+    others = other_names(group_names(group), member_id)
     addenda = addenda_of(group_note, [note])
     people = {note.signed_by_id, note.cosigned_by_id}
     if group_note is not None:

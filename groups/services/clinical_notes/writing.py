@@ -141,9 +141,15 @@ def _clean_member(section: MemberSection, member_id: int) -> dict:
     }
 
 
-def locked(query):
-    """``query`` with FOR UPDATE on PostgreSQL (on SQLite the writer lock serialises)."""
-    return query if is_sqlite() else query.for_update()
+def lock_session(session: Session) -> None:
+    """Serialise writers of one session's notes, inside their transaction.
+
+    On PostgreSQL the session row is locked (two providers saving the first
+    draft at once must not both insert it); SQLite's BEGIN IMMEDIATE already
+    lets one writer in at a time.
+    """
+    if not is_sqlite():
+        Session.select(Session.id).where(Session.id == session.id).for_update().execute()
 
 
 def save_draft(
@@ -168,6 +174,7 @@ def save_draft(
     clean_members = {mid: _clean_member(section, mid) for mid, section in members.items()}
     now = now or utcnow()
     with write_transaction():
+        lock_session(session)
         attendance = attendance_of(session)
         present = {mid for mid, (_, status) in attendance.items() if status in ATTENDING}
         for member_id in clean_members:
@@ -176,10 +183,8 @@ def save_draft(
                     "Progress notes are written only for members recorded present or late.",
                     f"member-{member_id}-observations",
                 )
-        group_note = locked(GroupNote.select().where(GroupNote.session == session)).first()
-        notes = {
-            n.member_id: n for n in locked(MemberNote.select().where(MemberNote.session == session))
-        }
+        group_note = GroupNote.get_or_none(GroupNote.session == session)
+        notes = {n.member_id: n for n in MemberNote.select().where(MemberNote.session == session)}
         if clean_group is not None and group_note is not None and group_note.is_signed:
             raise NoteLocked("The group note is signed; add an addendum instead.", "group-themes")
         for member_id in clean_members:
@@ -281,12 +286,11 @@ def sign_notes(
     now = now or utcnow()
     group = session.group
     with write_transaction():
+        lock_session(session)
         attendance = attendance_of(session)
         present = {mid for mid, (_, status) in attendance.items() if status in ATTENDING}
-        group_note = locked(GroupNote.select().where(GroupNote.session == session)).first()
-        notes = {
-            n.member_id: n for n in locked(MemberNote.select().where(MemberNote.session == session))
-        }
+        group_note = GroupNote.get_or_none(GroupNote.session == session)
+        notes = {n.member_id: n for n in MemberNote.select().where(MemberNote.session == session)}
         if member_ids is None:
             wanted = [mid for mid in present if not (notes.get(mid) and notes[mid].is_signed)]
         else:
@@ -408,9 +412,8 @@ def cosign(
     typed = check_signature(by, signature_name, password)
     now = now or utcnow()
     with write_transaction():
-        note = locked(
-            MemberNote.select().where(MemberNote.session == session, MemberNote.member == member_id)
-        ).first()
+        lock_session(session)
+        note = MemberNote.get_or_none(MemberNote.session == session, MemberNote.member == member_id)
         if note is None or not note.is_signed:
             raise ServiceError("Only a signed note can be co-signed.", "signature_name")
         if note.signed_by_id == group.lead_id:
@@ -441,14 +444,28 @@ def add_addendum(
     by: User,
     now=None,
 ) -> NoteAddendum:
-    """A signed addition under a signed note: the group note when ``member_id`` is None."""
+    """A signed addition under a signed note: the group note when ``member_id`` is None.
+
+    An addendum to a member's note goes into that member's chart, so it may
+    not name another member at all: unlike a note, it cannot be signed with
+    a reason, since it is short and rewording it costs nothing.
+    """
     if not by.is_provider or by.id not in providers_of(session.group):
         raise ServiceError("Only the group's own providers add to its notes.")
     text = _text(text, "text")
     if not text:
         raise ServiceError("Write the addendum.", "text")
+    if member_id is not None:
+        found = names_in([text], member_id, group_names(session.group))
+        if found:
+            raise ServiceError(
+                f"This names another member of the group ({', '.join(found)}). "
+                "Refer to them without their name, e.g. “another member”.",
+                "text",
+            )
     typed = check_signature(by, signature_name, password)
     with write_transaction():
+        lock_session(session)
         if member_id is None:
             note = GroupNote.get_or_none(GroupNote.session == session)
         else:
