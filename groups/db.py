@@ -10,7 +10,7 @@ import datetime
 import os
 
 from flask import Flask
-from peewee import DatabaseProxy, DateTimeField, SqliteDatabase
+from peewee import DatabaseProxy, DateTimeField, Field, SqliteDatabase
 from playhouse.db_url import connect
 from playhouse.pool import PooledSqliteDatabase
 
@@ -153,7 +153,7 @@ class Prepared:
     ``build(*ids)`` returns the peewee query for the given ids (ids compared
     with ``==``). For the few queries of the busiest pages, where building
     the peewee query cost several times more than running it. Rows come
-    back as tuples, each value converted by its field as ``.tuples()`` does.
+    back as tuples, each field's value converted as ``.tuples()`` does.
     """
 
     def __init__(self, build):
@@ -165,7 +165,11 @@ class Prepared:
         if key not in self._compiled:
             query = self.build(*_SLOTS[: len(ids)])
             sql, params = query.sql()
-            converters = [getattr(c, "python_value", None) for c in query.selected_columns]
+            # Fields convert their values; a function's ``python_value`` is a
+            # setter, not a converter, so its values come back as the driver gives them.
+            converters = [
+                c.python_value if isinstance(c, Field) else None for c in query.selected_columns
+            ]
             self._compiled[key] = (sql, params, converters)
         sql, params, converters = self._compiled[key]
         slots = dict(zip(_SLOTS, ids, strict=False))
