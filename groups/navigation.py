@@ -1,7 +1,8 @@
 """Everything templates get besides their page data: registered here, in one place.
 
-Each role's navigation, the shared label tables, and the ``local`` and
-``zone_name`` filters.
+Each role's navigation, the shared label tables, the ``local`` and
+``zone_name`` filters (``TEMPLATE_GLOBALS``, ``TEMPLATE_FILTERS``) and the
+person's clock (``page_context``).
 None of them queries the database: a page's data comes from its read
 function (``services/overview.py`` and its siblings).
 """
@@ -108,18 +109,25 @@ def local_time(context, value, tz: str, fmt: str = "%a %d %b %Y, %H:%M"):
     return local.strftime(fmt)
 
 
-def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(
-        nav_items=nav_items,
-        common_timezones=COMMON_TIMEZONES,
-        focus_labels=FOCUS_LABELS,
-        status_class=status_class,
-        attendance_labels=STATUS_LABELS,
-        attendance_symbols=STATUS_SYMBOLS,
-        pacing_labels=STATE_LABELS,
-        pacing_symbols=STATE_SYMBOLS,
-    )
-    app.context_processor(page_context)
-    app.jinja_env.filters["local"] = local_time
+# Everything templates get besides their page data and ``page_context``.
+TEMPLATE_GLOBALS = {
+    "nav_items": nav_items,
+    "common_timezones": COMMON_TIMEZONES,
+    "focus_labels": FOCUS_LABELS,
+    "status_class": status_class,
+    "attendance_labels": STATUS_LABELS,
+    "attendance_symbols": STATUS_SYMBOLS,
+    "pacing_labels": STATE_LABELS,
+    "pacing_symbols": STATE_SYMBOLS,
+}
+TEMPLATE_FILTERS = {
+    "local": local_time,
     # "Eastern Time" where people read a zone; the IANA name stays in forms.
-    app.jinja_env.filters["zone_name"] = zone_name
+    "zone_name": zone_name,
+}
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(TEMPLATE_GLOBALS)
+    app.jinja_env.filters.update(TEMPLATE_FILTERS)
+    app.context_processor(page_context)
