@@ -22,7 +22,7 @@ from ..inputs import BoundedPages
 from ..models import Closure, User
 from ..services import ServiceError, accounts, people, schedule
 from ..services import audit_log as audit_log_service
-from .helpers import INVALID, apply_service_error, csv_response, password_link_url, render_form
+from .helpers import INVALID, attempt, csv_response, password_link_url, render_form
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 admin_only = role_required("admin")
@@ -62,21 +62,21 @@ def users():
 @admin_only
 def create_user():
     form = UserForm()
-    if form.validate_on_submit():
-        try:
-            user, token = accounts.create_invited(
-                form.email.data,
-                form.name.data,
-                form.role.data,
-                timezone=form.timezone.data,
-                created_by=current_user,
-            )
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            return render_template(
-                "admin/password_link.html", user=user, link=password_link_url(token), invited=True
-            )
+    created, _status = attempt(
+        form,
+        lambda: accounts.create_invited(
+            form.email.data,
+            form.name.data,
+            form.role.data,
+            timezone=form.timezone.data,
+            created_by=current_user,
+        ),
+    )
+    if created is not None:
+        user, token = created
+        return render_template(
+            "admin/password_link.html", user=user, link=password_link_url(token), invited=True
+        )
     return render_form("admin/user_form.html", form, user=None)
 
 
@@ -85,21 +85,20 @@ def create_user():
 def update_user(user_id: int):
     user = get_object_or_404(User, User.id == user_id)
     form = UserForm(obj=user)
-    if form.validate_on_submit():
-        try:
-            accounts.update_user(
-                user,
-                changed_by=current_user,
-                name=form.name.data.strip(),
-                email=form.email.data,
-                role=form.role.data,
-                timezone=form.timezone.data,
-            )
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            flash(f"Saved changes to {user.name}.", "success")
-            return redirect(url_for("admin.users"))
+    _none, refused = attempt(
+        form,
+        lambda: accounts.update_user(
+            user,
+            changed_by=current_user,
+            name=form.name.data.strip(),
+            email=form.email.data,
+            role=form.role.data,
+            timezone=form.timezone.data,
+        ),
+    )
+    if refused is None:
+        flash(f"Saved changes to {user.name}.", "success")
+        return redirect(url_for("admin.users"))
     return render_form("admin/user_form.html", form, user=user, person=people.person_page(user))
 
 
@@ -201,19 +200,17 @@ def filtered_entries(form: AuditFilterForm):
 @admin_only
 def closures():
     form = ClosureForm()
-    if form.validate_on_submit():
-        try:
-            closure = schedule.add_closure(form.date.data, form.reason.data, by=current_user)
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            flash(
-                f"Added {closure.date:%d %b %Y}. Schedules created from now on skip it. "
-                "Sessions already scheduled that day stay where they are: they are listed "
-                "under the closure, each with a link to move or cancel it.",
-                "success",
-            )
-            return redirect(url_for("admin.closures", _anchor=f"closure-{closure.id}"))
+    closure, _status = attempt(
+        form, lambda: schedule.add_closure(form.date.data, form.reason.data, by=current_user)
+    )
+    if closure is not None:
+        flash(
+            f"Added {closure.date:%d %b %Y}. Schedules created from now on skip it. "
+            "Sessions already scheduled that day stay where they are: they are listed "
+            "under the closure, each with a link to move or cancel it.",
+            "success",
+        )
+        return redirect(url_for("admin.closures", _anchor=f"closure-{closure.id}"))
     return render_form("admin/closures.html", form, closures=schedule.closures_page())
 
 
