@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import request
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -34,7 +34,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from . import audit
-from .clock import today_in
+from .clock import practice_today
 from .inputs import day_problem, has_control_character
 from .models import FOCUS_LABELS, FOCUSES, GROUP_STATUSES, SESSION_NOTE_MAX
 from .passwords import MAX_PASSWORD_LENGTH, password_problem
@@ -117,7 +117,7 @@ class SessionDayField(DayField):
     """A day for a session: inside the window and at most a few years ahead of today."""
 
     def today(self):
-        return today_in(current_app.config["PRACTICE_TIMEZONE"])
+        return practice_today()
 
 
 def validate_timezone_field(form, field):

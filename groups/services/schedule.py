@@ -27,7 +27,15 @@ from flask import current_app
 from peewee import IntegrityError
 
 from .. import audit
-from ..clock import clock_time, local_date, local_to_utc, to_local, today_in, utcnow, weekly_dates
+from ..clock import (
+    clock_time,
+    local_date,
+    local_to_utc,
+    practice_today,
+    to_local,
+    utcnow,
+    weekly_dates,
+)
 from ..db import database, is_sqlite, write_transaction
 from ..mail import messages
 from ..models import Closure, CoFacilitator, Group, Module, Session, User
@@ -242,7 +250,7 @@ def closures_page() -> list[tuple[Closure, list[Session]]]:
     """The closures page: every closure, and for those from today on the sessions still
     scheduled that day (past ones are history: nothing there can be moved)."""
     closures = list(Closure.select().order_by(Closure.date))
-    today = today_in(current_app.config["PRACTICE_TIMEZONE"])
+    today = practice_today()
     on_day = sessions_on({c.date for c in closures if c.date >= today})
     return [(c, on_day.get(c.date, [])) for c in closures]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -16,7 +15,7 @@ from playhouse.flask_utils import get_object_or_404
 
 from .. import audit
 from ..auth import role_required
-from ..clock import utcnow
+from ..clock import practice_zone, utcnow
 from ..forms import AuditFilterForm, ClosureForm, UserForm
 from ..inputs import BoundedPages
 from ..models import Closure, User
@@ -169,7 +168,7 @@ def audit_log():
         page=pages.get_page() if pages else 1,
         page_count=pages.get_page_count() if pages else 0,
         filters={k: v for k, v in request.args.items() if k != "page"},
-        zone=current_app.config["PRACTICE_TIMEZONE"],
+        zone=practice_zone(),
     )
     return body, 200 if valid else INVALID
 
@@ -181,9 +180,7 @@ def audit_csv():
     form = AuditFilterForm(request.args)
     if not form.validate():
         return audit_log()
-    body, count = audit_log_service.csv_text(
-        filtered_entries(form), current_app.config["PRACTICE_TIMEZONE"]
-    )
+    body, count = audit_log_service.csv_text(filtered_entries(form), practice_zone())
     filters = {f"filter_{k}": v for k, v in request.args.items() if k != "page" and v}
     audit.record("audit_exported", target_type="audit", rows=count, **filters)
     filename = f"audit-log-{utcnow():%Y%m%d-%H%M}.csv"
