@@ -389,21 +389,12 @@ class MemberSchedule(NamedTuple):
 def member_schedule(member: User) -> MemberSchedule:
     """A member's sessions across their current groups (2 queries)."""
     sessions = []
-    for (
-        sid,
-        module_id,
-        *times,
-        group_id,
-        name,
-        location,
-        position,
-        title,
-        packet,
-        joined,
-    ) in _SCHEDULE.tuples(member.id):
-        module = ModuleRow(module_id, position, title) if module_id else None
+    for row in _SCHEDULE.tuples(member.id):
+        session = row[: len(SESSION_COLUMNS)]
+        group_id, name, location, position, title, packet, joined = row[len(SESSION_COLUMNS) :]
+        module = ModuleRow(session[1], position, title) if session[1] else None
         place = Place(group_id, name, location)
-        sessions.append(ScheduleRow(sid, module_id, *times, place, module, bool(packet), joined))
+        sessions.append(ScheduleRow(*session, place, module, bool(packet), joined))
     now = utcnow()
     return MemberSchedule(
         upcoming=[s for s in sessions if s.ends_at >= now],
