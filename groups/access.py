@@ -91,9 +91,14 @@ def member_of_group(group: Group, member_id: int) -> User:
     return member
 
 
-def module_of(group: Group, module_id: int) -> Module:
-    """One of the group's curriculum modules, else 404."""
-    module = Module.get_or_none(Module.id == module_id, Module.group == group)
-    if module is None:
+def module_for_staff(user: User, group_id: int, module_id: int) -> Module:
+    """A curriculum module of a group ``user`` may run, its ``group`` loaded, else 404."""
+    module = (
+        Module.select(Module, Group)
+        .join(Group)
+        .where(Module.id == module_id, Module.group == group_id)
+        .first()
+    )
+    if module is None or not can_run(user, module.group):
         abort(404)
     return module

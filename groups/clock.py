@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime
 import zoneinfo
 
+from flask import current_app
+
 # Set by tests (tests/conftest.py ``frozen_time``); None means the real clock.
 frozen_at: datetime.datetime | None = None
 
@@ -75,6 +77,16 @@ def local_date(value: datetime.datetime, tz: str) -> datetime.date:
 
 def today_in(tz: str) -> datetime.date:
     return local_date(utcnow(), tz)
+
+
+def practice_zone() -> str:
+    """The practice's own zone (``PRACTICE_TIMEZONE``), for what belongs to no group or person."""
+    return current_app.config["PRACTICE_TIMEZONE"]
+
+
+def practice_today() -> datetime.date:
+    """Today at the practice: closures and practice-wide dates are days in its zone."""
+    return today_in(practice_zone())
 
 
 def local_to_utc(day: datetime.date, at: datetime.time, tz: str) -> datetime.datetime:

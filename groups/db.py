@@ -10,7 +10,16 @@ import datetime
 import os
 
 from flask import Flask
-from peewee import DatabaseProxy, DateTimeField, SqliteDatabase
+from peewee import (
+    CharField,
+    DatabaseProxy,
+    DateTimeField,
+    Field,
+    ForeignKeyField,
+    IntegerField,
+    SqliteDatabase,
+    TextField,
+)
 from playhouse.db_url import connect
 from playhouse.pool import PooledSqliteDatabase
 
@@ -153,7 +162,7 @@ class Prepared:
     ``build(*ids)`` returns the peewee query for the given ids (ids compared
     with ``==``). For the few queries of the busiest pages, where building
     the peewee query cost several times more than running it. Rows come
-    back as tuples, each value converted by its field as ``.tuples()`` does.
+    back as tuples with the values ``.tuples()`` gives (see ``_converter``).
     """
 
     def __init__(self, build):
@@ -165,14 +174,38 @@ class Prepared:
         if key not in self._compiled:
             query = self.build(*_SLOTS[: len(ids)])
             sql, params = query.sql()
-            converters = [getattr(c, "python_value", None) for c in query.selected_columns]
+            converters = [
+                (i, convert)
+                for i, column in enumerate(query.selected_columns)
+                if (convert := _converter(column)) is not None
+            ]
             self._compiled[key] = (sql, params, converters)
         sql, params, converters = self._compiled[key]
         slots = dict(zip(_SLOTS, ids, strict=False))
-        cursor = database.execute_sql(sql, [slots.get(p, p) for p in params])
-        return [
-            tuple(
-                v if c is None or v is None else c(v) for c, v in zip(converters, row, strict=True)
-            )
-            for row in cursor.fetchall()
-        ]
+        rows = database.execute_sql(sql, [slots.get(p, p) for p in params]).fetchall()
+        if not converters:
+            return [tuple(row) for row in rows]
+        converted = []
+        for row in rows:
+            values = list(row)
+            for i, convert in converters:
+                if values[i] is not None:
+                    values[i] = convert(values[i])
+            converted.append(tuple(values))
+        return converted
+
+
+def _converter(column):
+    """How a selected column's values become Python values, or None to keep them.
+
+    Both drivers already return integers and text as ``int`` and ``str``, so
+    those are kept as they come (converting them again was most of the cost
+    of reading a page's rows). A function's ``python_value`` is a setter, not
+    a converter, so its values are kept as the driver gives them too.
+    """
+    if not isinstance(column, Field):
+        return None
+    stored = column.rel_field if isinstance(column, ForeignKeyField) else column
+    if isinstance(stored, IntegerField | CharField | TextField):
+        return None
+    return column.python_value

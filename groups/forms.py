@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import request
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -36,7 +36,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from . import audit
 from .clinical.codes import parse_icd10, parse_npi
-from .clock import today_in
+from .clock import practice_today
 from .inputs import day_problem, has_control_character
 from .models import (
     ALERT_NOTE_MAX,
@@ -131,7 +131,7 @@ class SessionDayField(DayField):
     """A day for a session: inside the window and at most a few years ahead of today."""
 
     def today(self):
-        return today_in(current_app.config["PRACTICE_TIMEZONE"])
+        return practice_today()
 
 
 def validate_timezone_field(form, field):

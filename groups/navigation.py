@@ -1,15 +1,17 @@
 """Everything templates get besides their page data: registered here, in one place.
 
-Each role's navigation, the shared label tables, and the ``local`` and
-``zone_name`` filters.
+Each role's navigation, the shared label tables, the ``local`` and
+``zone_name`` filters (``TEMPLATE_GLOBALS``, ``TEMPLATE_FILTERS``) and the
+person's clock (``page_context``).
 None of them queries the database: a page's data comes from its read
 function (``services/overview.py`` and its siblings).
 """
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context
 from flask_login import current_user
+from jinja2 import pass_context
 
 from .clock import clock_time, to_local, zone_name
 from .forms import COMMON_TIMEZONES
@@ -81,10 +83,22 @@ def nav_items() -> list[tuple[str, str]]:
 def clock_format() -> str:
     """ "12h" or "24h": the logged-in person's choice, else the practice's TIME_FORMAT."""
     practice = current_app.config["TIME_FORMAT"]
-    return current_user.clock_format(practice) if current_user.is_authenticated else practice
+    if has_request_context() and current_user.is_authenticated:
+        return current_user.clock_format(practice)
+    return practice
 
 
-def local_time(value, tz: str, fmt: str = "%a %d %b %Y, %H:%M"):
+def page_context() -> dict:
+    """Template variables every page shares, worked out once per render.
+
+    ``clock`` is read by the ``local`` filter for every time on a page; asking
+    the login proxy for it per time cost more than formatting the times.
+    """
+    return {"clock": clock_format()}
+
+
+@pass_context
+def local_time(context, value, tz: str, fmt: str = "%a %d %b %Y, %H:%M"):
     """Format an aware UTC datetime in a zone (``%-d`` is avoided for portability).
 
     Templates write times as ``%H:%M``; on a 12-hour clock that becomes "6:30 PM".
@@ -93,21 +107,29 @@ def local_time(value, tz: str, fmt: str = "%a %d %b %Y, %H:%M"):
         return ""
     local = to_local(value, tz)
     if "%H:%M" in fmt:
-        fmt = fmt.replace("%H:%M", clock_time(local, clock_format()))
+        fmt = fmt.replace("%H:%M", clock_time(local, context["clock"]))
     return local.strftime(fmt)
 
 
-def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(
-        nav_items=nav_items,
-        common_timezones=COMMON_TIMEZONES,
-        focus_labels=FOCUS_LABELS,
-        status_class=status_class,
-        attendance_labels=STATUS_LABELS,
-        attendance_symbols=STATUS_SYMBOLS,
-        pacing_labels=STATE_LABELS,
-        pacing_symbols=STATE_SYMBOLS,
-    )
-    app.jinja_env.filters["local"] = local_time
+# Everything templates get besides their page data and ``page_context``.
+TEMPLATE_GLOBALS = {
+    "nav_items": nav_items,
+    "common_timezones": COMMON_TIMEZONES,
+    "focus_labels": FOCUS_LABELS,
+    "status_class": status_class,
+    "attendance_labels": STATUS_LABELS,
+    "attendance_symbols": STATUS_SYMBOLS,
+    "pacing_labels": STATE_LABELS,
+    "pacing_symbols": STATE_SYMBOLS,
+}
+TEMPLATE_FILTERS = {
+    "local": local_time,
     # "Eastern Time" where people read a zone; the IANA name stays in forms.
-    app.jinja_env.filters["zone_name"] = zone_name
+    "zone_name": zone_name,
+}
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(TEMPLATE_GLOBALS)
+    app.jinja_env.filters.update(TEMPLATE_FILTERS)
+    app.context_processor(page_context)

@@ -151,13 +151,9 @@ def session_moved(session: Session, was: datetime.datetime) -> int:
     )
 
 
-def place_changed(group: Group, was: str) -> int:
-    """Tell the members that the group's upcoming sessions meet somewhere else.
-
-    Nothing is sent when no scheduled session lies ahead: the new place
-    concerns nobody yet.
-    """
-    upcoming = (
+def _next_session(group: Group) -> Session | None:
+    """The group's next scheduled session that has not started yet."""
+    return (
         Session.in_order()
         .where(
             Session.group == group,
@@ -166,6 +162,15 @@ def place_changed(group: Group, was: str) -> int:
         )
         .first()
     )
+
+
+def place_changed(group: Group, was: str) -> int:
+    """Tell the members that the group's upcoming sessions meet somewhere else.
+
+    Nothing is sent when no scheduled session lies ahead: the new place
+    concerns nobody yet.
+    """
+    upcoming = _next_session(group)
     if upcoming is None:
         return 0
     return _tell_members(
@@ -185,15 +190,7 @@ def place_changed(group: Group, was: str) -> int:
 def seat_offered(enrollment: Enrollment) -> OutboxMessage | None:
     """A waitlisted member moved into a free seat."""
     member, group = enrollment.member, enrollment.group
-    upcoming = (
-        Session.in_order()
-        .where(
-            Session.group == group,
-            Session.status == "scheduled",
-            Session.starts_at > utcnow(),
-        )
-        .first()
-    )
+    upcoming = _next_session(group)
     return queue(
         "seat_offered",
         to=member,

@@ -24,7 +24,7 @@ from peewee import JOIN, fn
 
 from .. import audit
 from ..clock import utcnow
-from ..db import is_sqlite, write_transaction
+from ..db import Prepared, is_sqlite, write_transaction
 from ..inputs import parse_id
 from ..models import (
     ATTENDANCE_NOTE_MAX,
@@ -359,7 +359,18 @@ def held_rows(group_ids: list[int]) -> list[tuple[int, int, int, str, datetime.d
     Held as ``Session.counts_as_held`` says: a roll taken in the minutes
     before the start counts once the session has started.
     """
-    query = (
+    if len(group_ids) == 1:
+        rows = _HELD_IN_GROUP.tuples(group_ids[0])
+    else:
+        rows = _held_rows(Session.group.in_(group_ids)).tuples()
+    now = utcnow()
+    # The start is compared here rather than in SQL, so the one-group query
+    # has no per-request argument besides the id and is built only once.
+    return [row for row in rows if row[4] <= now]
+
+
+def _held_rows(groups):
+    return (
         Attendance.select(
             Session.group,
             Attendance.session,
@@ -368,14 +379,13 @@ def held_rows(group_ids: list[int]) -> list[tuple[int, int, int, str, datetime.d
             Session.starts_at,
         )
         .join(Session, on=(Attendance.session == Session.id))
-        .where(Session.group.in_(group_ids), Session.held_by(utcnow()))
+        .where(groups, Session.status == "held")
         .order_by(Session.starts_at, Session.id)
-        .tuples()
     )
-    return [
-        (g, s, m, status, Session.starts_at.python_value(starts))
-        for g, s, m, status, starts in query
-    ]
+
+
+# The pages of one group (group page, roster, member record) ask for this.
+_HELD_IN_GROUP = Prepared(lambda group_id: _held_rows(Session.group == group_id))
 
 
 def rates(rows) -> dict[int, Rate]:

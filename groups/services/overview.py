@@ -359,68 +359,96 @@ def todays_sessions(groups) -> list[Session]:
     return [s for s in candidates if s.group.local(s.starts_at).date() == s.group.today()]
 
 
-# The columns the schedule shows: building whole Session, Group and Module
-# rows for every session was a third of the page's time (make bench).
-SCHEDULE_COLUMNS = (
-    *SESSION_COLUMNS,
-    Session.group,
-    Group.id,
-    Group.name,
-    Group.location,
-    Group.timezone,
-    Module.id,
-    Module.title,
-)
+class Place(NamedTuple):
+    """A group as a member's schedule names it."""
+
+    id: int
+    name: str
+    location: str
+
+
+class ScheduleRow(NamedTuple):
+    """A session on a member's schedule (``SESSION_COLUMNS`` and its group)."""
+
+    id: int
+    module_id: int | None
+    starts_at: datetime.datetime
+    ends_at: datetime.datetime
+    status: str
+    cancel_reason: str
+    is_makeup: bool
+    group: Place
+    module: ModuleRow | None
+    has_packet: bool  # the provider prepared handouts for it
+    joined_at: datetime.datetime | None  # the member's seat in the group
 
 
 class MemberSchedule(NamedTuple):
-    upcoming: list[Session]
-    past: list[Session]  # newest first
-    waitlisted: list[Enrollment]
+    upcoming: list[ScheduleRow]
+    past: list[ScheduleRow]  # newest first
+    waitlisted: list[Place]  # groups the member waits for
+    timezone: str  # the member's own: every time on the page is in it
     now: datetime.datetime
     checkin: outcomes.CheckIn  # measures the member may answer now (a link when any)
 
 
 def member_schedule(member: User) -> MemberSchedule:
-    """A member's sessions across their current groups and their open check-in (6 queries).
-
-    Sessions carry only ``SCHEDULE_COLUMNS`` (other fields read as None),
-    and ``has_packet``: whether the provider prepared handouts for it.
-    """
-    groups = {
-        e.group_id: e
-        for e in Enrollment.select(
-            Enrollment.id,
-            Enrollment.group,
-            Enrollment.status,
-            Enrollment.joined_at,
-            Group.id,
-            Group.name,
-        )
-        .join(Group, on=(Enrollment.group == Group.id))
-        .where(Enrollment.member == member, Enrollment.status.in_(("active", "waitlisted")))
-    }
-    active_ids = [gid for gid, e in groups.items() if e.status == "active"]
-    packet = PacketItem.select(SQL("1")).where(PacketItem.session == Session.id)
-    sessions = list(
-        Session.select(*SCHEDULE_COLUMNS, fn.EXISTS(packet).alias("has_packet"))
-        .join(Group, on=(Session.group == Group.id))
-        .switch(Session)
-        .join(Module, JOIN.LEFT_OUTER, on=(Session.module == Module.id))
-        .where(Session.group.in_(active_ids or [-1]))
-        .order_by(Session.starts_at)
-    )
+    """A member's sessions across their current groups (2 queries)."""
+    sessions = []
+    for row in _SCHEDULE.tuples(member.id):
+        session = row[: len(SESSION_COLUMNS)]
+        group_id, name, location, position, title, packet, joined = row[len(SESSION_COLUMNS) :]
+        module = ModuleRow(session[1], position, title) if session[1] else None
+        place = Place(group_id, name, location)
+        sessions.append(ScheduleRow(*session, place, module, bool(packet), joined))
     now = utcnow()
-    joined = {gid: e.joined_at for gid, e in groups.items()}
     return MemberSchedule(
         upcoming=[s for s in sessions if s.ends_at >= now],
         # Past sessions of an open group from before the member joined were not theirs.
         past=[
             s
             for s in reversed(sessions)
-            if s.ends_at < now and (joined[s.group_id] is None or s.ends_at > joined[s.group_id])
+            if s.ends_at < now and (s.joined_at is None or s.ends_at > s.joined_at)
         ],
-        waitlisted=[e for e in groups.values() if e.status == "waitlisted"],
+        waitlisted=[Place(*row) for row in _WAITING_FOR.tuples(member.id)],
+        timezone=member.timezone,
         now=now,
         checkin=outcomes.due_now(member, now),
     )
+
+
+# The sessions of the member's active enrollments (at most one per group, a
+# unique index says), with what a row shows: only these columns, as tuples,
+# because building Session, Group and Module models per row was most of the
+# page's time.
+_SCHEDULE = Prepared(
+    lambda member_id: (
+        Session.in_order(
+            *SESSION_COLUMNS,
+            Session.group,
+            Group.name,
+            Group.location,
+            Module.position,
+            Module.title,
+            fn.EXISTS(PacketItem.select(SQL("1")).where(PacketItem.session == Session.id)),
+            Enrollment.joined_at,
+        )
+        .join(Group, on=(Session.group == Group.id))
+        .join(
+            Enrollment,
+            on=(Enrollment.group == Group.id)
+            & (Enrollment.member == member_id)
+            & (Enrollment.status == "active"),
+        )
+        .switch(Session)
+        .join(Module, JOIN.LEFT_OUTER, on=(Session.module == Module.id))
+    )
+)
+_WAITING_FOR = Prepared(
+    lambda member_id: (
+        Group.select(Group.id, Group.name, Group.location)
+        .join(Enrollment, on=(Enrollment.group == Group.id))
+        .where(Enrollment.member == member_id, Enrollment.status == "waitlisted")
+        .order_by(Group.name, Group.id)
+    )
+)

@@ -21,12 +21,21 @@ import functools
 import operator
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 from flask import current_app
 from peewee import IntegrityError
 
 from .. import audit
-from ..clock import clock_time, local_date, local_to_utc, to_local, today_in, utcnow, weekly_dates
+from ..clock import (
+    clock_time,
+    local_date,
+    local_to_utc,
+    practice_today,
+    to_local,
+    utcnow,
+    weekly_dates,
+)
 from ..db import database, is_sqlite, write_transaction
 from ..mail import messages
 from ..models import Closure, CoFacilitator, Group, Module, Session, User
@@ -58,6 +67,16 @@ class SchedulePlan:
     skipped: list[datetime.date]
 
 
+class WeeklySchedule(TypedDict):
+    """A weekly schedule as a provider asks for it (named as the group's fields)."""
+
+    start_date: datetime.date
+    weekday: int  # Monday is 0
+    start_time: datetime.time  # local wall-clock time in the group's zone
+    duration_minutes: int
+    session_count: int
+
+
 def plan_weekly(
     start_date: datetime.date,
     weekday: int,
@@ -80,30 +99,23 @@ def plan_weekly(
     return SchedulePlan(dates, times, skipped)
 
 
-def preview_schedule(
-    group: Group,
-    *,
-    start_date: datetime.date,
-    weekday: int,
-    start_time: datetime.time,
-    duration_minutes: int,
-    session_count: int,
-) -> SchedulePlan:
+def preview_schedule(group: Group, **wanted: Unpack[WeeklySchedule]) -> SchedulePlan:
     """The plan a schedule form would create, checked but not saved (one query).
 
     The preview page and :func:`create_schedule` both go through here, so
     what the provider previewed is what gets created.
     """
+    start_date, count = wanted["start_date"], wanted["session_count"]
     if start_date < group.today():
         raise ServiceError("The start date is in the past.", "start_date")
     plan = plan_weekly(
         start_date,
-        weekday,
-        start_time,
-        duration_minutes,
-        session_count,
+        wanted["weekday"],
+        wanted["start_time"],
+        wanted["duration_minutes"],
+        count,
         group.timezone,
-        closures_from(start_date, session_count + MAX_CLOSURE_SKIPS),
+        closures_from(start_date, count + MAX_CLOSURE_SKIPS),
     )
     if plan.times and plan.times[0][0] < utcnow():
         raise ServiceError(
@@ -238,7 +250,7 @@ def closures_page() -> list[tuple[Closure, list[Session]]]:
     """The closures page: every closure, and for those from today on the sessions still
     scheduled that day (past ones are history: nothing there can be moved)."""
     closures = list(Closure.select().order_by(Closure.date))
-    today = today_in(current_app.config["PRACTICE_TIMEZONE"])
+    today = practice_today()
     on_day = sessions_on({c.date for c in closures if c.date >= today})
     return [(c, on_day.get(c.date, [])) for c in closures]
 
@@ -260,25 +272,9 @@ def remove_closure(closure: Closure, *, by: User) -> None:
         closure.delete_instance()
 
 
-def create_schedule(
-    group: Group,
-    *,
-    start_date: datetime.date,
-    weekday: int,
-    start_time: datetime.time,
-    duration_minutes: int,
-    session_count: int,
-    by: User,
-) -> list[Session]:
+def create_schedule(group: Group, *, by: User, **wanted: Unpack[WeeklySchedule]) -> list[Session]:
     """Generate the group's sessions, replacing an unused earlier schedule."""
-    plan = preview_schedule(
-        group,
-        start_date=start_date,
-        weekday=weekday,
-        start_time=start_time,
-        duration_minutes=duration_minutes,
-        session_count=session_count,
-    )
+    plan = preview_schedule(group, **wanted)
     times = plan.times
     with write_transaction():
         if group.sessions.where(Session.status == "held").exists():
@@ -296,19 +292,11 @@ def create_schedule(
             for starts, ends in times
         ]
         Session.insert_many(rows).execute()
-        group.start_date, group.weekday, group.start_time = start_date, weekday, start_time
-        group.duration_minutes, group.session_count = duration_minutes, session_count
+        # The group keeps the schedule it was generated from (the same field names).
+        for name, value in wanted.items():
+            setattr(group, name, value)
         group.updated_at = now
-        group.save(
-            only=[
-                Group.start_date,
-                Group.weekday,
-                Group.start_time,
-                Group.duration_minutes,
-                Group.session_count,
-                Group.updated_at,
-            ]
-        )
+        group.save(only=[Group.updated_at, *(getattr(Group, name) for name in wanted)])
         created = Session.select(Session.id).where(Session.group == group).tuples()
         assign_modules(group, counted={sid for (sid,) in created})
         audit.record("schedule_created", actor=by, target=group, sessions=len(rows))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -16,13 +15,13 @@ from playhouse.flask_utils import get_object_or_404
 
 from .. import audit
 from ..auth import role_required
-from ..clock import utcnow
+from ..clock import practice_zone, utcnow
 from ..forms import AuditFilterForm, ClosureForm, UserForm
 from ..inputs import BoundedPages
 from ..models import Closure, User
 from ..services import ServiceError, accounts, clinical_notes, people, safety, schedule
 from ..services import audit_log as audit_log_service
-from .helpers import INVALID, apply_service_error, csv_response, password_link_url, render_form
+from .helpers import INVALID, attempt, csv_response, password_link_url, render_form
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 admin_only = role_required("admin")
@@ -66,23 +65,25 @@ def users():
 @admin_only
 def create_user():
     form = UserForm()
-    if form.validate_on_submit():
-        try:
-            user, token = accounts.create_invited(
-                form.email.data,
-                form.name.data,
-                form.role.data,
-                timezone=form.timezone.data,
-                created_by=current_user,
-            )
-            if user.is_provider and form.npi.data:
-                clinical_notes.set_npi(user, form.npi.data, by=current_user)
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            return render_template(
-                "admin/password_link.html", user=user, link=password_link_url(token), invited=True
-            )
+
+    def create():
+        user, token = accounts.create_invited(
+            form.email.data,
+            form.name.data,
+            form.role.data,
+            timezone=form.timezone.data,
+            created_by=current_user,
+        )
+        if user.is_provider and form.npi.data:
+            clinical_notes.set_npi(user, form.npi.data, by=current_user)
+        return user, token
+
+    created, _status = attempt(form, create)
+    if created is not None:
+        user, token = created
+        return render_template(
+            "admin/password_link.html", user=user, link=password_link_url(token), invited=True
+        )
     return render_form("admin/user_form.html", form, user=None)
 
 
@@ -91,24 +92,24 @@ def create_user():
 def update_user(user_id: int):
     user = get_object_or_404(User, User.id == user_id)
     form = UserForm(obj=user)
-    if form.validate_on_submit():
-        try:
-            accounts.update_user(
-                user,
-                changed_by=current_user,
-                name=form.name.data.strip(),
-                email=form.email.data,
-                role=form.role.data,
-                timezone=form.timezone.data,
-            )
-            # The form checked the NPI already, so this does not refuse after the save above.
-            if user.is_provider:
-                clinical_notes.set_npi(user, form.npi.data or "", by=current_user)
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            flash(f"Saved changes to {user.name}.", "success")
-            return redirect(url_for("admin.users"))
+
+    def update():
+        accounts.update_user(
+            user,
+            changed_by=current_user,
+            name=form.name.data.strip(),
+            email=form.email.data,
+            role=form.role.data,
+            timezone=form.timezone.data,
+        )
+        # The form checked the NPI already, so this does not refuse after the save above.
+        if user.is_provider:
+            clinical_notes.set_npi(user, form.npi.data or "", by=current_user)
+
+    _none, refused = attempt(form, update)
+    if refused is None:
+        flash(f"Saved changes to {user.name}.", "success")
+        return redirect(url_for("admin.users"))
     return render_form("admin/user_form.html", form, user=user, person=people.person_page(user))
 
 
@@ -179,7 +180,7 @@ def audit_log():
         page=pages.get_page() if pages else 1,
         page_count=pages.get_page_count() if pages else 0,
         filters={k: v for k, v in request.args.items() if k != "page"},
-        zone=current_app.config["PRACTICE_TIMEZONE"],
+        zone=practice_zone(),
     )
     return body, 200 if valid else INVALID
 
@@ -191,9 +192,7 @@ def audit_csv():
     form = AuditFilterForm(request.args)
     if not form.validate():
         return audit_log()
-    body, count = audit_log_service.csv_text(
-        filtered_entries(form), current_app.config["PRACTICE_TIMEZONE"]
-    )
+    body, count = audit_log_service.csv_text(filtered_entries(form), practice_zone())
     filters = {f"filter_{k}": v for k, v in request.args.items() if k != "page" and v}
     audit.record("audit_exported", target_type="audit", rows=count, **filters)
     filename = f"audit-log-{utcnow():%Y%m%d-%H%M}.csv"
@@ -210,19 +209,17 @@ def filtered_entries(form: AuditFilterForm):
 @admin_only
 def closures():
     form = ClosureForm()
-    if form.validate_on_submit():
-        try:
-            closure = schedule.add_closure(form.date.data, form.reason.data, by=current_user)
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            flash(
-                f"Added {closure.date:%d %b %Y}. Schedules created from now on skip it. "
-                "Sessions already scheduled that day stay where they are: they are listed "
-                "under the closure, each with a link to move or cancel it.",
-                "success",
-            )
-            return redirect(url_for("admin.closures", _anchor=f"closure-{closure.id}"))
+    closure, _status = attempt(
+        form, lambda: schedule.add_closure(form.date.data, form.reason.data, by=current_user)
+    )
+    if closure is not None:
+        flash(
+            f"Added {closure.date:%d %b %Y}. Schedules created from now on skip it. "
+            "Sessions already scheduled that day stay where they are: they are listed "
+            "under the closure, each with a link to move or cancel it.",
+            "success",
+        )
+        return redirect(url_for("admin.closures", _anchor=f"closure-{closure.id}"))
     return render_form("admin/closures.html", form, closures=schedule.closures_page())
 
 

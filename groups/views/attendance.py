@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import audit
-from ..access import group_for_staff, member_of_group, module_of, session_for_staff
+from ..access import group_for_staff, member_of_group, module_for_staff, session_for_staff
 from ..auth import role_required, safe_next
 from ..clock import utcnow
 from ..models import ATTENDANCE_NOTE_MAX
@@ -107,9 +107,9 @@ def board(group_id: int):
 )
 @staff
 def catch_up(group_id: int, member_id: int, module_id: int):
-    group = group_for_staff(current_user, group_id)
+    module = module_for_staff(current_user, group_id, module_id)
+    group = module.group
     member = member_of_group(group, member_id)
-    module = module_of(group, module_id)
     done = request.form.get("done", "1") != "0"
     # A one-click button on two pages (the board, a member's record: ``next``)
     # with nothing typed that a redirect could lose. A refusal only comes from

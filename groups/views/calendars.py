@@ -15,7 +15,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -29,7 +28,7 @@ from wtforms import SelectChoice
 from .. import audit
 from ..access import group_for_staff, visible_groups
 from ..auth import role_required
-from ..clock import today_in
+from ..clock import practice_today
 from ..forms import ExportForm, FeedSettingsForm
 from ..inputs import parse_id
 from ..models import Group, User
@@ -74,10 +73,6 @@ def resolve_scope(user: User, what: str) -> tuple[Group | None, User | None]:
         if provider is not None:
             return None, provider
     abort(404)
-
-
-def practice_today() -> datetime.date:
-    return today_in(current_app.config["PRACTICE_TIMEZONE"])
 
 
 @bp.route("/calendars/export")

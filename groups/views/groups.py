@@ -9,7 +9,7 @@ from flask_login import current_user
 from playhouse.flask_utils import get_object_or_404
 
 from .. import audit
-from ..access import group_for_staff, member_of_group, module_of, visible_groups
+from ..access import group_for_staff, member_of_group, module_for_staff, visible_groups
 from ..auth import role_required
 from ..forms import (
     EnrollForm,
@@ -212,16 +212,15 @@ def curriculum(group_id: int):
 @bp.route("/<int:group_id>/curriculum/<int:module_id>", methods=["GET", "POST"])
 @staff
 def edit_module(group_id: int, module_id: int):
-    group = group_for_staff(current_user, group_id)
-    module = module_of(group, module_id)
+    module = module_for_staff(current_user, group_id, module_id)
     form = ModuleForm(obj=module)
     if form.validate_on_submit():
         group_service.rename_module(
             module, form.title.data, form.purpose.data or "", by=current_user
         )
         flash("Saved the module.", "success")
-        return redirect(url_for("groups.curriculum", group_id=group.id))
-    return render_form("groups/module_form.html", form, group=group, module=module)
+        return redirect(url_for("groups.curriculum", group_id=group_id))
+    return render_form("groups/module_form.html", form, group=module.group, module=module)
 
 
 @bp.route(
@@ -229,8 +228,7 @@ def edit_module(group_id: int, module_id: int):
 )
 @staff
 def change_module(group_id: int, module_id: int, action: str):
-    group = group_for_staff(current_user, group_id)
-    module = module_of(group, module_id)
+    module = module_for_staff(current_user, group_id, module_id)
     try:
         if action == "remove":
             group_service.remove_module(module, by=current_user)
@@ -241,8 +239,8 @@ def change_module(group_id: int, module_id: int, action: str):
         # Shown above the list, where the refused button was.
         form = ModuleForm(formdata=None)
         apply_service_error(form, error)
-        return curriculum_page(group, form)
-    return redirect(url_for("groups.curriculum", group_id=group.id))
+        return curriculum_page(module.group, form)
+    return redirect(url_for("groups.curriculum", group_id=group_id))
 
 
 @bp.route("/<int:group_id>/enroll", methods=["POST"])
