@@ -16,7 +16,7 @@ from email.utils import parseaddr
 from pathlib import Path
 
 # Printed on every handout; a practice outside the US sets its own line.
-DEFAULT_CRISIS_TEXT = "In a crisis, call or text 988 (US), or call 911"
+DEFAULT_CRISIS_TEXT = "Call or text 988 (US), or 911 in an emergency"
 # The accepted MAIL_URL forms besides "none" (groups/mail/transports.py reads them).
 MAIL_URL_SCHEMES = ("smtp://", "smtp+starttls://", "smtps://")
 

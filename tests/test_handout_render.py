@@ -140,7 +140,7 @@ def test_every_handout_carries_the_phone_and_crisis_line_on_every_page(rendered)
         for page in PdfReader(io.BytesIO(pdf)).pages:
             text = flat(page.extract_text())
             assert f"Riverside Psychiatry Associates · {PHONE} · Copy for" in text, slug
-            assert "In a crisis, call or text 988 (US), or call 911." in text, slug
+            assert "Call or text 988 (US), or 911 in an emergency." in text, slug
         box = "help between sessions" in pdf_text(pdf).lower()
         assert box == (handout.kind == "module"), slug
 
@@ -206,7 +206,7 @@ def test_member_copy_and_context_are_printed(sample_library):
 def test_without_a_phone_the_footer_leaves_it_out(sample_library):
     module = sample_library["sample-module"]
     text = flat(pdf_text(render_handouts_pdf([module], CONTEXT)))
-    assert "Riverside Psychiatry Associates In a crisis" in text  # no " · " and no gap
+    assert "Riverside Psychiatry Associates Call or text 988" in text  # no " · " and no gap
     assert "· ·" not in text and "at ." not in text
     assert "contact Riverside Psychiatry Associates." in text
 

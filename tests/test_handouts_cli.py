@@ -184,7 +184,7 @@ def test_practice_phone_and_crisis_text_are_settings(monkeypatch, tmp_path):
     config = from_environment(str(tmp_path))
     assert config["PRACTICE_PHONE"] is None
     assert config["CRISIS_TEXT"] == DEFAULT_CRISIS_TEXT
-    assert DEFAULT_CRISIS_TEXT == "In a crisis, call or text 988 (US), or call 911"
+    assert DEFAULT_CRISIS_TEXT == "Call or text 988 (US), or 911 in an emergency"
     monkeypatch.setenv("PRACTICE_PHONE", " (555) 010-0123 ")
     monkeypatch.setenv("CRISIS_TEXT", "In a crisis, call 999")
     config = from_environment(str(tmp_path))
