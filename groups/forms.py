@@ -14,6 +14,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
@@ -36,7 +37,14 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from . import audit
 from .clock import today_in
 from .inputs import day_problem, has_control_character
-from .models import FOCUS_LABELS, FOCUSES, GROUP_STATUSES, SESSION_NOTE_MAX
+from .models import (
+    CADENCE_LABELS,
+    FOCUS_LABELS,
+    FOCUSES,
+    GROUP_STATUSES,
+    MEASURE_CADENCES,
+    SESSION_NOTE_MAX,
+)
 from .passwords import MAX_PASSWORD_LENGTH, password_problem
 from .services.accounts import valid_timezone
 
@@ -427,3 +435,54 @@ class ExportForm(AppForm):
 
 class FeedSettingsForm(AppForm):
     show_group_names = BooleanField("Show my group's name in my calendar")
+
+
+# ---- Outcomes (docs/outcomes.md, "Pages") ---------------------------------------
+
+
+class MeasurePlanForm(AppForm):
+    """A group's measure plan; the measure choices come from the measure files at run time."""
+
+    measures = MultiCheckboxField("Measures", validate_choice=False)
+    cadence = RadioField(
+        "When members are asked",
+        choices=[(c, CADENCE_LABELS[c]) for c in MEASURE_CADENCES],
+        validate_choice=False,  # save_plan names an unknown cadence next to the field
+    )
+    member_sees_history = BooleanField("Members see their own history after checking in")
+
+
+class OutcomesPeriodForm(AppForm):
+    """The practice view's period: a GET form (no CSRF), as reading changes nothing."""
+
+    class Meta:
+        csrf = False
+
+    start = IsoDateField("From", validators=[InputRequired("Pick the first day.")], name="from")
+    end = IsoDateField(
+        "To (inclusive)", validators=[InputRequired("Pick the last day.")], name="to"
+    )
+
+    def validate_end(self, field):
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError("The last day is before the first day.")
+
+
+class OutcomesExportForm(AppForm):
+    """An outcomes download: GET (no CSRF); an empty day leaves that end of the range open."""
+
+    class Meta:
+        csrf = False
+
+    # Own ids: the practice view shows this form beside its period form.
+    format = SelectField(
+        "File format",
+        choices=[("csv", "CSV (spreadsheet)"), ("fhir", "FHIR R4 (JSON)")],
+        id="export-format",
+    )
+    start = IsoDateField("From (optional)", validators=[Optional()], name="from", id="export-from")
+    end = IsoDateField("To (optional)", validators=[Optional()], name="to", id="export-to")
+
+    def validate_end(self, field):
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError("The last day is before the first day.")

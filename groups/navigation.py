@@ -49,6 +49,7 @@ NAV = {
         ("admin.closures", "Closures"),
         ("calendars.export", "Calendars"),
         ("handouts.library", "Handouts"),
+        ("outcomes.practice", "Outcomes"),
         ("admin.audit_log", "Audit log"),
         ("outbox.index", "Outbox"),
         ("account.profile", "Profile"),

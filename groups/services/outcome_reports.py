@@ -206,6 +206,29 @@ def latest_scores(group: Group) -> dict[int, dict[str, MeasureResponse]]:
     return dict(latest)
 
 
+@dataclass(frozen=True)
+class LatestScore:
+    """A member's most recent total on one measure, with its band, for the roster."""
+
+    measure: Measure
+    total: int
+    band_label: str
+    completed_at: datetime.datetime
+
+
+def roster_scores(group: Group) -> dict[int, list[LatestScore]]:
+    """Member id -> their latest score on each measure in the group (1 query for the roster)."""
+    library = load_measures()
+    found = {}
+    for member_id, by_code in latest_scores(group).items():
+        found[member_id] = [
+            LatestScore(library[code], r.total, library[code].band(r.total).label, r.completed_at)
+            for code, r in sorted(by_code.items())
+            if code in library
+        ]
+    return found
+
+
 # ---- The practice view (admins) -------------------------------------------------
 
 

@@ -1,6 +1,18 @@
 """One blueprint per area; the factory registers them in this order."""
 
-from . import account, admin, attendance, auth, calendars, groups, handouts, main, outbox, sessions
+from . import (
+    account,
+    admin,
+    attendance,
+    auth,
+    calendars,
+    groups,
+    handouts,
+    main,
+    outbox,
+    outcomes,
+    sessions,
+)
 
 BLUEPRINTS = [
     auth.bp,
@@ -13,4 +25,5 @@ BLUEPRINTS = [
     attendance.bp,
     account.bp,
     outbox.bp,
+    outcomes.bp,
 ]
