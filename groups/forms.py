@@ -446,7 +446,7 @@ class MeasurePlanForm(AppForm):
     measures = MultiCheckboxField("Measures", validate_choice=False)
     cadence = RadioField(
         "When members are asked",
-        choices=[(c, CADENCE_LABELS[c]) for c in MEASURE_CADENCES],
+        choices=[SelectChoice(c, CADENCE_LABELS[c]) for c in MEASURE_CADENCES],
         validate_choice=False,  # save_plan names an unknown cadence next to the field
     )
     member_sees_history = BooleanField("Members see their own history after checking in")
@@ -477,7 +477,7 @@ class OutcomesExportForm(AppForm):
     # Own ids: the practice view shows this form beside its period form.
     format = SelectField(
         "File format",
-        choices=[("csv", "CSV (spreadsheet)"), ("fhir", "FHIR R4 (JSON)")],
+        choices=[SelectChoice("csv", "CSV (spreadsheet)"), SelectChoice("fhir", "FHIR R4 (JSON)")],
         id="export-format",
     )
     start = IsoDateField("From (optional)", validators=[Optional()], name="from", id="export-from")

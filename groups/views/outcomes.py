@@ -13,6 +13,7 @@ import functools
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from .. import audit
 from ..access import group_for_staff
@@ -68,7 +69,7 @@ def plan(group_id: int):
         if request.method == "GET"
         else None
     )
-    form.measures.choices = [(m.code, m.title) for m in load_measures().values()]
+    form.measures.choices = [SelectChoice(m.code, m.title) for m in load_measures()]
     action = functools.partial(
         outcomes.save_plan,
         group,
