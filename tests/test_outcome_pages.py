@@ -12,7 +12,7 @@ import re
 import pytest
 
 from groups.models import AuditLog, CoFacilitator, Enrollment, MeasurePlan
-from groups.services import attendance, outcomes
+from groups.services import attendance
 from tests.checks import count_queries, field_error, text_of
 from tests.test_outcomes import answer, outcomes_world
 from tests.world import login, make_user
