@@ -64,6 +64,8 @@ NOT_HTML = {
     "sessions.packet_pdf": "PDF download",
     "sessions.member_copies": "PDF download",
     "outbox.preview": "a message's HTML, framed inside its Outbox page (visited there)",
+    "outcomes.group_export": "CSV or FHIR download (its refusal page is visited)",
+    "outcomes.practice_export": "CSV or FHIR download (same refusal page as the group's)",
 }
 
 GROUP_TZ = "America/New_York"
@@ -423,6 +425,10 @@ def visits(w: World) -> list[Visit]:
             422,
         ),
         Visit("admin", "member's page is not for admins", "/schedule", 403),
+        Visit("admin", "practice outcomes", "/outcomes"),
+        Visit(
+            "admin", "practice outcomes bad period", f"/outcomes?from={today}&to={month_ago}", 422
+        ),
         # Provider.
         Visit("provider", "today", "/home"),
         Visit("provider", "change password", "/account/password"),
@@ -467,6 +473,14 @@ def visits(w: World) -> list[Visit]:
         Visit("provider", "private note", f"/sessions/{held}/note"),
         Visit("provider", "empty private note", f"/sessions/{packet}/note"),
         Visit("provider", "pacing board", f"/groups/{g}/pacing"),
+        Visit("provider", "group outcomes", f"/groups/{g}/outcomes"),
+        Visit("provider", "measure plan", f"/groups/{g}/outcomes/plan"),
+        Visit(
+            "provider",
+            "outcomes download refused",
+            f"/groups/{g}/outcomes/export?format=csv&from={today}&to={month_ago}",
+            422,
+        ),
         Visit("provider", "handout library", "/handouts/"),
         Visit("provider", "handout preview", f"/handouts/{w.handout_slug}"),
         Visit("provider", "session packet", f"/handouts/sessions/{packet}/packet"),
