@@ -27,7 +27,7 @@ from ..measures import (
     Measure,
     load_measures,
 )
-from ..models import Enrollment, Group, MeasurePlan, MeasureResponse, User
+from ..models import Enrollment, Group, MeasurePlan, MeasureResponse, Session, User
 from .outcomes import plan_for, requested_sessions
 
 CATEGORIES = (RELIABLE_IMPROVEMENT, NO_RELIABLE_CHANGE, RELIABLE_DETERIORATION, RECOVERED)
@@ -118,11 +118,24 @@ def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupO
         .join(User, on=(Enrollment.member == User.id))
         .where(Enrollment.group == group, Enrollment.status != "waitlisted")
     )
-    sessions = list(group.sessions_in_order())
+    # Only the columns the page reads, as plain tuples: a large group has
+    # hundreds of answers, and building a model object for each costs more
+    # than the query.
+    sessions = list(
+        group.sessions_in_order(Session.id, Session.starts_at, Session.ends_at, Session.status)
+    )
     responses = list(
-        MeasureResponse.select()
+        MeasureResponse.select(
+            MeasureResponse.member.alias("member_id"),
+            MeasureResponse.session.alias("session_id"),
+            MeasureResponse.measure,
+            MeasureResponse.total,
+            MeasureResponse.band,
+            MeasureResponse.completed_at,
+        )
         .where(MeasureResponse.group == group)
         .order_by(MeasureResponse.completed_at, MeasureResponse.id)
+        .namedtuples()
     )
     codes = [c for c in plan.codes if c in library]
     codes += sorted({r.measure for r in responses if r.measure in library} - set(codes))
