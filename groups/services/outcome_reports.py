@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from flask import current_app
 
 from .. import audit, clock
 from ..clock import utcnow
-from ..db import write_transaction
+from ..db import Prepared, write_transaction
 from ..measures import (
     CHANGE_LABELS,
     NO_RELIABLE_CHANGE,
@@ -43,7 +44,7 @@ class Track:
     """One member's totals on one measure in one group, oldest first."""
 
     measure: Measure
-    responses: list[MeasureResponse]
+    responses: list  # MeasureResponse rows, or Answer tuples on the Outcomes page
 
     @property
     def baseline(self) -> MeasureResponse | None:
@@ -104,6 +105,49 @@ class GroupOutcomes:
     completion: Completion
 
 
+class Answer(NamedTuple):
+    """One answer set as the Outcomes page reads it (the columns it shows, no item answers)."""
+
+    member_id: int
+    session_id: int | None
+    measure: str
+    total: int
+    band: str
+    completed_at: datetime.datetime
+
+
+class SessionTimes(NamedTuple):
+    """What the cadence rules read of a session."""
+
+    id: int
+    starts_at: datetime.datetime
+    ends_at: datetime.datetime
+    status: str
+
+
+# A large group has hundreds of answers: built once, run as plain SQL, rows as
+# tuples (building peewee queries and model objects cost more than the queries).
+_ANSWERS = Prepared(
+    lambda group_id: (
+        MeasureResponse.select(
+            MeasureResponse.member,
+            MeasureResponse.session,
+            MeasureResponse.measure,
+            MeasureResponse.total,
+            MeasureResponse.band,
+            MeasureResponse.completed_at,
+        )
+        .where(MeasureResponse.group == group_id)
+        .order_by(MeasureResponse.completed_at, MeasureResponse.id)
+    )
+)
+_SESSIONS = Prepared(
+    lambda group_id: Group(id=group_id).sessions_in_order(
+        Session.id, Session.starts_at, Session.ends_at, Session.status
+    )
+)
+
+
 def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupOutcomes:
     """Everything the group's Outcomes page shows (4 queries, whatever the data).
 
@@ -114,29 +158,20 @@ def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupO
     library = load_measures()
     plan = plan_for(group)
     enrollments = list(
-        Enrollment.select(Enrollment, User)
+        Enrollment.select(
+            Enrollment.member,
+            Enrollment.status,
+            Enrollment.joined_at,
+            Enrollment.withdrawn_at,
+            User.id,
+            User.name,
+            User.active,
+        )
         .join(User, on=(Enrollment.member == User.id))
         .where(Enrollment.group == group, Enrollment.status != "waitlisted")
     )
-    # Only the columns the page reads, as plain tuples: a large group has
-    # hundreds of answers, and building a model object for each costs more
-    # than the query.
-    sessions = list(
-        group.sessions_in_order(Session.id, Session.starts_at, Session.ends_at, Session.status)
-    )
-    responses = list(
-        MeasureResponse.select(
-            MeasureResponse.member.alias("member_id"),
-            MeasureResponse.session.alias("session_id"),
-            MeasureResponse.measure,
-            MeasureResponse.total,
-            MeasureResponse.band,
-            MeasureResponse.completed_at,
-        )
-        .where(MeasureResponse.group == group)
-        .order_by(MeasureResponse.completed_at, MeasureResponse.id)
-        .namedtuples()
-    )
+    sessions = [SessionTimes(*row) for row in _SESSIONS.tuples(group.id)]
+    responses = [Answer(*row) for row in _ANSWERS.tuples(group.id)]
     codes = [c for c in plan.codes if c in library]
     codes += sorted({r.measure for r in responses if r.measure in library} - set(codes))
     measures = [library[c] for c in codes]
