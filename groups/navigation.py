@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Flask, current_app
 from flask_login import current_user
 
+from .charts import trend_shape
 from .clock import clock_time, to_local, zone_name
 from .forms import COMMON_TIMEZONES
 from .models import FOCUS_LABELS
@@ -106,6 +107,7 @@ def init_app(app: Flask) -> None:
         attendance_symbols=STATUS_SYMBOLS,
         pacing_labels=STATE_LABELS,
         pacing_symbols=STATE_SYMBOLS,
+        trend_shape=trend_shape,
     )
     app.jinja_env.filters["local"] = local_time
     # "Eastern Time" where people read a zone; the IANA name stays in forms.

@@ -329,3 +329,24 @@ def test_roster_shows_latest_score_and_band_with_one_query_for_everyone(client, 
         for session in many.sessions():
             answer(member, many.group, session, "gad7", 12)
     assert roster_queries(many) == few
+
+
+# ---- The chart geometry (pure) -----------------------------------------------------
+
+
+def test_trend_shape_places_values_left_to_right_from_zero_at_the_bottom():
+    from groups.charts import trend_shape
+    from groups.measures import load_measures
+
+    gad7 = load_measures()["gad7"]
+    shape = trend_shape([(1, 0), (2, 21), (3, 10.5)], gad7.max_total, gad7.bands)
+    assert shape.markers == [("5.0", "51.0"), ("80.0", "5.0"), ("155.0", "28.0")]
+    assert shape.line == "5.0,51.0 80.0,5.0 155.0,28.0"
+    # A rule where mild, moderate and severe begin, named for a screen reader.
+    assert [title for _y, title in shape.rules] == [
+        "Mild from 5",
+        "Moderate from 10",
+        "Severe from 15",
+    ]
+    alone = trend_shape([(1, 7)], gad7.max_total)
+    assert alone.line == "" and alone.markers[0][0] == "80.0"  # one answer: a marker, centred
