@@ -65,8 +65,10 @@ def test_outcomes_page_reads_without_colour_and_fits_a_phone(live_server, new_pa
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     blocking = [describe(v) for v in axe_violations(page) if v["impact"] in BLOCKING]
     assert blocking == []
-    # Printed: the charts and chips stay, the download form goes.
+    # Printed: the charts, chips and every chart's numbers stay, the download form goes.
     page.emulate_media(media="print")
     expect(page.get_by_role("heading", name="Download this group's scores")).to_be_hidden()
     expect(chart).to_be_visible()
+    closed = table.locator("tr", has_text=members[1].name)
+    expect(closed.locator(".trend-data tbody tr").first).to_be_visible()
     assert new_page.errors == []
