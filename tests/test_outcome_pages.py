@@ -349,4 +349,4 @@ def test_trend_shape_places_values_left_to_right_from_zero_at_the_bottom():
         "Severe from 15",
     ]
     alone = trend_shape([(1, 7)], gad7.max_total)
-    assert alone.line == "" and alone.markers[0][0] == "80.0"  # one answer: a marker, centred
+    assert alone.line == "" and alone.markers[0][0] == "80.0"  # one answer: a marker, centered

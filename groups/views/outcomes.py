@@ -49,6 +49,7 @@ def group_page(group_id: int):
         page=page,
         can_set_plan=can_set_plan(group),
         cadence_labels=CADENCE_LABELS,
+        change_labels=CHANGE_LABELS,
         export_form=OutcomesExportForm(formdata=None),
     )
 

@@ -37,7 +37,7 @@ def group_with_answers(live_server):
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "375"])
-def test_outcomes_page_reads_without_colour_and_fits_a_phone(live_server, new_page, viewport):
+def test_outcomes_page_reads_without_color_and_fits_a_phone(live_server, new_page, viewport):
     from playwright.sync_api import expect
 
     provider, members, group = group_with_answers(live_server)
