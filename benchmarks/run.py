@@ -5,7 +5,8 @@
    member's schedule, a provider's group with 12 members and 20+ sessions, a
    past session's 12-member roster, the practice's calendar for one year, a
    member's feed, a module handout and a session packet; and adds a group of
-   24 members whose next session has a packet of 10 handouts.
+   24 members whose next session has a packet of 10 handouts, and a group of
+   12 members with 30 sessions of GAD-7 answers for its Outcomes page.
 2. Starts gunicorn (sync workers, APP_ENV=production) on 127.0.0.1, logs in
    through the real login form, warms up, and times several hundred requests
    of each kind with one keep-alive client: the cold ones kind by kind, the
@@ -84,6 +85,7 @@ ROWS = [
     ("handout_warm", "pdf_floor", "p95 < 10 ms"),
     ("packet", "packet_floor", ""),
     ("member_copies", "pdf_floor", "p50 < 30x pdf_floor p50"),
+    ("outcomes_page", "healthz", "p95 < 5x healthz"),
     ("pdf_floor", None, "WeasyPrint, same HTML, in-process"),
     ("packet_floor", None, "WeasyPrint, packet HTML, in-process"),
     ("ics_floor", None, "icalendar, same events, caches cleared"),
@@ -125,6 +127,7 @@ class Targets:
     copies_path: str
     notes_email: str
     notes_path: str
+    outcomes_path: str
     notes: list[str] = field(default_factory=list)
 
 
@@ -258,6 +261,7 @@ def choose_targets(app) -> Targets:
                 notes.append("packet: none in the demo data; picked the suggested handouts")
             copies_session = seed_member_copies(provider, lib, today)
             notes_lead, notes_session = seed_notes_page()
+            outcomes_group = seed_outcomes_group(provider, now)
     return Targets(
         member_email=member.email,
         provider_email=provider.email,
@@ -276,6 +280,7 @@ def choose_targets(app) -> Targets:
         copies_path=f"/handouts/sessions/{copies_session.id}/member-copies.pdf",
         notes_email=notes_lead.email,
         notes_path=f"/sessions/{notes_session.id}/notes",
+        outcomes_path=f"/groups/{outcomes_group.id}/outcomes",
         notes=notes,
     )
 
@@ -322,6 +327,40 @@ def seed_notes_page():
         User.id == world.lead.id
     ).execute()
     return world.lead, world.session
+
+
+OUTCOMES_MEMBERS = 12
+OUTCOMES_SESSIONS = 30
+
+
+def seed_outcomes_group(provider, now: datetime.datetime):
+    """A group of 12 members who answered the GAD-7 at each of 30 past weekly sessions.
+
+    Built with the clock set back before the first session (members must have
+    joined before it to be asked), answers filed by ``outcomes.add_demo_measures``.
+    """
+    from groups import clock
+    from groups.services import outcomes
+    from tests.world import add_sessions, enroll, make_group, make_user
+
+    then = now - datetime.timedelta(weeks=OUTCOMES_SESSIONS + 1)
+    clock.frozen_at = then
+    try:
+        group = make_group(provider, "Bench outcomes group", focus="anxiety", capacity=12)
+        for n in range(1, OUTCOMES_MEMBERS + 1):
+            member = make_user(
+                "member", name=f"Outcome Member {n:02d}", email=f"outcomes{n}@bench.test"
+            )
+            enroll(group, member)
+    finally:
+        clock.frozen_at = None
+    add_sessions(group, then + datetime.timedelta(days=1), OUTCOMES_SESSIONS)
+    outcomes.save_plan(group, ["gad7"], "every_session", False, by=provider)
+    answers = outcomes.add_demo_measures(group, now)
+    expected = OUTCOMES_MEMBERS * OUTCOMES_SESSIONS
+    if answers != expected:
+        raise BenchError(f"the outcomes group has {answers} answers, expected {expected}")
+    return group
 
 
 # --- measuring over HTTP -----------------------------------------------------------
@@ -463,6 +502,11 @@ def measure_http(
         ("member_feed", lambda: expect(anon.get(feed_path), 200, "member feed"), None),
         ("handout_warm", lambda: expect(member.get(targets.handout_path), 200, "handout"), None),
         ("packet", lambda: expect(member.get(targets.packet_path), 200, "packet"), None),
+        (
+            "outcomes_page",
+            lambda: expect(provider.get(targets.outcomes_path), 200, "outcomes page"),
+            None,
+        ),
     ]
     probes = [p for p in probes if not args.only or p[0] in args.only]
     first = admin.get(export_path)
@@ -820,6 +864,9 @@ def goals(results: dict[str, dict]) -> list[tuple[str, bool, str]]:
     if "member_copies" in results and "pdf_floor" in results:
         r = results["member_copies"]["p50_ms"] / results["pdf_floor"]["p50_ms"]
         checks.append(("member_copies p50 < 30x pdf_floor p50", r < 30, f"{r:.1f}x"))
+    if "outcomes_page" in results:
+        r = results["outcomes_page"]["ratio"]
+        checks.append(("outcomes_page p95 < 5x healthz", r < 5, f"{r:.2f}x"))
     if "handout_cold" in results and "ratio" in results["handout_cold"]:
         r = results["handout_cold"]["ratio"]
         checks.append(("handout_cold < 1.2x pdf_floor", r < 1.2, f"{r:.2f}x"))

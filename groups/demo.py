@@ -84,6 +84,7 @@ class GroupPlan:
     withdrawn: dict[str, str] = field(default_factory=dict)  # email -> reason
     cancelled: dict[int, str] = field(default_factory=dict)  # session index -> reason
     absent_streak: tuple[str, ...] = ()  # absent at the last two held sessions
+    measures: bool = False  # answers to past check-ins (outcomes.add_demo_measures)
 
 
 def load_demo(scale: str = "small") -> str:
@@ -105,10 +106,24 @@ def load_demo(scale: str = "small") -> str:
             users, closures, plans
         )
     if scale == "small":
+        counts["measure answers"] = add_demo_measures(plans, now)
         counts["messages in the outbox"] = queue_demo_mail(now)
     seconds = time.perf_counter() - started
     summary = ", ".join(f"{n:,} {name}" for name, n in counts.items())
     return f"Loaded the {scale} demo practice in {seconds:.1f} s: {summary}.\n" + demo_logins()
+
+
+def add_demo_measures(plans: list[GroupPlan], now: datetime.datetime) -> int:
+    """Past check-ins for the groups marked ``measures`` (see outcomes.add_demo_measures).
+
+    Only some groups: every PHQ-9 group gets an open item-9 alert, and the
+    demo should show one alert to handle, not a practice full of them.
+    """
+    from .services.outcomes import add_demo_measures as add_to_group
+
+    names = [plan.name for plan in plans if plan.measures]
+    groups = Group.select().where(Group.name.in_(names)).order_by(Group.id)
+    return sum(add_to_group(group, now) for group in groups)
 
 
 # Accounts made by staff who have not set a password yet: their invitations

@@ -40,9 +40,11 @@ from .clock import practice_today
 from .inputs import day_problem, has_control_character
 from .models import (
     ALERT_NOTE_MAX,
+    CADENCE_LABELS,
     FOCUS_LABELS,
     FOCUSES,
     GROUP_STATUSES,
+    MEASURE_CADENCES,
     NOTE_TEXT_MAX,
     PARTICIPATION_LEVELS,
     PROGRESS_LEVELS,
@@ -638,3 +640,54 @@ class ResolveAlertForm(AppForm):
         ],
         render_kw={"maxlength": ALERT_NOTE_MAX, "rows": 5},
     )
+
+
+# ---- Outcomes (docs/outcomes.md, "Pages") ---------------------------------------
+
+
+class MeasurePlanForm(AppForm):
+    """A group's measure plan; the measure choices come from the measure files at run time."""
+
+    measures = MultiCheckboxField("Measures", validate_choice=False)
+    cadence = RadioField(
+        "When members are asked",
+        choices=[SelectChoice(c, CADENCE_LABELS[c]) for c in MEASURE_CADENCES],
+        validate_choice=False,  # save_plan names an unknown cadence next to the field
+    )
+    member_sees_history = BooleanField("Members see their own history after checking in")
+
+
+class OutcomesPeriodForm(AppForm):
+    """The practice view's period: a GET form (no CSRF), as reading changes nothing."""
+
+    class Meta:
+        csrf = False
+
+    start = IsoDateField("From", validators=[InputRequired("Pick the first day.")], name="from")
+    end = IsoDateField(
+        "To (inclusive)", validators=[InputRequired("Pick the last day.")], name="to"
+    )
+
+    def validate_end(self, field):
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError("The last day is before the first day.")
+
+
+class OutcomesExportForm(AppForm):
+    """An outcomes download: GET (no CSRF); an empty day leaves that end of the range open."""
+
+    class Meta:
+        csrf = False
+
+    # Own ids: the practice view shows this form beside its period form.
+    format = SelectField(
+        "File format",
+        choices=[SelectChoice("csv", "CSV (spreadsheet)"), SelectChoice("fhir", "FHIR R4 (JSON)")],
+        id="export-format",
+    )
+    start = IsoDateField("From (optional)", validators=[Optional()], name="from", id="export-from")
+    end = IsoDateField("To (optional)", validators=[Optional()], name="to", id="export-to")
+
+    def validate_end(self, field):
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError("The last day is before the first day.")

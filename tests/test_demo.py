@@ -153,3 +153,27 @@ def test_large_demo_is_big_and_fast(app):
     assert Session.select().where(Session.status == "held").count() > 1000
     assert Attendance.select().count() > 10000
     assert len(current_groups("member@example.org")) == 2
+
+
+def test_small_demo_has_outcomes_to_look_at(app):
+    from groups.models import SafetyAlert
+    from groups.services import outcome_reports
+
+    with app.app_context():
+        summary = load_demo("small")
+        assert "measure answers" in summary
+        totals = {"reliable_improvement": 0, "no_reliable_change": 0}
+        totals |= {"reliable_deterioration": 0, "recovered": 0}
+        answered = 0
+        for group in Group.select():
+            page = outcome_reports.group_outcomes(group)
+            for counts in page.totals:
+                for category, n in counts.counts.items():
+                    totals[category] += n
+            answered += page.completion.answered
+    # Each group with answers: most members improve, one deteriorates, one recovers.
+    assert answered > 0
+    assert totals["reliable_deterioration"] == totals["recovered"] == 3
+    assert totals["reliable_improvement"] > sum(totals.values()) / 2
+    (alert,) = SafetyAlert.select()  # one item-9 answer to handle
+    assert alert.status == "open"

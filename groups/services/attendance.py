@@ -165,13 +165,14 @@ def refusal(session: Session, group: Group) -> str | None:
 
 @dataclass
 class RosterPage:
-    """What the roster page shows (3 queries); the view fills in a submission's
+    """What the roster page shows (4 queries); the view fills in a submission's
     choices and why it was refused."""
 
     entries: list[RosterEntry]
     version: str
     refusal: str | None
     rates: dict[int, Rate]
+    scores: dict[int, list]  # member id -> outcome_reports.LatestScore per measure
     chosen: dict[int, str] = field(default_factory=dict)  # member id -> status shown
     typed: dict[int, str] = field(default_factory=dict)  # member id -> note shown
     saved: dict[int, str] = field(default_factory=dict)  # saved status beside a stale choice
@@ -181,12 +182,16 @@ class RosterPage:
 
 
 def roster_page(session: Session) -> RosterPage:
+    # Imported here: the outcome rules build on this module (who was enrolled when).
+    from .outcome_reports import roster_scores
+
     entries = roster(session)
     return RosterPage(
         entries=entries,
         version=version_token(entries),
         refusal=refusal(session, session.group),
         rates=rates(held_rows([session.group_id])),
+        scores=roster_scores(session.group),
         chosen={e.member.id: e.status for e in entries},
         typed={e.member.id: e.note for e in entries},
     )

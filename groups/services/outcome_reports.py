@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from flask import current_app
 
 from .. import audit, clock
 from ..clock import utcnow
-from ..db import write_transaction
+from ..db import Prepared, write_transaction
 from ..measures import (
     CHANGE_LABELS,
     NO_RELIABLE_CHANGE,
@@ -27,7 +28,7 @@ from ..measures import (
     Measure,
     load_measures,
 )
-from ..models import Enrollment, Group, MeasurePlan, MeasureResponse, User
+from ..models import Enrollment, Group, MeasurePlan, MeasureResponse, Session, User
 from .outcomes import plan_for, requested_sessions
 
 CATEGORIES = (RELIABLE_IMPROVEMENT, NO_RELIABLE_CHANGE, RELIABLE_DETERIORATION, RECOVERED)
@@ -43,7 +44,7 @@ class Track:
     """One member's totals on one measure in one group, oldest first."""
 
     measure: Measure
-    responses: list[MeasureResponse]
+    responses: list  # MeasureResponse rows, or Answer tuples on the Outcomes page
 
     @property
     def baseline(self) -> MeasureResponse | None:
@@ -104,6 +105,49 @@ class GroupOutcomes:
     completion: Completion
 
 
+class Answer(NamedTuple):
+    """One answer set as the Outcomes page reads it (the columns it shows, no item answers)."""
+
+    member_id: int
+    session_id: int | None
+    measure: str
+    total: int
+    band: str
+    completed_at: datetime.datetime
+
+
+class SessionTimes(NamedTuple):
+    """What the cadence rules read of a session."""
+
+    id: int
+    starts_at: datetime.datetime
+    ends_at: datetime.datetime
+    status: str
+
+
+# A large group has hundreds of answers: built once, run as plain SQL, rows as
+# tuples (building peewee queries and model objects cost more than the queries).
+_ANSWERS = Prepared(
+    lambda group_id: (
+        MeasureResponse.select(
+            MeasureResponse.member,
+            MeasureResponse.session,
+            MeasureResponse.measure,
+            MeasureResponse.total,
+            MeasureResponse.band,
+            MeasureResponse.completed_at,
+        )
+        .where(MeasureResponse.group == group_id)
+        .order_by(MeasureResponse.completed_at, MeasureResponse.id)
+    )
+)
+_SESSIONS = Prepared(
+    lambda group_id: Group(id=group_id).sessions_in_order(
+        Session.id, Session.starts_at, Session.ends_at, Session.status
+    )
+)
+
+
 def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupOutcomes:
     """Everything the group's Outcomes page shows (4 queries, whatever the data).
 
@@ -114,16 +158,20 @@ def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupO
     library = load_measures()
     plan = plan_for(group)
     enrollments = list(
-        Enrollment.select(Enrollment, User)
+        Enrollment.select(
+            Enrollment.member,
+            Enrollment.status,
+            Enrollment.joined_at,
+            Enrollment.withdrawn_at,
+            User.id,
+            User.name,
+            User.active,
+        )
         .join(User, on=(Enrollment.member == User.id))
         .where(Enrollment.group == group, Enrollment.status != "waitlisted")
     )
-    sessions = list(group.sessions_in_order())
-    responses = list(
-        MeasureResponse.select()
-        .where(MeasureResponse.group == group)
-        .order_by(MeasureResponse.completed_at, MeasureResponse.id)
-    )
+    sessions = [SessionTimes(*row) for row in _SESSIONS.tuples(group.id)]
+    responses = [Answer(*row) for row in _ANSWERS.tuples(group.id)]
     codes = [c for c in plan.codes if c in library]
     codes += sorted({r.measure for r in responses if r.measure in library} - set(codes))
     measures = [library[c] for c in codes]
@@ -204,6 +252,29 @@ def latest_scores(group: Group) -> dict[int, dict[str, MeasureResponse]]:
     for r in query:
         latest[r.member_id][r.measure] = r
     return dict(latest)
+
+
+@dataclass(frozen=True)
+class LatestScore:
+    """A member's most recent total on one measure, with its band, for the roster."""
+
+    measure: Measure
+    total: int
+    band_label: str
+    completed_at: datetime.datetime
+
+
+def roster_scores(group: Group) -> dict[int, list[LatestScore]]:
+    """Member id -> their latest score on each measure in the group (1 query for the roster)."""
+    library = load_measures()
+    found = {}
+    for member_id, by_code in latest_scores(group).items():
+        found[member_id] = [
+            LatestScore(library[code], r.total, library[code].band(r.total).label, r.completed_at)
+            for code, r in sorted(by_code.items())
+            if code in library
+        ]
+    return found
 
 
 # ---- The practice view (admins) -------------------------------------------------

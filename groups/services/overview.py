@@ -27,7 +27,7 @@ from ..models import (
     name_order,
     normalize_email,
 )
-from . import attendance, clinical_notes, outcomes, pacing, safety
+from . import attendance, clinical_notes, outcome_reports, outcomes, pacing, safety
 from .enrollment import closed_reason
 
 # Groups lists -------------------------------------------------------------------
@@ -247,10 +247,11 @@ class MemberRecord(NamedTuple):
     attendance_rate: attendance.Rate
     attendance_history: list[dict]
     handouts_by_module: dict  # module id -> the handouts for it
+    score_tracks: list[outcome_reports.Track]  # one per measure, oldest answer first
 
 
 def member_record(group: Group, member: User) -> MemberRecord:
-    """A member's enrollment history, progress and attendance in one group (6 queries)."""
+    """A member's enrollment history, progress, attendance and scores in one group (8 queries)."""
     history = list(
         Enrollment.select()
         .where(Enrollment.group == group, Enrollment.member == member)
@@ -263,6 +264,7 @@ def member_record(group: Group, member: User) -> MemberRecord:
         attendance_rate=progress["attendance_rate"],
         attendance_history=progress["attendance_history"],
         handouts_by_module=progress["handouts_by_module"],
+        score_tracks=outcome_reports.member_tracks(member, group),
     )
 
 

@@ -13,6 +13,7 @@ from . import (
     handouts,
     main,
     outbox,
+    outcomes,
     sessions,
 )
 
@@ -30,4 +31,5 @@ BLUEPRINTS = [
     clinical.bp,
     checkin.bp,
     alerts.bp,
+    outcomes.bp,
 ]

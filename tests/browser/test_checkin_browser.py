@@ -94,7 +94,7 @@ def test_member_checks_in_on_a_phone(live_server, new_page):
 
     expect(page).to_have_url(url + "/check-in/done")
     expect(page.get_by_role("alert")).to_contain_text("988")
-    expect(page.locator("svg.trend-chart")).to_have_count(1)
+    expect(page.locator("svg.trend")).to_have_count(1)
     expect(page.locator("table.trend-table")).to_contain_text("1")
     assert axe_problems(page) == []
     assert fits(page)

@@ -65,6 +65,8 @@ NOT_HTML = {
     "sessions.member_copies": "PDF download",
     "clinical.print_note": "PDF download",
     "outbox.preview": "a message's HTML, framed inside its Outbox page (visited there)",
+    "outcomes.group_export": "CSV or FHIR download (its refusal page is visited)",
+    "outcomes.practice_export": "CSV or FHIR download (same refusal page as the group's)",
 }
 
 GROUP_TZ = "America/New_York"
@@ -446,6 +448,10 @@ def visits(w: World) -> list[Visit]:
         Visit("admin", "charges export", "/admin/charges"),
         Visit("admin", "safety alerts", "/alerts"),
         Visit("admin", "safety alert", f"/alerts/{w.alert.id}"),
+        Visit("admin", "practice outcomes", "/outcomes"),
+        Visit(
+            "admin", "practice outcomes bad period", f"/outcomes?from={today}&to={month_ago}", 422
+        ),
         # Provider.
         Visit("provider", "today", "/home"),
         Visit("provider", "change password", "/account/password"),
@@ -517,6 +523,14 @@ def visits(w: World) -> list[Visit]:
             422,
             then=press("Save the paper answers"),
             shows="Nothing was saved",
+        ),
+        Visit("provider", "group outcomes", f"/groups/{g}/outcomes"),
+        Visit("provider", "measure plan", f"/groups/{g}/outcomes/plan"),
+        Visit(
+            "provider",
+            "outcomes download refused",
+            f"/groups/{g}/outcomes/export?format=csv&from={today}&to={month_ago}",
+            422,
         ),
         Visit("provider", "handout library", "/handouts/"),
         Visit("provider", "handout preview", f"/handouts/{w.handout_slug}"),
