@@ -70,7 +70,7 @@ def test_outcomes_page_shows_each_member_with_chip_change_and_trend(client, worl
     # A trend per member: a line with a marker on every answer, and its numbers as a table.
     assert response.text.count('class="trend-line"') == 5
     assert response.text.count('class="trend-point"') == 15
-    assert "Scores of " + improver.name in page
+    assert "Scores for " + improver.name in page
     # Group totals leave the withdrawn member out; 12 requests answered of 12.
     counts = re.search(r"<table class=\"outcome-counts\">.*?</table>", response.text, re.S)[0]
     found = dict(
