@@ -107,9 +107,18 @@ def local_time(context, value, tz: str, fmt: str = "%a %d %b %Y, %H:%M"):
     """
     if value is None:
         return ""
-    local = to_local(value, tz)
+    return wall_time(context, to_local(value, tz), fmt)
+
+
+@pass_context
+def wall_time(context, local, fmt: str = "%a %d %b %Y, %H:%M"):
+    """Format a time that is already wall-clock time (a local datetime, or a ``time``)
+    on the page's clock, as ``local`` does."""
+    if local is None:
+        return ""
     if "%H:%M" in fmt:
-        fmt = fmt.replace("%H:%M", clock_time(local, context["clock"]))
+        # Macros imported without context lack ``clock``: ask for it then.
+        fmt = fmt.replace("%H:%M", clock_time(local, context.get("clock") or clock_format()))
     return local.strftime(fmt)
 
 
@@ -127,6 +136,7 @@ TEMPLATE_GLOBALS = {
 }
 TEMPLATE_FILTERS = {
     "local": local_time,
+    "wall": wall_time,
     # "Eastern Time" where people read a zone; the IANA name stays in forms.
     "zone_name": zone_name,
 }
