@@ -154,6 +154,9 @@ def names_in(texts: list[str], member_id: int, names: dict[int, set[str]]) -> li
     return found
 
 
+_NON_WORD = re.compile(r"\W")
+
+
 class NameMatcher:
     """``names_in`` for every note of a page, with one pattern for the whole group.
 
@@ -168,10 +171,13 @@ class NameMatcher:
         self.names = names
         words = {w for ws in names.values() for w in ws}
         self.pattern = _pattern(words) if words else None
+        # Only a word with a non-word character in it ("-", "'") can hold
+        # another whole word.
         self.shadowing = {
             w.casefold()
             for w in words
-            if any(
+            if _NON_WORD.search(w)
+            and any(
                 len(v) < len(w) and re.search(rf"\b{re.escape(v)}\b", w, re.IGNORECASE)
                 for v in words
             )
