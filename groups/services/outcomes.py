@@ -272,6 +272,7 @@ _STAYS = Prepared(
         .join(Group, on=(Enrollment.group == Group.id))
         .join(MeasurePlan, JOIN.LEFT_OUTER, on=(MeasurePlan.group == Group.id))
         .where(Enrollment.member == member_id, Enrollment.status != "waitlisted")
+        .order_by(Enrollment.id)  # the measures' order follows the groups' on every database
     )
 )
 # Every session of the member's active groups in order, once per measure the
