@@ -318,9 +318,11 @@ def test_member_schedule_and_group_page_query_counts_do_not_grow(client, make_us
     large, large_member = build(12, 40, "large", datetime.time(18))
 
     # Pinned, not only constant: the user, the group, then modules, sessions,
-    # seats, facilitators, held attendance and closures.
-    assert count(client, provider, f"/groups/{small.id}") == 8
-    assert count(client, provider, f"/groups/{large.id}") == 8
-    # The user, then the sessions of their groups and the groups they wait for.
-    assert count(client, small_member, "/schedule") == 3
-    assert count(client, large_member, "/schedule") == 3
+    # seats, facilitators, held attendance, closures and open safety alerts.
+    assert count(client, provider, f"/groups/{small.id}") == 9
+    assert count(client, provider, f"/groups/{large.id}") == 9
+    # The user, then the sessions of their groups, the groups they wait for,
+    # and the check-in (their enrollments with plans, their groups' sessions
+    # with the answers given).
+    assert count(client, small_member, "/schedule") == 5
+    assert count(client, large_member, "/schedule") == 5

@@ -241,17 +241,40 @@ def own_history(member: User, group: Group) -> list[Track] | None:
     return member_tracks(member, group)
 
 
-def latest_scores(group: Group) -> dict[int, dict[str, MeasureResponse]]:
-    """Member id -> measure code -> latest answer in the group, for the roster (1 query)."""
-    latest: dict[int, dict[str, MeasureResponse]] = defaultdict(dict)
-    query = (
-        MeasureResponse.select()
-        .where(MeasureResponse.group == group)
+class LatestScore(NamedTuple):
+    """A member's latest answer to one measure: what a progress note shows of it."""
+
+    measure: str
+    total: int
+    band: str  # the band's key
+    completed_at: datetime.datetime
+
+
+def latest_scores(group: Group) -> dict[int, dict[str, LatestScore]]:
+    """Member id -> measure code -> latest answer in the group, for the roster (1 query).
+
+    Read on every view of a session's notes page, so prepared and read as tuples.
+    """
+    latest: dict[int, dict[str, LatestScore]] = defaultdict(dict)
+    for member_id, *values in _SCORES.tuples(group.id):
+        score = LatestScore(*values)
+        latest[member_id][score.measure] = score
+    return dict(latest)
+
+
+_SCORES = Prepared(
+    lambda group_id: (
+        MeasureResponse.select(
+            MeasureResponse.member,
+            MeasureResponse.measure,
+            MeasureResponse.total,
+            MeasureResponse.band,
+            MeasureResponse.completed_at,
+        )
+        .where(MeasureResponse.group == group_id)
         .order_by(MeasureResponse.completed_at, MeasureResponse.id)
     )
-    for r in query:
-        latest[r.member_id][r.measure] = r
-    return dict(latest)
+)
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,55 @@ def names_in(texts: list[str], member_id: int, names: dict[int, set[str]]) -> li
     return found
 
 
+_NON_WORD = re.compile(r"\W")
+
+
+class NameMatcher:
+    """``names_in`` for every note of a page, with one pattern for the whole group.
+
+    The pattern holds every member's name words; a note's own member's words
+    are dropped from what it finds. Where one of those own words contains
+    another member's word (a hyphenated "Mary-Jane" and a "Mary"), the
+    combined pattern would take the whole own word and miss the other name,
+    so such a note is checked with its own pattern as ``names_in`` does.
+    """
+
+    def __init__(self, names: dict[int, set[str]]):
+        self.names = names
+        words = {w for ws in names.values() for w in ws}
+        self.pattern = _pattern(words) if words else None
+        # Only a word with a non-word character in it ("-", "'") can hold
+        # another whole word.
+        self.shadowing = {
+            w.casefold()
+            for w in words
+            if _NON_WORD.search(w)
+            and any(
+                len(v) < len(w) and re.search(rf"\b{re.escape(v)}\b", w, re.IGNORECASE)
+                for v in words
+            )
+        }
+
+    def found(self, texts: list[str], member_id: int) -> list[str]:
+        """Other members' names in ``texts``, as written there (what ``names_in`` returns)."""
+        if self.pattern is None:
+            return []
+        own = {w.casefold() for w in self.names.get(member_id, set())}
+        found: list[str] = []
+        seen: set[str] = set()
+        for text in texts:
+            for match in self.pattern.finditer(text or ""):
+                key = match.group(0).casefold()
+                if key in own:
+                    if key in self.shadowing:
+                        return names_in(texts, member_id, self.names)
+                    continue
+                if key not in seen:
+                    seen.add(key)
+                    found.append(match.group(0))
+        return found
+
+
 def mask_names(text: str, names: set[str]) -> str:
     """``text`` with each of ``names`` (whole words, any case) replaced by "[member]"."""
     if not names or not text:
@@ -208,9 +257,12 @@ def score_views(snapshot: list[dict]) -> list[ScoreView]:
     ]
 
 
-def scores_snapshot(group: Group, scores: dict[str, object]) -> list[dict]:
-    """The member's latest answer per measure, as stored on the note (plain data)."""
-    library = load_measures()
+def scores_snapshot(group: Group, scores: dict[str, object], library=None) -> list[dict]:
+    """The member's latest answer per measure, as stored on the note (plain data).
+
+    ``library`` is ``load_measures()``: a page of many members passes it once.
+    """
+    library = library if library is not None else load_measures()
     out = []
     for code in sorted(scores):
         response = scores[code]

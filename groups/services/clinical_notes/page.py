@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections import defaultdict
 from dataclasses import dataclass
+
+from peewee import JOIN, fn
 
 from ... import audit
 from ...clinical.codes import Intervention, interventions_for
+from ...db import Prepared
+from ...measures.library import load_measures
 from ...models import (
     MODALITY_LABELS,
+    Attendance,
+    CoFacilitator,
+    Enrollment,
     Group,
     GroupNote,
     MemberNote,
+    Module,
+    NoteAddendum,
     SafetyAlert,
     Session,
     User,
@@ -23,17 +33,11 @@ from .common import (
     MEMBER_TEXT_FIELDS,
     PARTICIPANT_LIMIT,
     AddendumView,
+    NameMatcher,
     ScoreView,
-    addenda_of,
-    attendance_of,
     can_write,
-    diagnoses_of,
-    group_names,
     local_or_none,
-    module_title_of,
-    names_in,
-    names_of,
-    providers_of,
+    name_words,
     score_views,
     scores_snapshot,
 )
@@ -113,44 +117,45 @@ class NotesPage:
 
 
 def notes_page(session: Session, *, by: User, now=None) -> NotesPage:
-    """Everything the notes page of ``session`` shows, in a fixed number of queries."""
+    """Everything the notes page of ``session`` shows, in 7 queries whatever its size.
+
+    The page is opened again after every save, so its queries are prepared
+    once (``db.Prepared``) and read as tuples; only the notes themselves
+    become models, for the forms.
+    """
     group = session.group
-    providers = providers_of(group)
-    attendance = attendance_of(session)
-    present = {mid: pair for mid, pair in attendance.items() if pair[1] in ATTENDING}
-    group_note = GroupNote.get_or_none(GroupNote.session == session)
-    member_notes = {
-        n.member_id: n for n in MemberNote.select().where(MemberNote.session == session)
-    }
-    addenda = addenda_of(group_note, member_notes.values())
-    scores = latest_scores(group)
-    names = group_names(group)
-    diagnoses = diagnoses_of(group, present)
-    alerts = {
-        a.member_id: a.id
-        for a in SafetyAlert.select(SafetyAlert.id, SafetyAlert.member).where(
-            SafetyAlert.group == group, SafetyAlert.status != "resolved"
-        )
-    }
-    people = {group.lead_id}
-    if group_note is not None:
-        people.add(group_note.signed_by_id)
-    for note in member_notes.values():
-        people |= {note.signed_by_id, note.cosigned_by_id}
-    people |= {a.signed_by_id for rows in addenda.values() for a in rows}
-    who = names_of(people)
-
-    def addendum_views(key) -> list[AddendumView]:
-        return [
-            AddendumView(
-                a.text, who.get(a.signed_by_id, ""), a.signature_name, group.local(a.signed_at)
+    providers = {group.lead_id} | {pid for (pid,) in _CO_FACILITATORS.tuples(group.id)}
+    module_title, group_note, signer = _group_note(session)
+    attendance: list[tuple[int, str, str]] = []  # member id, name, status
+    member_notes: dict[int, MemberNote] = {}
+    diagnoses: dict[int, tuple[str, ...]] = {}
+    alerts: dict[int, int | None] = {}
+    who: dict[int, str] = {}
+    for row in _MEMBERS.tuples(session.id, group.id):
+        member_id, name, status, codes, alert_id, signed_by, cosigned_by, *values = row
+        attendance.append((member_id, name, status))
+        diagnoses[member_id] = tuple((codes or "").split())
+        alerts[member_id] = alert_id
+        if values[0] is not None:
+            note = MemberNote(
+                __no_default__=True, **dict(zip(_MEMBER_NOTE_NAMES, values, strict=True))
             )
-            for a in addenda.get(key, [])
-        ]
+            member_notes[member_id] = note
+            who[note.signed_by_id] = signed_by or ""
+            who[note.cosigned_by_id] = cosigned_by or ""
+    addenda: dict[tuple[str, int], list[AddendumView]] = defaultdict(list)
+    for group_note_id, member_note_id, text, name, signature, signed_at in _ADDENDA.tuples(
+        session.id
+    ):
+        key = ("group", group_note_id) if group_note_id else ("member", member_note_id)
+        addenda[key].append(AddendumView(text, name, signature, group.local(signed_at)))
+    scores = latest_scores(group)
+    matcher = NameMatcher({mid: name_words(name) for mid, name in _NAMES.tuples(group.id)})
+    library = load_measures()
 
-    module_title = group_note.module_title if group_note else module_title_of(session)
     local_start, local_end = group.local(session.starts_at), group.local(session.ends_at)
     if group_note is not None:
+        module_title = group_note.module_title
         modality = group_note.modality
         start, end = group.local(group_note.started_at), group.local(group_note.ended_at)
     else:
@@ -167,27 +172,30 @@ def notes_page(session: Session, *, by: User, now=None) -> NotesPage:
         modality=modality,
         modality_label=MODALITY_LABELS[modality],
         is_signed=bool(group_note and group_note.is_signed),
-        signed_by_name=who.get(group_note.signed_by_id, "") if group_note else "",
+        signed_by_name=signer if group_note else "",
         signed_at_local=local_or_none(group, group_note.signed_at) if group_note else None,
         signature_name=group_note.signature_name if group_note else "",
-        addenda=addendum_views(("group", group_note.id)) if group_note else [],
+        addenda=addenda.get(("group", group_note.id), []) if group_note else [],
     )
     is_lead = by.id == group.lead_id
     blocks = []
-    for member_id, (member, status) in present.items():
+    for member_id, name, status in attendance:
+        if status not in ATTENDING:
+            continue
         note = member_notes.get(member_id)
         values = _values(note)
         if note is not None and note.is_signed:
             shown = score_views(json.loads(note.scores_snapshot))
             hold: list[str] = []
         else:
-            shown = score_views(scores_snapshot(group, scores.get(member_id, {})))
-            hold = names_in([values[f] for f in MEMBER_TEXT_FIELDS], member_id, names)
+            snapshot = scores_snapshot(group, scores.get(member_id, {}), library)
+            shown = score_views(snapshot)
+            hold = matcher.found([values[f] for f in MEMBER_TEXT_FIELDS], member_id)
         signed = bool(note and note.is_signed)
         blocks.append(
             MemberBlock(
                 member_id=member_id,
-                name=member.name,
+                name=name,
                 attendance=status,
                 note=note,
                 fields=values,
@@ -206,13 +214,13 @@ def notes_page(session: Session, *, by: User, now=None) -> NotesPage:
                     and note.cosigned_by_id is None
                 ),
                 alert_id=alerts.get(member_id),
-                addenda=addendum_views(("member", note.id)) if note else [],
+                addenda=addenda.get(("member", note.id), []) if note else [],
                 name_hold=hold,
             )
         )
     absent = [
-        AbsentRow(mid, member.name, status)
-        for mid, (member, status) in attendance.items()
+        AbsentRow(member_id, name, status)
+        for member_id, name, status in attendance
         if status not in ATTENDING
     ]
     audit.record("clinical_note_viewed", actor=by, target=session, group_id=group.id)
@@ -224,13 +232,117 @@ def notes_page(session: Session, *, by: User, now=None) -> NotesPage:
         group_note=section,
         members=blocks,
         not_documented=absent,
-        present_count=len(present),
-        over_limit=len(present) > PARTICIPANT_LIMIT,
+        present_count=len(blocks),
+        over_limit=len(blocks) > PARTICIPANT_LIMIT,
         can_write=can_write(session, by, providers, now),
         is_lead=is_lead,
         signer_npi_missing=by.is_provider and not by.npi,
         interventions=interventions_for(group.focus, module_title),
     )
+
+
+def _group_note(session: Session) -> tuple[str, GroupNote | None, str]:
+    """(the session's module title, its group note or None, the note signer's name)."""
+    title, signer, *values = _GROUP_NOTE.tuples(session.id)[0]
+    if values[0] is None:
+        return title or "", None, ""
+    return (
+        title or "",
+        GroupNote(__no_default__=True, **dict(zip(_GROUP_NOTE_NAMES, values, strict=True))),
+        (signer or ""),
+    )
+
+
+# ---- The page's prepared queries ---------------------------------------------------
+
+_GROUP_NOTE_FIELDS = GroupNote._meta.sorted_fields
+_GROUP_NOTE_NAMES = [f.name for f in _GROUP_NOTE_FIELDS]
+_MEMBER_NOTE_FIELDS = MemberNote._meta.sorted_fields
+_MEMBER_NOTE_NAMES = [f.name for f in _MEMBER_NOTE_FIELDS]
+_Signer, _Cosigner = User.alias(), User.alias()
+
+_CO_FACILITATORS = Prepared(
+    lambda group_id: CoFacilitator.select(CoFacilitator.provider).where(
+        CoFacilitator.group == group_id
+    )
+)
+# The session's module title, then its group note (all nulls when none) and
+# the name of whoever signed it.
+_GROUP_NOTE = Prepared(
+    lambda session_id: (
+        Session.select(Module.title, _Signer.name, *_GROUP_NOTE_FIELDS)
+        .join(Module, JOIN.LEFT_OUTER, on=(Session.module == Module.id))
+        .switch(Session)
+        .join(GroupNote, JOIN.LEFT_OUTER, on=(GroupNote.session == Session.id))
+        .join(_Signer, JOIN.LEFT_OUTER, on=(GroupNote.signed_by == _Signer.id))
+        .where(Session.id == session_id)
+    )
+)
+# Every attendance row of the session by name, with the member's diagnoses
+# (their latest enrollment in the group), an unresolved safety alert, the
+# names of their note's signer and co-signer, then the note (nulls when none).
+_MEMBERS = Prepared(
+    lambda session_id, group_id: (
+        Attendance.select(
+            User.id,
+            User.name,
+            Attendance.status,
+            Enrollment.select(Enrollment.diagnosis_codes)
+            .where(Enrollment.group == group_id, Enrollment.member == User.id)
+            .order_by(Enrollment.requested_at.desc(), Enrollment.id.desc())
+            .limit(1),
+            SafetyAlert.select(fn.MAX(SafetyAlert.id)).where(
+                SafetyAlert.group == group_id,
+                SafetyAlert.member == User.id,
+                SafetyAlert.status != "resolved",
+            ),
+            _Signer.name,
+            _Cosigner.name,
+            *_MEMBER_NOTE_FIELDS,
+        )
+        .join(User, on=(Attendance.member == User.id))
+        .switch(Attendance)
+        .join(
+            MemberNote,
+            JOIN.LEFT_OUTER,
+            on=(MemberNote.session == Attendance.session) & (MemberNote.member == User.id),
+        )
+        .join(_Signer, JOIN.LEFT_OUTER, on=(MemberNote.signed_by == _Signer.id))
+        .switch(MemberNote)
+        .join(_Cosigner, JOIN.LEFT_OUTER, on=(MemberNote.cosigned_by == _Cosigner.id))
+        .where(Attendance.session == session_id)
+        .order_by(*User.by_name())
+    )
+)
+# The addenda of the session's notes in order, with the signer's name.
+_ADDENDA = Prepared(
+    lambda session_id: (
+        NoteAddendum.select(
+            NoteAddendum.group_note,
+            NoteAddendum.member_note,
+            NoteAddendum.text,
+            _Signer.name,
+            NoteAddendum.signature_name,
+            NoteAddendum.signed_at,
+        )
+        .join(_Signer, on=(NoteAddendum.signed_by == _Signer.id))
+        .switch(NoteAddendum)
+        .join(GroupNote, JOIN.LEFT_OUTER, on=(NoteAddendum.group_note == GroupNote.id))
+        .switch(NoteAddendum)
+        .join(MemberNote, JOIN.LEFT_OUTER, on=(NoteAddendum.member_note == MemberNote.id))
+        .where((GroupNote.session == session_id) | (MemberNote.session == session_id))
+        .order_by(NoteAddendum.signed_at, NoteAddendum.id)
+    )
+)
+# Everyone ever enrolled in the group: the names the name check looks for.
+_NAMES = Prepared(
+    lambda group_id: (
+        User.select(User.id, User.name)
+        .join(Enrollment, on=(Enrollment.member == User.id))
+        .where(Enrollment.group == group_id)
+        .distinct()
+    )
+)
 
 
 def _values(note: MemberNote | None) -> dict[str, str]:
