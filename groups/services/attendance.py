@@ -172,7 +172,7 @@ class RosterPage:
     version: str
     refusal: str | None
     rates: dict[int, Rate]
-    scores: dict[int, list]  # member id -> outcome_reports.LatestScore per measure
+    scores: dict[int, list]  # member id -> outcome_reports.RosterScore per measure
     chosen: dict[int, str] = field(default_factory=dict)  # member id -> status shown
     typed: dict[int, str] = field(default_factory=dict)  # member id -> note shown
     saved: dict[int, str] = field(default_factory=dict)  # saved status beside a stale choice

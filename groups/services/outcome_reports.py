@@ -278,7 +278,7 @@ _SCORES = Prepared(
 
 
 @dataclass(frozen=True)
-class LatestScore:
+class RosterScore:
     """A member's most recent total on one measure, with its band, for the roster."""
 
     measure: Measure
@@ -287,13 +287,13 @@ class LatestScore:
     completed_at: datetime.datetime
 
 
-def roster_scores(group: Group) -> dict[int, list[LatestScore]]:
+def roster_scores(group: Group) -> dict[int, list[RosterScore]]:
     """Member id -> their latest score on each measure in the group (1 query for the roster)."""
     library = load_measures()
     found = {}
     for member_id, by_code in latest_scores(group).items():
         found[member_id] = [
-            LatestScore(library[code], r.total, library[code].band(r.total).label, r.completed_at)
+            RosterScore(library[code], r.total, library[code].band(r.total).label, r.completed_at)
             for code, r in sorted(by_code.items())
             if code in library
         ]
