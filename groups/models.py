@@ -56,6 +56,31 @@ class BaseModel(Model):
         legacy_table_names = False
 
 
+class AppendOnly:
+    """Rows are inserted, never changed or removed: every other write raises.
+
+    A mixin before ``BaseModel``; the class names its refusal in ``append_only_error``.
+    """
+
+    append_only_error = "rows are append-only"
+
+    def save(self, *args, **kwargs):
+        if self.id is not None and not kwargs.get("force_insert"):
+            raise PermissionError(self.append_only_error)
+        return super().save(*args, **kwargs)
+
+    def delete_instance(self, *args, **kwargs):
+        raise PermissionError(self.append_only_error)
+
+    @classmethod
+    def update(cls, *args, **kwargs):
+        raise PermissionError(cls.append_only_error)
+
+    @classmethod
+    def delete(cls):
+        raise PermissionError(cls.append_only_error)
+
+
 def name_order(name: str, ident: int) -> tuple[str, int]:
     """The one order for people on every list: name ignoring case, then id.
 
@@ -205,7 +230,7 @@ class SetPasswordToken(BaseModel):
         return query.execute()
 
 
-class AuditLog(BaseModel):
+class AuditLog(AppendOnly, BaseModel):
     """Append-only: rows are inserted, never changed or removed."""
 
     at = UTCDateTimeField(default=utcnow, index=True)
@@ -217,21 +242,7 @@ class AuditLog(BaseModel):
     detail = TextField(default="")
     ip = CharField(default="")
 
-    def save(self, *args, **kwargs):
-        if self.id is not None and not kwargs.get("force_insert"):
-            raise PermissionError("the audit log is append-only")
-        return super().save(*args, **kwargs)
-
-    def delete_instance(self, *args, **kwargs):
-        raise PermissionError("the audit log is append-only")
-
-    @classmethod
-    def update(cls, *args, **kwargs):
-        raise PermissionError("the audit log is append-only")
-
-    @classmethod
-    def delete(cls):
-        raise PermissionError("the audit log is append-only")
+    append_only_error = "the audit log is append-only"
 
 
 class Closure(BaseModel):
@@ -792,7 +803,7 @@ class MemberNote(SignedRecord, BaseModel):
         return {row.member_id for row in query}
 
 
-class NoteAddendum(BaseModel):
+class NoteAddendum(AppendOnly, BaseModel):
     """A signed addition to a signed note (either kind). Append-only."""
 
     group_note = ForeignKeyField(GroupNote, null=True, backref="addenda", on_delete="RESTRICT")
@@ -802,21 +813,7 @@ class NoteAddendum(BaseModel):
     signed_at = UTCDateTimeField(default=utcnow)
     signature_name = CharField()
 
-    def save(self, *args, **kwargs):
-        if self.id is not None and not kwargs.get("force_insert"):
-            raise PermissionError("addenda are append-only")
-        return super().save(*args, **kwargs)
-
-    def delete_instance(self, *args, **kwargs):
-        raise PermissionError("addenda are append-only")
-
-    @classmethod
-    def update(cls, *args, **kwargs):
-        raise PermissionError("addenda are append-only")
-
-    @classmethod
-    def delete(cls):
-        raise PermissionError("addenda are append-only")
+    append_only_error = "addenda are append-only"
 
 
 class ChargeLine(BaseModel):
