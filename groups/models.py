@@ -726,15 +726,27 @@ PROGRESS_LEVELS = {
 NOTE_TEXT_MAX = 4000
 
 
-class SignedRecord:
-    """Draft or signed; a signed row is read-only (services/clinical_notes.py enforces it)."""
+class SignedRecord(BaseModel):
+    """Draft or signed; a signed row is read-only (services/clinical_notes.py enforces it).
+
+    The columns both kinds of note share; each subclass is its own table.
+    """
+
+    status = CharField(default="draft", choices=[(s, s) for s in NOTE_STATUSES])
+    author = ForeignKeyField(User, backref="+", on_delete="RESTRICT")
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    updated_at = UTCDateTimeField(default=utcnow)
+    signed_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT")
+    signed_at = UTCDateTimeField(null=True)
+    signature_name = CharField(default="")
 
     @property
     def is_signed(self) -> bool:
         return self.status == "signed"
 
 
-class GroupNote(SignedRecord, BaseModel):
+class GroupNote(SignedRecord):
     """The group section of a held session's record: one per session."""
 
     session = ForeignKeyField(Session, backref="+", unique=True, on_delete="RESTRICT")
@@ -749,21 +761,13 @@ class GroupNote(SignedRecord, BaseModel):
     ended_at = UTCDateTimeField()
     modality = CharField(choices=[(m, m) for m in MODALITIES])
     present_count = IntegerField(default=0)  # present or late, from attendance
-    status = CharField(default="draft", choices=[(s, s) for s in NOTE_STATUSES])
-    author = ForeignKeyField(User, backref="+", on_delete="RESTRICT")
-    created_at = UTCDateTimeField(default=utcnow)
-    updated_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
-    updated_at = UTCDateTimeField(default=utcnow)
-    signed_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT")
-    signed_at = UTCDateTimeField(null=True)
-    signature_name = CharField(default="")
 
     @property
     def interventions(self) -> tuple[str, ...]:
         return tuple(self.intervention_keys.split())
 
 
-class MemberNote(SignedRecord, BaseModel):
+class MemberNote(SignedRecord):
     """A progress note for one member recorded present or late at one session."""
 
     session = ForeignKeyField(Session, backref="+", on_delete="RESTRICT")
@@ -778,14 +782,6 @@ class MemberNote(SignedRecord, BaseModel):
     # The member's latest measure scores when the note was last saved, as
     # JSON: [{"measure", "title", "total", "band", "completed_at"}].
     scores_snapshot = TextField(default="[]")
-    status = CharField(default="draft", choices=[(s, s) for s in NOTE_STATUSES])
-    author = ForeignKeyField(User, backref="+", on_delete="RESTRICT")
-    created_at = UTCDateTimeField(default=utcnow)
-    updated_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
-    updated_at = UTCDateTimeField(default=utcnow)
-    signed_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT")
-    signed_at = UTCDateTimeField(null=True)
-    signature_name = CharField(default="")
     # Co-signature by the group's lead when a co-facilitator signed.
     cosigned_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT")
     cosigned_at = UTCDateTimeField(null=True)

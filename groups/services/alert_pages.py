@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from peewee import JOIN
 
-from .. import audit
 from ..access import visible_groups
 from ..db import write_transaction
 from ..measures import Measure, load_measures
@@ -105,11 +104,4 @@ def _answer(response: MeasureResponse, measure: Measure | None) -> Answer:
 def record_view(alert: SafetyAlert, *, by: User) -> None:
     """Audit that ``by`` opened the alert (ids only)."""
     with write_transaction():
-        audit.record(
-            "safety_alert_viewed",
-            actor=by,
-            target=alert,
-            target_type="safety_alert",
-            member_id=alert.member_id,
-            group_id=alert.group_id,
-        )
+        safety.audit_alert("safety_alert_viewed", alert, actor=by)

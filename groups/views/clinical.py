@@ -261,8 +261,7 @@ def sign(session: Session, forms: PageForms):
     try:
         result = clinical_notes.sign_notes(
             session,
-            signature_name=main.signature_name.data or "",
-            password=main.password.data or "",
+            **main.signature(),
             member_ids=member_ids,
             include_group=include_group,
             reasons=reasons,
@@ -349,8 +348,7 @@ def addendum(session_id: int, member_id: int | None):
                 session,
                 member_id=member_id,
                 text=form.text.data or "",
-                signature_name=form.signature_name.data or "",
-                password=form.password.data or "",
+                **form.signature(),
                 by=current_user,
             )
         except ServiceError as error:
@@ -369,13 +367,7 @@ def cosign(session_id: int, member_id: int):
     forms = PageForms(main=NotesForm(formdata=None), cosign={member_id: form})
     if form.validate_on_submit():
         try:
-            clinical_notes.cosign(
-                session,
-                member_id,
-                signature_name=form.signature_name.data or "",
-                password=form.password.data or "",
-                by=current_user,
-            )
+            clinical_notes.cosign(session, member_id, **form.signature(), by=current_user)
         except clinical_notes.NoteLocked as error:
             forms.place(error, within=form)
             return render_page(session, forms, LOCKED)
