@@ -121,6 +121,13 @@ def record(
     )
 
 
+def record_export(action: str, *, by: User | None, scope: object | None, **detail) -> AuditLog:
+    """An export's entry: ``scope`` is the record it was limited to (a group, a provider),
+    or None for the whole practice."""
+    target_type = "" if scope is not None else "practice"
+    return record(action, actor=by, target=scope, target_type=target_type, **detail)
+
+
 def _unwrapped(value):
     return value._get_current_object() if isinstance(value, LocalProxy) else value
 

@@ -46,9 +46,9 @@ def development_secret(instance_path: str) -> str:
     return path.read_text().strip()
 
 
-def flag(name: str, value: str | None, *, default: bool) -> bool:
-    """A yes/no setting: 1/true/yes/on or 0/false/no/off; anything else is refused."""
-    value = (value or "").strip().lower()
+def flag(name: str, *, default: bool) -> bool:
+    """The yes/no setting ``name``: 1/true/yes/on or 0/false/no/off; anything else is refused."""
+    value = os.environ.get(name, "").strip().lower()
     if not value:
         return default
     if value in ("1", "true", "yes", "on"):
@@ -58,9 +58,9 @@ def flag(name: str, value: str | None, *, default: bool) -> bool:
     raise ConfigError(f"{name} must be 1 or 0 (true/false), not {value!r}")
 
 
-def hours(name: str, value: str | None, *, default: int) -> int:
-    """A whole number of hours, at least 1; anything else is refused at start-up."""
-    value = (value or "").strip()
+def hours(name: str, *, default: int) -> int:
+    """The setting ``name``: whole hours, at least 1; anything else is refused at start-up."""
+    value = os.environ.get(name, "").strip()
     if not value:
         return default
     if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 24 * 365:
@@ -68,17 +68,28 @@ def hours(name: str, value: str | None, *, default: int) -> int:
     return int(value)
 
 
-def code(name: str, value: str | None, *, default: str, pattern: str, shape: str) -> str:
-    """A billing code setting (CPT, place of service): refused at start-up unless it fits."""
-    value = (value or "").strip().upper() or default
+def code(name: str, *, default: str, pattern: str, shape: str) -> str:
+    """The billing code setting ``name`` (CPT, place of service): refused unless it fits."""
+    value = os.environ.get(name, "").strip().upper() or default
     if not re.fullmatch(pattern, value):
         raise ConfigError(f"{name} must be {shape}, not {value!r}")
     return value
 
 
-def modifiers(name: str, value: str | None, *, default: str) -> str:
-    """CPT modifiers, space or comma separated, each two letters or digits; "none" for none."""
-    value = (value or "").strip().upper() or default
+def place_of_service(name: str, *, default: str) -> str:
+    """The place of service code setting ``name``: two digits."""
+    return code(
+        name,
+        default=default,
+        pattern=r"[0-9]{2}",
+        shape=f"a two-digit place of service code such as {default}",
+    )
+
+
+def modifiers(name: str, *, default: str) -> str:
+    """The setting ``name``: CPT modifiers, space or comma separated, each two letters or
+    digits; "none" for none."""
+    value = os.environ.get(name, "").strip().upper() or default
     if value == "NONE":
         return ""
     parts = [p for p in re.split(r"[\s,]+", value) if p]
@@ -150,41 +161,23 @@ def from_environment(instance_path: str) -> dict:
         # before a session (and closes at its end); an unacknowledged safety
         # alert notifies the group's staff again after this many hours. The
         # member's crisis card reuses PRACTICE_PHONE and CRISIS_TEXT.
-        "CHECKIN_OPENS_HOURS": hours(
-            "CHECKIN_OPENS_HOURS", os.environ.get("CHECKIN_OPENS_HOURS"), default=48
-        ),
-        "SAFETY_REMIND_HOURS": hours(
-            "SAFETY_REMIND_HOURS", os.environ.get("SAFETY_REMIND_HOURS"), default=4
-        ),
+        "CHECKIN_OPENS_HOURS": hours("CHECKIN_OPENS_HOURS", default=48),
+        "SAFETY_REMIND_HOURS": hours("SAFETY_REMIND_HOURS", default=4),
         # Charge lines (docs/clinical-notes.md): the procedure code of a group
         # psychotherapy session, and the modifiers and place of service of a
         # telehealth session (the member at home) and of one in the practice.
         "CHARGE_CPT": code(
             "CHARGE_CPT",
-            os.environ.get("CHARGE_CPT"),
             default="90853",
             pattern=r"[0-9]{4}[0-9A-Z]",
             shape="a five-character CPT code such as 90853",
         ),
         "CHARGE_TELEHEALTH_MODIFIERS": modifiers(
             "CHARGE_TELEHEALTH_MODIFIERS",
-            os.environ.get("CHARGE_TELEHEALTH_MODIFIERS"),
             default="95",
         ),
-        "CHARGE_TELEHEALTH_POS": code(
-            "CHARGE_TELEHEALTH_POS",
-            os.environ.get("CHARGE_TELEHEALTH_POS"),
-            default="10",
-            pattern=r"[0-9]{2}",
-            shape="a two-digit place of service code such as 10",
-        ),
-        "CHARGE_IN_PERSON_POS": code(
-            "CHARGE_IN_PERSON_POS",
-            os.environ.get("CHARGE_IN_PERSON_POS"),
-            default="11",
-            pattern=r"[0-9]{2}",
-            shape="a two-digit place of service code such as 11",
-        ),
+        "CHARGE_TELEHEALTH_POS": place_of_service("CHARGE_TELEHEALTH_POS", default="10"),
+        "CHARGE_IN_PERSON_POS": place_of_service("CHARGE_IN_PERSON_POS", default="11"),
         # Number of proxies in front of the app whose X-Forwarded-For is trusted.
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
         # Rendered handout PDFs, keyed by content: per host, safe to delete.
@@ -213,7 +206,5 @@ def from_environment(instance_path: str) -> dict:
         "TIME_FORMAT": time_format,
         # Admins and providers read member records: in production they must
         # enrol a second factor at their next login (docs/accounts.md).
-        "REQUIRE_STAFF_2FA": flag(
-            "REQUIRE_STAFF_2FA", os.environ.get("REQUIRE_STAFF_2FA"), default=not development
-        ),
+        "REQUIRE_STAFF_2FA": flag("REQUIRE_STAFF_2FA", default=not development),
     }

@@ -636,7 +636,6 @@ class Builder:
                 present = attending.get(session.id, [])
                 signed_at = session.ends_at + datetime.timedelta(hours=2)
                 draft = index % 3 == 0 and position == len(sessions) - 2
-                status = "draft" if draft else "signed"
                 title = session.module_title or ""
                 group_rows.append(
                     (
@@ -651,14 +650,7 @@ class Builder:
                         session.ends_at,
                         "telehealth" if telehealth else "in_person",
                         len(present),
-                        status,
-                        lead,
-                        signed_at,
-                        lead,
-                        signed_at,
-                        None if draft else lead,
-                        None if draft else signed_at,
-                        "" if draft else names[lead],
+                        *signed_record(draft, lead, signed_at, names),
                     )
                 )
                 for member_id in present:
@@ -667,13 +659,12 @@ class Builder:
         insert(
             GroupNote,
             "session module_title intervention_keys themes group_process started_at ended_at"
-            " modality present_count status author created_at updated_by updated_at signed_by"
-            " signed_at signature_name",
+            " modality present_count" + SIGNED_COLUMNS,
             group_rows,
         )
         columns = (
             "session member participation response progress observations risk_level plan"
-            " status author created_at updated_by updated_at signed_by signed_at signature_name"
+            + SIGNED_COLUMNS
         )
         insert(MemberNote, columns, member_rows + draft_rows)
         # One charge line per signed member note, with the codes signing would use.
@@ -722,15 +713,28 @@ class Builder:
             pick(DEMO_OBSERVATIONS),
             pick(("none", "none", "none", "low")),
             pick(DEMO_PLANS),
-            "draft" if draft else "signed",
-            lead,
-            signed_at,
-            lead,
-            signed_at,
-            None if draft else lead,
-            None if draft else signed_at,
-            "" if draft else names[lead],
+            *signed_record(draft, lead, signed_at, names),
         )
+
+
+# The columns of SignedRecord, led by a space to follow each note's own columns.
+SIGNED_COLUMNS = (
+    " status author created_at updated_by updated_at signed_by signed_at signature_name"
+)
+
+
+def signed_record(draft: bool, lead: int, signed_at, names: dict) -> tuple:
+    """A demo note's SIGNED_COLUMNS: written by the lead, and signed by them unless a draft."""
+    return (
+        "draft" if draft else "signed",
+        lead,
+        signed_at,
+        lead,
+        signed_at,
+        None if draft else lead,
+        None if draft else signed_at,
+        "" if draft else names[lead],
+    )
 
 
 DEMO_DIAGNOSES = {

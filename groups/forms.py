@@ -208,6 +208,23 @@ class UserForm(MemberAccountForm):
             raise ValidationError(error.message) from None
 
 
+def not_before(other: str, message: str):
+    """A validator for the last day of a range: not before the day in field ``other``.
+
+    An empty day on either side passes; whether one is required is its own validator's job.
+    """
+
+    def check(form, field):
+        first = form[other].data
+        if field.data and first and field.data < first:
+            raise ValidationError(message)
+
+    return check
+
+
+LAST_BEFORE_FIRST = "The last day is before the first day."
+
+
 def validate_location(form, field):
     value = (field.data or "").strip()
     if "://" in value or value.lower().startswith(("www.", "javascript:", "data:")):
@@ -438,11 +455,11 @@ class AuditFilterForm(AppForm):
         validate_choice=False,  # an unknown action filters nothing, as an empty one
     )
     day_from = IsoDateField("From", validators=[Optional()], name="from")
-    day_to = IsoDateField("To", validators=[Optional()], name="to")
-
-    def validate_day_to(self, field):
-        if field.data and self.day_from.data and field.data < self.day_from.data:
-            raise ValidationError("The end date is before the start date.")
+    day_to = IsoDateField(
+        "To",
+        validators=[Optional(), not_before("day_from", "The end date is before the start date.")],
+        name="to",
+    )
 
 
 class ExportForm(AppForm):
@@ -520,6 +537,13 @@ class SignatureForm(AppForm):
     password = PasswordField(
         "Your password", validators=[Optional(), Length(max=MAX_PASSWORD_LENGTH)]
     )
+
+    def signature(self) -> dict[str, str]:
+        """The typed name and password, as the signing services take them."""
+        return {
+            "signature_name": self.signature_name.data or "",
+            "password": self.password.data or "",
+        }
 
 
 class NotesForm(SignatureForm):
@@ -665,12 +689,10 @@ class OutcomesPeriodForm(AppForm):
 
     start = IsoDateField("From", validators=[InputRequired("Pick the first day.")], name="from")
     end = IsoDateField(
-        "To (inclusive)", validators=[InputRequired("Pick the last day.")], name="to"
+        "To (inclusive)",
+        validators=[InputRequired("Pick the last day."), not_before("start", LAST_BEFORE_FIRST)],
+        name="to",
     )
-
-    def validate_end(self, field):
-        if field.data and self.start.data and field.data < self.start.data:
-            raise ValidationError("The last day is before the first day.")
 
 
 class OutcomesExportForm(AppForm):
@@ -686,8 +708,9 @@ class OutcomesExportForm(AppForm):
         id="export-format",
     )
     start = IsoDateField("From (optional)", validators=[Optional()], name="from", id="export-from")
-    end = IsoDateField("To (optional)", validators=[Optional()], name="to", id="export-to")
-
-    def validate_end(self, field):
-        if field.data and self.start.data and field.data < self.start.data:
-            raise ValidationError("The last day is before the first day.")
+    end = IsoDateField(
+        "To (optional)",
+        validators=[Optional(), not_before("start", LAST_BEFORE_FIRST)],
+        name="to",
+        id="export-to",
+    )

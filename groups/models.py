@@ -56,6 +56,31 @@ class BaseModel(Model):
         legacy_table_names = False
 
 
+class AppendOnly:
+    """Rows are inserted, never changed or removed: every other write raises.
+
+    A mixin before ``BaseModel``; the class names its refusal in ``append_only_error``.
+    """
+
+    append_only_error = "rows are append-only"
+
+    def save(self, *args, **kwargs):
+        if self.id is not None and not kwargs.get("force_insert"):
+            raise PermissionError(self.append_only_error)
+        return super().save(*args, **kwargs)
+
+    def delete_instance(self, *args, **kwargs):
+        raise PermissionError(self.append_only_error)
+
+    @classmethod
+    def update(cls, *args, **kwargs):
+        raise PermissionError(cls.append_only_error)
+
+    @classmethod
+    def delete(cls):
+        raise PermissionError(cls.append_only_error)
+
+
 def name_order(name: str, ident: int) -> tuple[str, int]:
     """The one order for people on every list: name ignoring case, then id.
 
@@ -205,7 +230,7 @@ class SetPasswordToken(BaseModel):
         return query.execute()
 
 
-class AuditLog(BaseModel):
+class AuditLog(AppendOnly, BaseModel):
     """Append-only: rows are inserted, never changed or removed."""
 
     at = UTCDateTimeField(default=utcnow, index=True)
@@ -217,21 +242,7 @@ class AuditLog(BaseModel):
     detail = TextField(default="")
     ip = CharField(default="")
 
-    def save(self, *args, **kwargs):
-        if self.id is not None and not kwargs.get("force_insert"):
-            raise PermissionError("the audit log is append-only")
-        return super().save(*args, **kwargs)
-
-    def delete_instance(self, *args, **kwargs):
-        raise PermissionError("the audit log is append-only")
-
-    @classmethod
-    def update(cls, *args, **kwargs):
-        raise PermissionError("the audit log is append-only")
-
-    @classmethod
-    def delete(cls):
-        raise PermissionError("the audit log is append-only")
+    append_only_error = "the audit log is append-only"
 
 
 class Closure(BaseModel):
@@ -715,15 +726,27 @@ PROGRESS_LEVELS = {
 NOTE_TEXT_MAX = 4000
 
 
-class SignedRecord:
-    """Draft or signed; a signed row is read-only (services/clinical_notes.py enforces it)."""
+class SignedRecord(BaseModel):
+    """Draft or signed; a signed row is read-only (services/clinical_notes.py enforces it).
+
+    The columns both kinds of note share; each subclass is its own table.
+    """
+
+    status = CharField(default="draft", choices=[(s, s) for s in NOTE_STATUSES])
+    author = ForeignKeyField(User, backref="+", on_delete="RESTRICT")
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    updated_at = UTCDateTimeField(default=utcnow)
+    signed_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT")
+    signed_at = UTCDateTimeField(null=True)
+    signature_name = CharField(default="")
 
     @property
     def is_signed(self) -> bool:
         return self.status == "signed"
 
 
-class GroupNote(SignedRecord, BaseModel):
+class GroupNote(SignedRecord):
     """The group section of a held session's record: one per session."""
 
     session = ForeignKeyField(Session, backref="+", unique=True, on_delete="RESTRICT")
@@ -738,21 +761,13 @@ class GroupNote(SignedRecord, BaseModel):
     ended_at = UTCDateTimeField()
     modality = CharField(choices=[(m, m) for m in MODALITIES])
     present_count = IntegerField(default=0)  # present or late, from attendance
-    status = CharField(default="draft", choices=[(s, s) for s in NOTE_STATUSES])
-    author = ForeignKeyField(User, backref="+", on_delete="RESTRICT")
-    created_at = UTCDateTimeField(default=utcnow)
-    updated_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
-    updated_at = UTCDateTimeField(default=utcnow)
-    signed_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT")
-    signed_at = UTCDateTimeField(null=True)
-    signature_name = CharField(default="")
 
     @property
     def interventions(self) -> tuple[str, ...]:
         return tuple(self.intervention_keys.split())
 
 
-class MemberNote(SignedRecord, BaseModel):
+class MemberNote(SignedRecord):
     """A progress note for one member recorded present or late at one session."""
 
     session = ForeignKeyField(Session, backref="+", on_delete="RESTRICT")
@@ -767,14 +782,6 @@ class MemberNote(SignedRecord, BaseModel):
     # The member's latest measure scores when the note was last saved, as
     # JSON: [{"measure", "title", "total", "band", "completed_at"}].
     scores_snapshot = TextField(default="[]")
-    status = CharField(default="draft", choices=[(s, s) for s in NOTE_STATUSES])
-    author = ForeignKeyField(User, backref="+", on_delete="RESTRICT")
-    created_at = UTCDateTimeField(default=utcnow)
-    updated_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
-    updated_at = UTCDateTimeField(default=utcnow)
-    signed_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT")
-    signed_at = UTCDateTimeField(null=True)
-    signature_name = CharField(default="")
     # Co-signature by the group's lead when a co-facilitator signed.
     cosigned_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT")
     cosigned_at = UTCDateTimeField(null=True)
@@ -792,7 +799,7 @@ class MemberNote(SignedRecord, BaseModel):
         return {row.member_id for row in query}
 
 
-class NoteAddendum(BaseModel):
+class NoteAddendum(AppendOnly, BaseModel):
     """A signed addition to a signed note (either kind). Append-only."""
 
     group_note = ForeignKeyField(GroupNote, null=True, backref="addenda", on_delete="RESTRICT")
@@ -802,21 +809,7 @@ class NoteAddendum(BaseModel):
     signed_at = UTCDateTimeField(default=utcnow)
     signature_name = CharField()
 
-    def save(self, *args, **kwargs):
-        if self.id is not None and not kwargs.get("force_insert"):
-            raise PermissionError("addenda are append-only")
-        return super().save(*args, **kwargs)
-
-    def delete_instance(self, *args, **kwargs):
-        raise PermissionError("addenda are append-only")
-
-    @classmethod
-    def update(cls, *args, **kwargs):
-        raise PermissionError("addenda are append-only")
-
-    @classmethod
-    def delete(cls):
-        raise PermissionError("addenda are append-only")
+    append_only_error = "addenda are append-only"
 
 
 class ChargeLine(BaseModel):

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from peewee import JOIN
 
-from .. import audit
 from ..access import visible_groups
 from ..db import write_transaction
 from ..measures import Measure, load_measures
@@ -58,22 +57,16 @@ def alert_page(alert_id: int, user: User) -> AlertPage | None:
         .join(User, on=(SafetyAlert.member == User.id))
         .switch(SafetyAlert)
         .join(Group, on=(SafetyAlert.group == Group.id))
-        .switch(SafetyAlert)
-        .join(
-            acknowledger,
-            JOIN.LEFT_OUTER,
-            on=(SafetyAlert.acknowledged_by == acknowledger.id),
-            attr="acknowledged_by",
-        )
-        .switch(SafetyAlert)
-        .join(
-            resolver,
-            JOIN.LEFT_OUTER,
-            on=(SafetyAlert.resolved_by == resolver.id),
-            attr="resolved_by",
-        )
         .where(SafetyAlert.id == alert_id)
     )
+    # Who handled it, when anyone has: each step's user under the step's own field name.
+    for handler, field in (
+        (acknowledger, SafetyAlert.acknowledged_by),
+        (resolver, SafetyAlert.resolved_by),
+    ):
+        query = query.switch(SafetyAlert).join(
+            handler, JOIN.LEFT_OUTER, on=(field == handler.id), attr=field.name
+        )
     if not user.is_admin:
         query = query.where(SafetyAlert.group.in_(visible_groups(user).select(Group.id)))
     alert = query.first()
@@ -105,11 +98,4 @@ def _answer(response: MeasureResponse, measure: Measure | None) -> Answer:
 def record_view(alert: SafetyAlert, *, by: User) -> None:
     """Audit that ``by`` opened the alert (ids only)."""
     with write_transaction():
-        audit.record(
-            "safety_alert_viewed",
-            actor=by,
-            target=alert,
-            target_type="safety_alert",
-            member_id=alert.member_id,
-            group_id=alert.group_id,
-        )
+        safety.audit_alert("safety_alert_viewed", alert, actor=by)

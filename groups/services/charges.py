@@ -193,15 +193,8 @@ def record_export(
     count: int, *, by: User | None, start, end, provider: User | None, via: str
 ) -> None:
     with write_transaction():
-        audit.record(
-            "charges_exported",
-            actor=by,
-            target=provider,
-            target_type="user" if provider else "practice",
-            start=start,
-            end=end,
-            rows=count,
-            via=via,
+        audit.record_export(
+            "charges_exported", by=by, scope=provider, start=start, end=end, rows=count, via=via
         )
 
 

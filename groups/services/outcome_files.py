@@ -322,11 +322,10 @@ def export_fhir(rows: list[MeasureResponse], base_url: str) -> str:
 
 def record_export(rows, *, by: User | None, fmt: str, group=None, start=None, end=None) -> None:
     with write_transaction():
-        audit.record(
+        audit.record_export(
             "outcomes_exported",
-            actor=by,
-            target=group,
-            target_type="group" if group else "practice",
+            by=by,
+            scope=group,
             format=fmt,
             rows=len(rows),
             start=start,

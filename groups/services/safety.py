@@ -74,11 +74,11 @@ def check(response: MeasureResponse, measure, score, *, now=None) -> SafetyAlert
     )
     if alert is not None:
         SafetyAlertResponse.create(alert=alert, response=response)
-        _audit("safety_alert_attached", alert, actor=None, response_id=response.id)
+        audit_alert("safety_alert_attached", alert, actor=None, response_id=response.id)
         return alert
     alert = SafetyAlert.create(member=response.member_id, group=response.group_id, raised_at=now)
     SafetyAlertResponse.create(alert=alert, response=response)
-    _audit("safety_alert_raised", alert, actor=None, response_id=response.id)
+    audit_alert("safety_alert_raised", alert, actor=None, response_id=response.id)
     notify_staff(alert, now=now)
     return alert
 
@@ -193,7 +193,7 @@ def acknowledge(alert_id: int, *, by: User) -> SafetyAlert:
         alert.acknowledged_by = by
         alert.acknowledged_at = utcnow()
         alert.save()
-        _audit("safety_alert_acknowledged", alert, actor=by)
+        audit_alert("safety_alert_acknowledged", alert, actor=by)
     return alert
 
 
@@ -217,7 +217,7 @@ def resolve(alert_id: int, note: str, *, by: User) -> SafetyAlert:
         alert.resolved_at = utcnow()
         alert.resolution_note = note
         alert.save()
-        _audit("safety_alert_resolved", alert, actor=by)
+        audit_alert("safety_alert_resolved", alert, actor=by)
     return alert
 
 
@@ -231,7 +231,8 @@ def _locked(alert_id: int) -> SafetyAlert:
     return alert
 
 
-def _audit(action: str, alert: SafetyAlert, *, actor, **detail) -> None:
+def audit_alert(action: str, alert: SafetyAlert, *, actor, **detail) -> None:
+    """Audit ``action`` on ``alert`` by its ids (member, group) and any ids in ``detail``."""
     audit.record(
         action,
         actor=actor,

@@ -138,18 +138,21 @@ def page_forms(page, posted: PageForms | None = None) -> PageForms:
     return forms
 
 
+# What the notes page shows the same on every request: the label tables and limits.
+NOTES_PAGE_FIXED = {
+    "participant_limit": PARTICIPANT_LIMIT,
+    "participation_labels": PARTICIPATION_LEVELS,
+    "response_labels": RESPONSE_LEVELS,
+    "progress_labels": PROGRESS_LEVELS,
+    "risk_labels": RISK_LABELS,
+    "text_max": NOTE_TEXT_MAX,
+}
+
+
 def render_page(session: Session, forms: PageForms | None = None, status: int = 200):
     page = clinical_notes.notes_page(session, by=current_user)
     body = render_template(
-        "clinical/notes.html",
-        page=page,
-        forms=page_forms(page, forms),
-        participant_limit=PARTICIPANT_LIMIT,
-        participation_labels=PARTICIPATION_LEVELS,
-        response_labels=RESPONSE_LEVELS,
-        progress_labels=PROGRESS_LEVELS,
-        risk_labels=RISK_LABELS,
-        text_max=NOTE_TEXT_MAX,
+        "clinical/notes.html", page=page, forms=page_forms(page, forms), **NOTES_PAGE_FIXED
     )
     return body, status
 
@@ -261,8 +264,7 @@ def sign(session: Session, forms: PageForms):
     try:
         result = clinical_notes.sign_notes(
             session,
-            signature_name=main.signature_name.data or "",
-            password=main.password.data or "",
+            **main.signature(),
             member_ids=member_ids,
             include_group=include_group,
             reasons=reasons,
@@ -342,23 +344,14 @@ def addendum(session_id: int, member_id: int | None):
     session = writer_session(session_id)
     key = "group" if member_id is None else str(member_id)
     form = AddendumForm(prefix=f"addendum-{key}")
-    forms = PageForms(main=NotesForm(formdata=None), addenda={key: form})
-    if form.validate_on_submit():
-        try:
-            clinical_notes.add_addendum(
-                session,
-                member_id=member_id,
-                text=form.text.data or "",
-                signature_name=form.signature_name.data or "",
-                password=form.password.data or "",
-                by=current_user,
-            )
-        except ServiceError as error:
-            forms.place(error, within=form)
-        else:
-            flash("Added the signed addendum.", "success")
-            return redirect(url_for("clinical.notes", session_id=session.id), 303)
-    return render_page(session, forms, INVALID)
+
+    def step(**signature):
+        text = form.text.data or ""
+        clinical_notes.add_addendum(
+            session, member_id=member_id, text=text, **signature, by=current_user
+        )
+
+    return signed_step(session, form, step, "Added the signed addendum.", addenda={key: form})
 
 
 @bp.route("/sessions/<int:session_id>/notes/<int:member_id>/cosign", methods=["POST"])
@@ -366,23 +359,31 @@ def addendum(session_id: int, member_id: int | None):
 def cosign(session_id: int, member_id: int):
     session = writer_session(session_id)
     form = SignatureForm(prefix=f"cosign-{member_id}")
-    forms = PageForms(main=NotesForm(formdata=None), cosign={member_id: form})
+
+    def step(**signature):
+        clinical_notes.cosign(session, member_id, **signature, by=current_user)
+
+    return signed_step(session, form, step, "Co-signed the note.", cosign={member_id: form})
+
+
+def signed_step(session: Session, form, step, done: str, **placed):
+    """Submit one of the page's small signed forms (addendum, co-signature).
+
+    ``step`` runs with the typed signature once the form validates; success goes back to the
+    page with ``done``, a refusal shows the page again with the message at that form, which
+    ``placed`` names as PageForms does (409 when the note is locked).
+    """
+    forms = PageForms(main=NotesForm(formdata=None), **placed)
     if form.validate_on_submit():
         try:
-            clinical_notes.cosign(
-                session,
-                member_id,
-                signature_name=form.signature_name.data or "",
-                password=form.password.data or "",
-                by=current_user,
-            )
+            step(**form.signature())
         except clinical_notes.NoteLocked as error:
             forms.place(error, within=form)
             return render_page(session, forms, LOCKED)
         except ServiceError as error:
             forms.place(error, within=form)
         else:
-            flash("Co-signed the note.", "success")
+            flash(done, "success")
             return redirect(url_for("clinical.notes", session_id=session.id), 303)
     return render_page(session, forms, INVALID)
 

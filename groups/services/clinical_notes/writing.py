@@ -30,6 +30,7 @@ from ...passwords import verify_password
 from .. import ServiceError
 from ..charges import create_charge
 from ..outcome_reports import latest_scores
+from ..safety import audit_alert
 from .common import (
     ATTENDING,
     MEMBER_TEXT_FIELDS,
@@ -207,7 +208,7 @@ def save_draft(
             group_note.present_count = len(present)
             group_note.updated_by, group_note.updated_at = by, now
             group_note.save()
-            audit.record("clinical_note_saved", actor=by, target=group_note, session_id=session.id)
+            _audit_note("clinical_note_saved", group_note, by=by)
         scores = latest_scores(the_group) if clean_members else {}
         for member_id, values in clean_members.items():
             note = notes.get(member_id) or MemberNote(
@@ -218,13 +219,13 @@ def save_draft(
             note.scores_snapshot = json.dumps(scores_snapshot(the_group, scores.get(member_id, {})))
             note.updated_by, note.updated_at = by, now
             note.save()
-            audit.record(
-                "clinical_note_saved",
-                actor=by,
-                target=note,
-                session_id=session.id,
-                member_id=member_id,
-            )
+            _audit_note("clinical_note_saved", note, by=by)
+
+
+def _audit_note(action: str, note: GroupNote | MemberNote, *, by: User) -> None:
+    """Audit ``action`` on a note by its ids: the session, and the member of a progress note."""
+    member = {"member_id": note.member_id} if isinstance(note, MemberNote) else {}
+    audit.record(action, actor=by, target=note, session_id=note.session_id, **member)
 
 
 # ---- Signing ------------------------------------------------------------------------------
@@ -336,7 +337,7 @@ def sign_notes(
             group_note.status, group_note.signed_by, group_note.signed_at = "signed", by, now
             group_note.signature_name = typed
             group_note.save()
-            audit.record("clinical_note_signed", actor=by, target=group_note, session_id=session.id)
+            _audit_note("clinical_note_signed", group_note, by=by)
         modality = (
             group_note.modality
             if group_note is not None
@@ -347,21 +348,9 @@ def sign_notes(
             note.status, note.signed_by, note.signed_at = "signed", by, now
             note.signature_name = typed
             note.save()
-            audit.record(
-                "clinical_note_signed",
-                actor=by,
-                target=note,
-                session_id=session.id,
-                member_id=note.member_id,
-            )
+            _audit_note("clinical_note_signed", note, by=by)
             if note.name_check_reason:
-                audit.record(
-                    "clinical_note_name_confirmed",
-                    actor=by,
-                    target=note,
-                    session_id=session.id,
-                    member_id=note.member_id,
-                )
+                _audit_note("clinical_note_name_confirmed", note, by=by)
             create_charge(
                 note,
                 session=session,
@@ -391,15 +380,7 @@ def _open_safety_alert(note: MemberNote, group: Group, *, by: User, now) -> None
     if unresolved.exists():
         return
     alert = SafetyAlert.create(member=note.member_id, group=group, raised_at=now)
-    audit.record(
-        "safety_alert_raised",
-        actor=by,
-        target=alert,
-        target_type="safety_alert",
-        member_id=note.member_id,
-        group_id=group.id,
-        member_note_id=note.id,
-    )
+    audit_alert("safety_alert_raised", alert, actor=by, member_note_id=note.id)
 
 
 def cosign(
@@ -424,13 +405,7 @@ def cosign(
             raise NoteLocked("This note is already co-signed.", "signature_name")
         note.cosigned_by, note.cosigned_at, note.cosignature_name = by, now, typed
         note.save()
-        audit.record(
-            "clinical_note_cosigned",
-            actor=by,
-            target=note,
-            session_id=session.id,
-            member_id=member_id,
-        )
+        _audit_note("clinical_note_cosigned", note, by=by)
     return note
 
 
