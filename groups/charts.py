@@ -21,6 +21,15 @@ class TrendShape:
     markers: list[tuple[str, str]]  # (cx, cy) of every value, oldest first
     rules: list[tuple[str, str]]  # (y, title) where each band after the first begins
 
+    @property
+    def dots(self) -> str:
+        """Every marker as one path's data: a zero-length stroke at each point.
+
+        With round caps (the stylesheet's ``.trend-dot``) each one draws a dot,
+        so a chart of thirty answers is one element rather than thirty circles.
+        """
+        return "".join(f"M{x},{y}h0" for x, y in self.markers)
+
 
 def trend_shape(
     points: Sequence[tuple[object, float]],

@@ -9,6 +9,7 @@ with ``record_view``).
 from __future__ import annotations
 
 import datetime
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -54,9 +55,12 @@ class Track:
     def latest(self) -> MeasureResponse | None:
         return self.responses[-1] if self.responses else None
 
-    @property
+    @functools.cached_property
     def change(self) -> Change | None:
-        """The change from baseline to latest; None until there are two answers."""
+        """The change from baseline to latest; None until there are two answers.
+
+        Worked out once: a page reads it for the figure, the sign and the chip.
+        """
         if len(self.responses) < 2:
             return None
         return self.measure.change(self.baseline.total, self.latest.total)
@@ -65,6 +69,31 @@ class Track:
     def points(self) -> list[tuple[datetime.datetime, int]]:
         """(completed_at, total) for a trend line."""
         return [(r.completed_at, r.total) for r in self.responses]
+
+    @property
+    def totals_text(self) -> str:
+        """The totals oldest first, "18, 15, 13": the chart's short label."""
+        return ", ".join(str(r.total) for r in self.responses)
+
+    def table(self, tz: str) -> list[tuple[str, int, str]]:
+        """(local date, total, band label) of every answer, oldest first: the rows of
+        the table that is the chart's text alternative."""
+        labels = {band.key: band.label for band in self.measure.bands}
+        return [
+            (_local_day(r.completed_at, tz), r.total, labels.get(r.band, r.band))
+            for r in self.responses
+        ]
+
+
+@functools.lru_cache(maxsize=4096)
+def _local_day(when: datetime.datetime, tz: str) -> str:
+    """"05 Mar 2026" for an aware UTC time in ``tz``.
+
+    A group's members answer at the same few sessions, so a page of a dozen
+    tracks repeats the same thirty times; the result depends on nothing but
+    the arguments, so remembering it cannot go stale.
+    """
+    return clock.to_local(when, tz).strftime("%d %b %Y")
 
 
 @dataclass
