@@ -20,6 +20,10 @@ class TrendShape:
     line: str  # the polyline's points, "x,y x,y ..."; empty for fewer than two values
     markers: list[tuple[str, str]]  # (cx, cy) of every value, oldest first
     rules: list[tuple[str, str]]  # (y, title) where each band after the first begins
+    # Every marker as one path's data, a zero-length stroke at each point: with round
+    # caps (the stylesheet's ``.trend-dot``) each draws a dot, so a chart of thirty
+    # answers is one element rather than thirty circles.
+    dots: str
 
 
 def trend_shape(
@@ -46,5 +50,7 @@ def trend_shape(
     rules = [
         (y(band.min), f"{band.label} from {band.min}") for band in bands if 0 < band.min <= top
     ]
-    line = " ".join(f"{x},{yy}" for x, yy in markers) if n > 1 else ""
-    return TrendShape(width, height, line, markers, rules)
+    pairs = [f"{x},{yy}" for x, yy in markers]
+    line = " ".join(pairs) if n > 1 else ""
+    dots = "M" + "h0M".join(pairs) + "h0" if pairs else ""
+    return TrendShape(width, height, line, markers, rules, dots)

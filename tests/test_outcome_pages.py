@@ -69,7 +69,8 @@ def test_outcomes_page_shows_each_member_with_chip_change_and_trend(client, worl
     assert "Left the group" in rows[gone.name] and 'class="is-former"' in rows[gone.name]
     # A trend per member: a line with a marker on every answer, and its numbers as a table.
     assert response.text.count('class="trend-line"') == 5
-    assert response.text.count('class="trend-point"') == 15
+    dots = re.findall(r'<path class="trend-dot" d="([^"]*)"', response.text)
+    assert sum(d.count("h0") for d in dots) == 15
     assert "Scores for " + improver.name in page
     # Group totals leave the withdrawn member out; 12 requests answered of 12.
     counts = re.search(r"<table class=\"outcome-counts\">.*?</table>", response.text, re.S)[0]
@@ -348,5 +349,6 @@ def test_trend_shape_places_values_left_to_right_from_zero_at_the_bottom():
         "Moderate from 10",
         "Severe from 15",
     ]
+    assert shape.dots == "M5.0,51.0h0M80.0,5.0h0M155.0,28.0h0"  # one dot per value
     alone = trend_shape([(1, 7)], gad7.max_total)
     assert alone.line == "" and alone.markers[0][0] == "80.0"  # one answer: a marker, centered

@@ -9,6 +9,7 @@ with ``record_view``).
 from __future__ import annotations
 
 import datetime
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -54,9 +55,12 @@ class Track:
     def latest(self) -> MeasureResponse | None:
         return self.responses[-1] if self.responses else None
 
-    @property
+    @functools.cached_property
     def change(self) -> Change | None:
-        """The change from baseline to latest; None until there are two answers."""
+        """The change from baseline to latest; None until there are two answers.
+
+        Worked out once: a page reads it for the figure, the sign and the chip.
+        """
         if len(self.responses) < 2:
             return None
         return self.measure.change(self.baseline.total, self.latest.total)
@@ -65,6 +69,31 @@ class Track:
     def points(self) -> list[tuple[datetime.datetime, int]]:
         """(completed_at, total) for a trend line."""
         return [(r.completed_at, r.total) for r in self.responses]
+
+    @property
+    def totals_text(self) -> str:
+        """The totals oldest first, "18, 15, 13": the chart's short label."""
+        return ", ".join(str(r.total) for r in self.responses)
+
+    def table(self, tz: str) -> list[tuple[str, int, str]]:
+        """(local date, total, band label) of every answer, oldest first: the rows of
+        the table that is the chart's text alternative."""
+        labels = {band.key: band.label for band in self.measure.bands}
+        return [
+            (_local_day(r.completed_at, tz), r.total, labels.get(r.band, r.band))
+            for r in self.responses
+        ]
+
+
+@functools.lru_cache(maxsize=4096)
+def _local_day(when: datetime.datetime, tz: str) -> str:
+    """ "05 Mar 2026" for an aware UTC time in ``tz``.
+
+    A group's members answer at the same few sessions, so a page of a dozen
+    tracks repeats the same thirty times; the result depends on nothing but
+    the arguments, so remembering it cannot go stale.
+    """
+    return clock.to_local(when, tz).strftime("%d %b %Y")
 
 
 @dataclass
@@ -125,6 +154,18 @@ class SessionTimes(NamedTuple):
     status: str
 
 
+class Membership(NamedTuple):
+    """An enrollment as the Outcomes page reads it, with the member's name and account state
+    (what ``requested_sessions`` reads of an enrollment, and the member's row)."""
+
+    member_id: int
+    status: str
+    joined_at: datetime.datetime | None
+    withdrawn_at: datetime.datetime | None
+    name: str
+    active: bool
+
+
 # A large group has hundreds of answers: built once, run as plain SQL, rows as
 # tuples (building peewee queries and model objects cost more than the queries).
 _ANSWERS = Prepared(
@@ -139,6 +180,20 @@ _ANSWERS = Prepared(
         )
         .where(MeasureResponse.group == group_id)
         .order_by(MeasureResponse.completed_at, MeasureResponse.id)
+    )
+)
+_MEMBERSHIPS = Prepared(
+    lambda group_id: (
+        Enrollment.select(
+            Enrollment.member,
+            Enrollment.status,
+            Enrollment.joined_at,
+            Enrollment.withdrawn_at,
+            User.name,
+            User.active,
+        )
+        .join(User, on=(Enrollment.member == User.id))
+        .where(Enrollment.group == group_id, Enrollment.status != "waitlisted")
     )
 )
 _SESSIONS = Prepared(
@@ -157,26 +212,14 @@ def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupO
     now = now or utcnow()
     library = load_measures()
     plan = plan_for(group)
-    enrollments = list(
-        Enrollment.select(
-            Enrollment.member,
-            Enrollment.status,
-            Enrollment.joined_at,
-            Enrollment.withdrawn_at,
-            User.id,
-            User.name,
-            User.active,
-        )
-        .join(User, on=(Enrollment.member == User.id))
-        .where(Enrollment.group == group, Enrollment.status != "waitlisted")
-    )
+    enrollments = [Membership(*row) for row in _MEMBERSHIPS.tuples(group.id)]
     sessions = [SessionTimes(*row) for row in _SESSIONS.tuples(group.id)]
     responses = [Answer(*row) for row in _ANSWERS.tuples(group.id)]
     codes = [c for c in plan.codes if c in library]
     codes += sorted({r.measure for r in responses if r.measure in library} - set(codes))
     measures = [library[c] for c in codes]
 
-    by_member: dict[int, list[Enrollment]] = defaultdict(list)
+    by_member: dict[int, list[Membership]] = defaultdict(list)
     for e in enrollments:
         by_member[e.member_id].append(e)
     by_track: dict[tuple[int, str], list[MeasureResponse]] = defaultdict(list)
@@ -184,10 +227,12 @@ def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupO
         by_track[(r.member_id, r.measure)].append(r)
     answered = {(r.member_id, r.session_id, r.measure) for r in responses if r.session_id}
 
+    asked = plan.codes  # parsed from the saved text on every read: once here
     members, completion = [], Completion()
     totals = {m.code: MeasureCounts(m, dict.fromkeys(CATEGORIES, 0), 0) for m in measures}
     for member_id, rows in by_member.items():
-        member = rows[0].member
+        first = rows[0]
+        member = User(id=member_id, name=first.name, active=first.active)
         current = member.active and any(e.status == "active" for e in rows)
         tracks = [Track(m, by_track.get((member_id, m.code), [])) for m in measures]
         members.append(MemberOutcome(member, current, tracks))
@@ -200,7 +245,7 @@ def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupO
             else:
                 totals[track.measure.code].counts[change.category] += 1
         for session in requested_sessions(plan.cadence, sessions, rows, group.timezone):
-            for code in plan.codes:
+            for code in asked:
                 done = (member_id, session.id, code) in answered
                 if done or session.ends_at <= now:
                     completion.requested += 1
