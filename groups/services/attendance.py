@@ -173,6 +173,7 @@ class RosterPage:
     refusal: str | None
     rates: dict[int, Rate]
     scores: dict[int, list]  # member id -> outcome_reports.RosterScore per measure
+    alerts: list  # safety.open_alerts_of: the group's open safety alerts
     chosen: dict[int, str] = field(default_factory=dict)  # member id -> status shown
     typed: dict[int, str] = field(default_factory=dict)  # member id -> note shown
     saved: dict[int, str] = field(default_factory=dict)  # saved status beside a stale choice
@@ -184,6 +185,7 @@ class RosterPage:
 def roster_page(session: Session) -> RosterPage:
     # Imported here: the outcome rules build on this module (who was enrolled when).
     from .outcome_reports import roster_scores
+    from .safety import open_alerts_of
 
     entries = roster(session)
     return RosterPage(
@@ -192,6 +194,7 @@ def roster_page(session: Session) -> RosterPage:
         refusal=refusal(session, session.group),
         rates=rates(held_rows([session.group_id])),
         scores=roster_scores(session.group),
+        alerts=open_alerts_of(session.group),
         chosen={e.member.id: e.status for e in entries},
         typed={e.member.id: e.note for e in entries},
     )

@@ -150,10 +150,11 @@ class GroupPage(NamedTuple):
     enrollment_closed: str | None
     attendance: dict  # attendance.attendance_grid
     group_pacing: pacing.GroupPacing
+    alerts: list  # safety.open_alerts_of: the group's open safety alerts
 
 
 def group_page(group: Group) -> GroupPage:
-    """Everything the group page shows (6 queries)."""
+    """Everything the group page shows (7 queries)."""
     modules = [ModuleRow(*row) for row in _MODULES.tuples(group.id)]
     by_id = {m.id: m for m in modules}
     sessions = [
@@ -184,6 +185,7 @@ def group_page(group: Group) -> GroupPage:
         enrollment_closed=closed_reason(group, sessions),
         attendance=attendance.attendance_grid(sessions, roster, attendance.held_rows([group.id])),
         group_pacing=pacing.group_pacing(group, sessions, modules),
+        alerts=safety.open_alerts_of(group),
     )
 
 

@@ -10,7 +10,7 @@ from ..access import group_for_staff, member_of_group, module_for_staff, session
 from ..auth import role_required, safe_next
 from ..clock import utcnow
 from ..models import ATTENDANCE_NOTE_MAX
-from ..services import ServiceError, attendance, checkins, pacing, safety
+from ..services import ServiceError, attendance, checkins, pacing
 from ..services.attendance import STATUS_LABELS, RosterError
 from .helpers import INVALID, csv_response
 
@@ -73,7 +73,6 @@ def take(session_id: int):
         "attendance/take.html",
         session=session,
         group=session.group,
-        alerts=safety.open_alerts_for(current_user, session.group),
         note_max=ATTENDANCE_NOTE_MAX,
         statuses=list(STATUS_LABELS),
         **vars(page),

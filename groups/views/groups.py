@@ -22,7 +22,7 @@ from ..forms import (
 )
 from ..inputs import parse_id
 from ..models import FOCUS_LABELS, Enrollment, Group, User
-from ..services import ServiceError, enrollment, overview, safety, schedule
+from ..services import ServiceError, enrollment, overview, schedule
 from ..services import groups as group_service
 from .helpers import apply_service_error, attempt, password_link_url, render_form, submit
 
@@ -110,8 +110,7 @@ def detail(group_id: int):
 def group_page(group: Group, form: EnrollForm):
     """The group page; ``form`` is the enroll form (422 when its submission was refused)."""
     page = overview.group_page(group)
-    alerts = safety.open_alerts_for(current_user, group)
-    return render_form("groups/detail.html", form, group=group, alerts=alerts, **page._asdict())
+    return render_form("groups/detail.html", form, group=group, **page._asdict())
 
 
 @bp.route("/<int:group_id>/edit", methods=["GET", "POST"])
