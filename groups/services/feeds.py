@@ -47,7 +47,7 @@ from peewee import JOIN, IntegrityError, OperationalError, chunked
 from .. import audit
 from ..access import member_groups
 from ..calendars import FORMAT, FeedEvent, assemble, vevent
-from ..clock import local_date, utcnow
+from ..clock import local_date, practice_zone, utcnow
 from ..db import database
 from ..models import CalendarEvent, CoFacilitator, Group, Module, Session, User
 from ..urls import base_url, external_url
@@ -458,7 +458,7 @@ def export_feed(
         conditions.append(Session.group.in_(_provider_group_ids(provider)))
         name, zone = f"{practice}: {provider.name}", provider.timezone
     else:
-        name, zone = practice, current_app.config["PRACTICE_TIMEZONE"]
+        name, zone = practice, practice_zone()
     utc = datetime.UTC
     if start:
         conditions.append(

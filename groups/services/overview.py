@@ -27,7 +27,7 @@ from ..models import (
     name_order,
     normalize_email,
 )
-from . import attendance, clinical_notes, outcome_reports, outcomes, pacing, safety
+from . import accounts, attendance, clinical_notes, outcome_reports, outcomes, pacing, safety
 from .enrollment import closed_reason
 
 # Groups lists -------------------------------------------------------------------
@@ -345,6 +345,16 @@ def provider_home(provider: User, groups) -> ProviderHome:
         alerts=safety.open_alerts_for(provider),
         notes_due=clinical_notes.notes_due_for(provider),
     )
+
+
+class AdminHome(NamedTuple):
+    counts: dict[str, int]  # accounts by role
+    alerts: list  # safety.open_alerts_for: every open safety alert of the practice
+
+
+def admin_home(admin: User) -> AdminHome:
+    """The practice's head counts and its open safety alerts."""
+    return AdminHome(counts=accounts.count_by_role(), alerts=safety.open_alerts_for(admin))
 
 
 def todays_sessions(groups) -> list[Session]:

@@ -19,7 +19,7 @@ from ..clock import practice_zone, utcnow
 from ..forms import AuditFilterForm, ClosureForm, UserForm
 from ..inputs import BoundedPages
 from ..models import Closure, User
-from ..services import ServiceError, accounts, clinical_notes, people, safety, schedule
+from ..services import ServiceError, accounts, clinical_notes, overview, people, schedule
 from ..services import audit_log as audit_log_service
 from .helpers import INVALID, attempt, csv_response, password_link_url, render_form
 
@@ -33,11 +33,7 @@ USERS_PAGE_SIZE = 50
 @bp.route("/")
 @admin_only
 def index():
-    return render_template(
-        "admin/index.html",
-        counts=accounts.count_by_role(),
-        alerts=safety.open_alerts_for(current_user),
-    )
+    return render_template("admin/index.html", **overview.admin_home(current_user)._asdict())
 
 
 def people_page(refusal: ServiceError | None = None):
