@@ -42,7 +42,11 @@ def migrated_sqlite_template(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("template") / "template.db"
     database.initialize(open_database(f"sqlite:///{path}"))
     apply_migrations()
-    database.close()
+    # The pool keeps its connection open, so the migrations are still in the
+    # -wal file beside it: fold them into the main file, the one tests copy.
+    with database.connection_context():
+        database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    database.close_all()
     return str(path)
 
 
