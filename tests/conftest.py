@@ -50,12 +50,16 @@ class PostgresReset:
     """
 
     def __init__(self, url: str):
+        self.url = url
+        self.conn = self._connect()
+        self.restore_sql: str | None = None
+
+    def _connect(self):
         import psycopg2
 
-        self.url = url
-        self.conn = psycopg2.connect(url)
-        self.conn.autocommit = True
-        self.restore_sql: str | None = None
+        conn = psycopg2.connect(self.url)
+        conn.autocommit = True
+        return conn
 
     def empty(self) -> None:
         reset_postgres(self.url)
@@ -70,7 +74,9 @@ class PostgresReset:
                     cur.execute(self.restore_sql)
                 return
             except psycopg2.Error:
-                pass  # the schema changed under us: build it again
+                # The schema changed under us, or the connection broke: start again.
+                self.conn.close()
+                self.conn = self._connect()
         self.empty()
         from groups.db import open_database
 
