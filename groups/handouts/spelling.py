@@ -81,12 +81,17 @@ UK_TO_US = {
 UK_WORDS = tuple(UK_TO_US)  # the list check-handouts applies, for messages and docs
 
 _WORD_RE = re.compile(r"[A-Za-z]+")
+# Most words start with no listed stem; one regex rules them out before the
+# loop below, which keeps the start-up check of the whole library quick.
+_ANY_STEM_RE = re.compile("|".join(map(re.escape, UK_TO_US)))
 MODULE_KEY_RE = re.compile(r"\b[a-z]+-\d{2}-[a-z0-9-]+")
 
 
 def _uk_match(word: str) -> str | None:
     """The US form of ``word`` if it is a listed UK spelling, else None."""
     lower = word.lower()
+    if not _ANY_STEM_RE.match(lower):
+        return None
     for uk, (us, endings) in UK_TO_US.items():
         if lower.startswith(uk):
             ending = lower[len(uk) :]

@@ -74,10 +74,29 @@ def startup_check(logger) -> list[str]:
         )
         return problems
     # The files parse; what is left are tags and modules that do not match.
-    coverage = check_library(lib.directory, module_keys=all_module_keys())
+    coverage = _coverage(lib, tuple(all_module_keys()))
     if coverage:
         logger.warning("Handout content: %s", "; ".join(coverage))
     return coverage
+
+
+_last_coverage: tuple[Library, tuple[str, ...], list[str]] | None = None
+
+
+def _coverage(lib: Library, module_keys: tuple[str, ...]) -> list[str]:
+    """``check_library`` of the loaded library, reused while it is the same object.
+
+    The loader hands back the same ``Library`` until a content file changes,
+    so a process that creates many apps (the test suite makes one per test)
+    checks each version of the files once; every app still logs the result.
+    """
+    global _last_coverage
+    last = _last_coverage
+    if last is not None and last[0] is lib and last[1] == module_keys:
+        return list(last[2])
+    problems = check_library(lib.directory, module_keys=module_keys)
+    _last_coverage = (lib, module_keys, problems)
+    return list(problems)
 
 
 def init_app(app: Flask) -> None:

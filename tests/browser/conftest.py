@@ -1,6 +1,6 @@
 """Browser-test fixtures shared by every test under tests/browser/.
 
-``live_server`` serves a fresh app (its own temporary SQLite file, CSRF on,
+``live_server`` serves a fresh app (its own copy of the migrated SQLite file, CSRF on,
 as in production) with werkzeug on 127.0.0.1 and a free port; ``browser`` is
 Debian's /usr/bin/chromium driven by Playwright (never ``playwright install``);
 ``new_page(viewport)`` opens a page in a fresh context (no shared cookies) and
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import threading
 
 import pytest
@@ -18,7 +19,6 @@ from werkzeug.serving import make_server
 
 from groups import create_app
 from groups.db import database
-from groups.migrate import apply_migrations
 from groups.models import User
 from groups.services import accounts
 
@@ -60,7 +60,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
-def live_server(tmp_path):
+def live_server(tmp_path, migrated_sqlite_template):
+    # A copy of the run's migrated file (tests/conftest.py): migrating again costs more.
+    shutil.copyfile(migrated_sqlite_template, tmp_path / "live.db")
     app = create_app(
         {
             "SECRET_KEY": "browser-test-secret",
@@ -73,8 +75,6 @@ def live_server(tmp_path):
             "PDF_CACHE_DIR": str(tmp_path / "pdf-cache"),
         }
     )
-    with app.app_context():
-        apply_migrations()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
     app.config["BASE_URL"] = url
