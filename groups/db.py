@@ -92,7 +92,7 @@ def write_transaction():
     return database.atomic()
 
 
-_BY_ID_SQL: dict[tuple[type, type], str] = {}
+_BY_ID: dict[tuple[type, type], tuple[str, list]] = {}
 
 
 def row_by_id(model, pk: int):
@@ -100,13 +100,26 @@ def row_by_id(model, pk: int):
 
     For the lookups every request makes (the logged-in user, the group of a
     group page): building a peewee query each time costs several times more
-    than running it (measured in docs/calendar-store.md).
+    than running it (measured in docs/calendar-store.md), and so does
+    peewee's row reader, set up anew for every query; the row is read here
+    with the converters ``Prepared`` uses.
     """
     key = (model, type(database.obj))
-    if key not in _BY_ID_SQL:
-        _BY_ID_SQL[key] = model.select().where(model.id == 0).sql()[0]
-    found = list(model.raw(_BY_ID_SQL[key], pk))  # read to the end: no statement left open
-    return found[0] if found else None
+    if key not in _BY_ID:
+        query = model.select().where(model.id == 0)
+        columns = [(field.name, _converter(field)) for field in query.selected_columns]
+        _BY_ID[key] = (query.sql()[0], columns)
+    sql, columns = _BY_ID[key]
+    rows = database.execute_sql(sql, (pk,)).fetchall()  # read to the end: no statement left open
+    if not rows:
+        return None
+    data = {
+        name: value if convert is None or value is None else convert(value)
+        for (name, convert), value in zip(columns, rows[0], strict=True)
+    }
+    row = model(__no_default__=1, **data)
+    row._dirty.clear()  # as peewee leaves a row it read
+    return row
 
 
 def init_app(app: Flask) -> None:

@@ -9,9 +9,10 @@ function (``services/overview.py`` and its siblings).
 
 from __future__ import annotations
 
-from flask import Flask, current_app, has_request_context
+from flask import Flask, current_app, has_request_context, url_for
 from flask_login import current_user
 from jinja2 import pass_context
+from markupsafe import Markup
 
 from .charts import trend_shape
 from .clock import clock_time, to_local, zone_name
@@ -122,14 +123,58 @@ def wall_time(context, local, fmt: str = "%a %d %b %Y, %H:%M"):
     return local.strftime(fmt)
 
 
+def grid_cell(status: str) -> Markup:
+    """A cell of the attendance grid (members x held sessions) for one status.
+
+    The grid has a cell per member and session, hundreds on a long group's
+    page, and only five kinds of cell: each is built once, here.
+    """
+    if not status:
+        return Markup(
+            '<td class="mark mark-none"><span aria-label="not on the roster">–</span></td>'
+        )
+    return Markup('<td class="mark mark-{0}"><abbr title="{1}">{2}</abbr></td>').format(
+        status, STATUS_LABELS[status], STATUS_SYMBOLS[status]
+    )
+
+
+GRID_CELLS = {status: grid_cell(status) for status in ("", *STATUS_LABELS)}
+
+
+# An id no row has: ``link_for`` builds a rule once with it, then puts each
+# row's id where it stands.
+_ID_SLOT = str(2**63 - 1)
+
+
+def link_for(endpoint: str, id_name: str, **values):
+    """``url_for`` for the rows of a table: ``link_for("sessions.detail",
+    "session_id")(s.id)`` gives ``url_for("sessions.detail", session_id=s.id)``.
+
+    The rule is built once per table instead of once per row (building a URL
+    costs more than printing a whole row). Only for integer ids: they appear
+    in a URL as their digits, with nothing to quote.
+    """
+    url = url_for(endpoint, **values, **{id_name: _ID_SLOT})
+    head, slot, tail = url.partition(_ID_SLOT)
+    if not slot or _ID_SLOT in tail:
+        raise ValueError(f"{endpoint}: {id_name} must appear once in the URL")
+
+    def link(row_id: int) -> str:
+        return f"{head}{int(row_id)}{tail}"
+
+    return link
+
+
 # Everything templates get besides their page data and ``page_context``.
 TEMPLATE_GLOBALS = {
     "nav_items": nav_items,
+    "link_for": link_for,
     "common_timezones": COMMON_TIMEZONES,
     "focus_labels": FOCUS_LABELS,
     "status_class": status_class,
     "attendance_labels": STATUS_LABELS,
     "attendance_symbols": STATUS_SYMBOLS,
+    "attendance_cells": GRID_CELLS,
     "pacing_labels": STATE_LABELS,
     "pacing_symbols": STATE_SYMBOLS,
     "trend_shape": trend_shape,

@@ -20,20 +20,33 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+# Every response gets these unless the view set its own. Cache-Control is
+# added for everything but static files: pages and files may carry member
+# data, so never keep them in a shared or back-button cache (feeds set
+# their own caching).
+DEFAULT_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+NOT_STORED = ("Cache-Control", "no-store")
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
 def init_app(app: Flask) -> None:
+    defaults = list(DEFAULT_HEADERS)
+    if not app.config["DEVELOPMENT"]:
+        defaults.append(HSTS)
+    with_no_store = [*defaults, NOT_STORED]
+
     @app.after_request
     def set_security_headers(response):
-        headers = response.headers
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if request.endpoint != "static":
-            # Pages and files may carry member data: never keep them in a
-            # shared or back-button cache. Feeds set their own caching.
-            headers.setdefault("Cache-Control", "no-store")
-        if not app.config["DEVELOPMENT"]:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        # One pass over the headers the view set, rather than a lookup per
+        # default (each missed lookup scans the list and builds a KeyError).
+        present = {name.lower() for name, _value in response.headers}
+        wanted = defaults if request.endpoint == "static" else with_no_store
+        response.headers.extend([(k, v) for k, v in wanted if k.lower() not in present])
         return response

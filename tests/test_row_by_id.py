@@ -11,6 +11,7 @@ def test_reads_the_same_row_as_get_or_none(app, make_user):
     found = row_by_id(User, user.id)
     assert found.__data__ == User.get_or_none(User.id == user.id).__data__
     assert found.active is True and found.created_at.tzinfo is not None
+    assert not found.is_dirty()  # as peewee's own reader leaves it: a save writes only changes
 
 
 def test_gives_none_for_a_missing_row_and_serves_every_model(app, make_user):

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from flask import current_app
 
 from .. import audit, mail
 from ..access import visible_groups
 from ..clock import utcnow
-from ..db import is_sqlite, write_transaction
+from ..db import Prepared, is_sqlite, write_transaction
 from ..inputs import has_control_character
 from ..models import (
     ALERT_NOTE_MAX,
@@ -268,12 +269,31 @@ def open_alerts_for(user: User, group: Group | None = None) -> list[SafetyAlert]
     return list(query)
 
 
-def open_alerts_of(group: Group) -> list[SafetyAlert]:
-    """Open alerts of one group, for the read functions of its pages (1 query).
+class Named(NamedTuple):
+    id: int
+    name: str
+
+
+class BannerAlert(NamedTuple):
+    """An open alert as a page's banner lists it (the banner reads nothing else)."""
+
+    id: int
+    raised_at: datetime.datetime
+    member: Named
+    group: Named
+
+
+def open_alerts_of(group: Group) -> list[BannerAlert]:
+    """Open alerts of one group, for the read functions of its pages (1 prepared query).
 
     Whoever passed the group's object check sees every alert of the group.
     """
-    return list(_open_alerts().where(SafetyAlert.group == group))
+    return [
+        BannerAlert(alert_id, raised_at, Named(member_id, member), Named(group_id, name))
+        for alert_id, raised_at, member_id, member, group_id, name in _OPEN_IN_GROUP.tuples(
+            group.id
+        )
+    ]
 
 
 def _open_alerts():
@@ -285,6 +305,16 @@ def _open_alerts():
         .where(SafetyAlert.status == "open")
         .order_by(SafetyAlert.raised_at, SafetyAlert.id)
     )
+
+
+# The group pages show it on every view: its SQL is built once (``db.Prepared``).
+_OPEN_IN_GROUP = Prepared(
+    lambda group_id: (
+        _open_alerts()
+        .select(SafetyAlert.id, SafetyAlert.raised_at, User.id, User.name, Group.id, Group.name)
+        .where(SafetyAlert.group == group_id)
+    )
+)
 
 
 def alert_for_staff(user: User, alert_id: int) -> SafetyAlert | None:
