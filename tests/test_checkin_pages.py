@@ -174,7 +174,7 @@ def test_progress_page_shows_the_own_trend_audited_and_hides_it_when_the_plan_do
     client.post("/check-in", data=form_of(PHQ9_CLEAR))
     page = client.get("/progress")
     assert "My check-in scores" in page.text
-    assert "<svg" in page.text and ">8<" in page.text
+    assert "<svg" in page.text and "<td>8 mild</td>" in page.text
     viewed = AuditLog.get(AuditLog.action == "outcomes_viewed")
     assert (viewed.actor_id, viewed.target_id) == (member.id, world.group.id)
 

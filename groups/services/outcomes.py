@@ -80,8 +80,24 @@ class AnswersRefused(ServiceError):
 
 
 def plan_for(group: Group) -> MeasurePlan:
-    """The group's saved plan, or its focus's default (unsaved)."""
-    return MeasurePlan.get_or_none(MeasurePlan.group == group) or default_plan(group)
+    """The group's saved plan, or its focus's default (unsaved): what it asks, not a row
+    to save (``save_plan`` reads its own)."""
+    for codes, cadence, member_sees_history in _PLAN.tuples(group.id):
+        return MeasurePlan(
+            group=group,
+            measure_codes=codes,
+            cadence=cadence,
+            member_sees_history=member_sees_history,
+        )
+    return default_plan(group)
+
+
+# Read on every view of the Outcomes page and every check-in: prepared once.
+_PLAN = Prepared(
+    lambda group_id: MeasurePlan.select(
+        MeasurePlan.measure_codes, MeasurePlan.cadence, MeasurePlan.member_sees_history
+    ).where(MeasurePlan.group == group_id)
+)
 
 
 def default_plan(group: Group) -> MeasurePlan:
