@@ -295,13 +295,7 @@ _STAYS = Prepared(
 # member answered for it (the last column; null when none).
 _ASKING = Prepared(
     lambda member_id: (
-        Session.in_order(*_SESSION_FIELDS, MeasureResponse.measure)
-        .join(
-            Enrollment,
-            on=(Enrollment.group == Session.group)
-            & (Enrollment.member == member_id)
-            & (Enrollment.status == "active"),
-        )
+        Session.of_active_member(member_id, *_SESSION_FIELDS, MeasureResponse.measure)
         .switch(Session)
         .join(
             MeasureResponse,
