@@ -171,7 +171,7 @@ def measures_of(codes: Iterable[str], answers: Iterable[Answer], library) -> lis
     """The measures a page shows: the plan's (``codes``, in order) that the library knows,
     then any other measure answered, by code (a plan may change after answers)."""
     shown = [c for c in codes if c in library]
-    shown += sorted({a.measure for a in answers if a.measure in library} - set(shown))
+    shown += sorted(c for c in {a.measure for a in answers} - set(shown) if c in library)
     return [library[c] for c in shown]
 
 
@@ -195,9 +195,16 @@ def _local_day(when: datetime.datetime, tz: str) -> str:
     return clock.to_local(when, tz).strftime("%d %b %Y")
 
 
+class Person(NamedTuple):
+    """A member as the Outcomes page shows them (a User model would cost more to make)."""
+
+    id: int
+    name: str
+
+
 @dataclass
 class MemberOutcome:
-    member: User
+    member: Person
     current: bool  # active enrollment and account; False keeps history out of the totals
     tracks: list[Track]
 
@@ -302,8 +309,8 @@ def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupO
     totals = {m.code: MeasureCounts(m, dict.fromkeys(CATEGORIES, 0), 0) for m in measures}
     for member_id, rows in by_member.items():
         first = rows[0]
-        member = User(id=member_id, name=first.name, active=first.active)
-        current = member.active and any(e.status == "active" for e in rows)
+        member = Person(member_id, first.name)
+        current = first.active and any(e.status == "active" for e in rows)
         tracks = tracks_of(measures, answers_of[member_id], group.timezone)
         members.append(MemberOutcome(member, current, tracks))
         if not current:
