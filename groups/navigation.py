@@ -13,7 +13,6 @@ from flask import Flask, current_app, has_request_context
 from flask_login import current_user
 from jinja2 import pass_context
 
-from .charts import trend_shape
 from .clock import clock_time, to_local, zone_name
 from .forms import COMMON_TIMEZONES
 from .models import FOCUS_LABELS
@@ -132,7 +131,6 @@ TEMPLATE_GLOBALS = {
     "attendance_symbols": STATUS_SYMBOLS,
     "pacing_labels": STATE_LABELS,
     "pacing_symbols": STATE_SYMBOLS,
-    "trend_shape": trend_shape,
 }
 TEMPLATE_FILTERS = {
     "local": local_time,

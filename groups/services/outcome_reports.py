@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from flask import current_app
+from markupsafe import Markup
 
 from .. import audit, clock
-from ..charts import TrendShape, trend_shape
+from ..charts import TrendShape, table_rows, trend_shape
 from ..clock import utcnow
 from ..db import Prepared, write_transaction
 from ..measures import (
@@ -82,7 +83,7 @@ _MEMBER_ANSWERS = Prepared(
 )
 
 
-class Score(NamedTuple):
+class ScoreText(NamedTuple):
     total: int
     band: str  # the band's label, lower case, as it reads after the number
 
@@ -115,18 +116,18 @@ class Track:
         return self.measure.change(self.baseline.total, self.latest.total)
 
     @property
-    def baseline_score(self) -> Score | None:
+    def baseline_score(self) -> ScoreText | None:
         return self._score(self.baseline)
 
     @property
-    def latest_score(self) -> Score | None:
+    def latest_score(self) -> ScoreText | None:
         """None until there is a second answer (the first is the baseline)."""
         return self._score(self.latest) if len(self.responses) > 1 else None
 
-    def _score(self, answer: Answer | None) -> Score | None:
+    def _score(self, answer: Answer | None) -> ScoreText | None:
         if answer is None:
             return None
-        return Score(answer.total, self._band_labels.get(answer.band, answer.band).lower())
+        return ScoreText(answer.total, self._band_labels.get(answer.band, answer.band).lower())
 
     @functools.cached_property
     def _band_labels(self) -> dict[str, str]:
@@ -165,6 +166,11 @@ class Track:
             (_local_day(r.completed_at, tz), f"{r.total} {labels.get(r.band, r.band).lower()}")
             for r in self.responses
         ]
+
+    @property
+    def table_rows(self) -> Markup:
+        """``table`` as the rows of the table's body (``charts.table_rows``)."""
+        return table_rows(self.table)
 
 
 def measures_of(codes: Iterable[str], answers: Iterable[Answer], library) -> list[Measure]:
