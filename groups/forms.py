@@ -651,6 +651,13 @@ class PaperEntryForm(MeasureAnswersForm):
     """A provider types in a member's answers from the paper form, for one session."""
 
     member = SelectField("Member", coerce=int, validators=[InputRequired("Choose the member.")])
+    # The rules (not in the future, not before the member joined) are the
+    # service's, which knows the group's zone and the enrolment.
+    completed_on = DayField(
+        "Completed on",
+        description="The day the member filled in the paper form (the group's time zone).",
+        validators=[InputRequired("Give the day the form was filled in.")],
+    )
 
 
 class ResolveAlertForm(AppForm):

@@ -360,6 +360,17 @@ class Session(InGroupOrder, BaseModel):
     def in_order(cls, *columns):
         return cls.select(*columns).order_by(cls.starts_at, cls.id)
 
+    @classmethod
+    def of_active_member(cls, member, *columns):
+        """``in_order`` for the sessions of every group ``member`` is active in, joined to
+        their Enrollment (select its columns to read them); ``switch(Session)`` to join on."""
+        return cls.in_order(*columns).join(
+            Enrollment,
+            on=(Enrollment.group == cls.group)
+            & (Enrollment.member == member)
+            & (Enrollment.status == "active"),
+        )
+
     # Attendance and "held" ----------------------------------------------------
     # Saving attendance marks a session held, and that may happen in the
     # minutes before it starts. Rates, pacing and progress count a session as

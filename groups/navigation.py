@@ -14,7 +14,6 @@ from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup
 
-from .charts import trend_shape
 from .clock import clock_time, to_local, zone_name
 from .forms import COMMON_TIMEZONES
 from .models import FOCUS_LABELS
@@ -177,7 +176,6 @@ TEMPLATE_GLOBALS = {
     "attendance_cells": GRID_CELLS,
     "pacing_labels": STATE_LABELS,
     "pacing_symbols": STATE_SYMBOLS,
-    "trend_shape": trend_shape,
 }
 TEMPLATE_FILTERS = {
     "local": local_time,

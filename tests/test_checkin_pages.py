@@ -10,7 +10,7 @@ import pytest
 from groups.models import AuditLog, CoFacilitator, MeasurePlan, MeasureResponse, SafetyAlert
 from groups.services import outcomes, schedule
 from tests.checks import count_queries, text_of
-from tests.world import add_session, attendance_world, login, make_user
+from tests.world import FIRST_DAY, add_session, attendance_world, login, make_user
 
 PHQ9_CLEAR = ["1", "1", "1", "1", "1", "1", "1", "1", "0"]  # total 8, item 9 at 0
 PHQ9_ITEM9 = ["0", "0", "0", "0", "0", "0", "0", "0", "1"]  # total 1, item 9 above 0
@@ -174,7 +174,7 @@ def test_progress_page_shows_the_own_trend_audited_and_hides_it_when_the_plan_do
     client.post("/check-in", data=form_of(PHQ9_CLEAR))
     page = client.get("/progress")
     assert "My check-in scores" in page.text
-    assert "<svg" in page.text and ">8<" in page.text
+    assert "<svg" in page.text and "<td>8 mild</td>" in page.text
     viewed = AuditLog.get(AuditLog.action == "outcomes_viewed")
     assert (viewed.actor_id, viewed.target_id) == (member.id, world.group.id)
 
@@ -211,6 +211,11 @@ def lead(client, world):
     return world.lead
 
 
+def paper_form(member, answers=PHQ9_CLEAR, day=FIRST_DAY):
+    """A paper entry as posted: the member, the day it was filled in, the answers."""
+    return {"member": member.id, "completed_on": day.isoformat(), **form_of(answers)}
+
+
 def test_paper_entry_is_reachable_from_the_session_page(client, world, lead):
     session = world.session(0)
     assert f"/sessions/{session.id}/measures" in client.get(f"/sessions/{session.id}").text
@@ -221,7 +226,7 @@ def test_paper_entry_is_reachable_from_the_session_page(client, world, lead):
 def test_paper_entry_records_the_source_and_who_entered_it_and_is_audited(client, world, lead):
     session, member = world.session(0), world.members[1]
     url = f"/sessions/{session.id}/measures/phq9"
-    page = client.post(url, data={"member": member.id, **form_of(PHQ9_CLEAR)})
+    page = client.post(url, data=paper_form(member))
     assert page.status_code == 302
     (saved,) = responses()
     assert (saved.member_id, saved.session_id, saved.source, saved.entered_by_id) == (
@@ -239,11 +244,72 @@ def test_paper_entry_records_the_source_and_who_entered_it_and_is_audited(client
 def test_paper_entry_refuses_a_partial_form_and_a_member_not_in_the_group(client, world, lead):
     session = world.session(0)
     url = f"/sessions/{session.id}/measures/phq9"
-    partial = client.post(url, data={"member": world.members[0].id, **form_of(PHQ9_CLEAR[:8])})
+    partial = client.post(url, data=paper_form(world.members[0], PHQ9_CLEAR[:8]))
     assert partial.status_code == 422 and 'id="phq9-9-error"' in partial.text
     stranger = make_user("member")
-    refused = client.post(url, data={"member": stranger.id, **form_of(PHQ9_CLEAR)})
+    refused = client.post(url, data=paper_form(stranger))
     assert refused.status_code == 422
+    assert responses() == []
+
+
+def test_paper_entry_stores_the_day_it_was_filled_in_defaulting_to_the_sessions(
+    client, world, lead
+):
+    session, member = world.session(0), world.members[1]
+    url = f"/sessions/{session.id}/measures/phq9"
+    day = world.group.local(session.starts_at).date()
+    assert f'value="{day.isoformat()}"' in client.get(url).text  # the session's day
+    earlier = day - datetime.timedelta(days=1)  # the day they joined
+    assert client.post(url, data=paper_form(member, day=earlier)).status_code == 302
+    (saved,) = responses()
+    assert world.group.local(saved.completed_at).date() == earlier
+    assert saved.completed_at < session.starts_at
+
+
+@pytest.mark.parametrize(
+    ("days", "message"),
+    [(1, "cannot be in the future"), (-2, "joined the group on 05 Jan 2026")],
+)
+def test_paper_entry_refuses_a_future_day_or_one_before_joining_next_to_the_field(
+    client, world, lead, days, message
+):
+    session = world.session(0)
+    day = world.group.local(session.starts_at).date() + datetime.timedelta(days=days)
+    page = client.post(
+        f"/sessions/{session.id}/measures/phq9", data=paper_form(world.members[0], day=day)
+    )
+    assert page.status_code == 422
+    assert message in text_of(re.search(r'id="completed_on-error">[^<]*', page.text).group(0))
+    assert responses() == []
+    assert not AuditLog.select().where(AuditLog.action == "measure_entered").exists()
+
+
+def test_the_roster_links_each_member_to_paper_entry_with_them_chosen(client, world, lead):
+    session, member = world.at_session(0), world.members[1]
+    login(client, lead)
+    roster = client.get(f"/sessions/{session.id}/attendance")
+    choice_url = f"/sessions/{session.id}/measures?member={member.id}"
+    assert choice_url in roster.text
+    form_url = f"/sessions/{session.id}/measures/phq9?member={member.id}"
+    assert form_url in client.get(choice_url).text
+    form = client.get(form_url)
+    assert re.search(rf'<option selected value="{member.id}">Sam Ray</option>', form.text)
+    page = client.post(form_url, data=paper_form(member))
+    assert page.status_code == 302
+    (saved,) = responses()
+    entry = AuditLog.get(AuditLog.action == "measure_entered")
+    assert (entry.actor_id, entry.target_id, saved.member_id) == (lead.id, saved.id, member.id)
+
+
+def test_the_rosters_paper_link_is_404_for_another_provider_and_403_for_members(client, world):
+    session, member = world.at_session(0), world.members[1]
+    form_url = f"/sessions/{session.id}/measures/phq9?member={member.id}"
+    login(client, make_user("provider"))
+    assert client.get(f"/sessions/{session.id}/measures?member={member.id}").status_code == 404
+    assert client.get(form_url).status_code == 404
+    assert client.post(form_url, data=paper_form(member)).status_code == 404
+    login(client, member)
+    assert client.post(form_url, data=paper_form(member)).status_code == 403
     assert responses() == []
 
 
@@ -277,8 +343,8 @@ def test_the_paper_entry_page_runs_a_fixed_number_of_queries(client, world, lead
         return q.n
 
     before = queries()
-    client.post(url, data={"member": world.members[0].id, **form_of(PHQ9_CLEAR)})
-    client.post(url, data={"member": world.members[1].id, **form_of(PHQ9_CLEAR)})
+    client.post(url, data=paper_form(world.members[0]))
+    client.post(url, data=paper_form(world.members[1]))
     assert len(responses()) == 2
     assert queries() == before
 

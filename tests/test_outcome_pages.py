@@ -352,3 +352,14 @@ def test_trend_shape_places_values_left_to_right_from_zero_at_the_bottom():
     assert shape.dots == "M5.0,51.0h0M80.0,5.0h0M155.0,28.0h0"  # one dot per value
     alone = trend_shape([(1, 7)], gad7.max_total)
     assert alone.line == "" and alone.markers[0][0] == "80.0"  # one answer: a marker, centered
+
+
+def test_table_rows_escape_every_cell_and_keep_the_order():
+    from groups.charts import table_rows
+
+    rows = table_rows([("05 Jan 2026", "13 <b>moderate</b>"), ("12 Jan 2026", "9 mild & ok")])
+    assert str(rows) == (
+        '<tr><th scope="row">05 Jan 2026</th><td>13 &lt;b&gt;moderate&lt;/b&gt;</td></tr>'
+        '<tr><th scope="row">12 Jan 2026</th><td>9 mild &amp; ok</td></tr>'
+    )
+    assert str(table_rows([])) == ""

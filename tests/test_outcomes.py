@@ -312,7 +312,7 @@ def test_group_outcomes_baseline_latest_change_and_counts(frozen_time):
     track = rows[improver.id].tracks[0]
     assert (track.baseline.total, track.latest.total, track.change.difference) == (18, 13, -5)
     assert [total for _when, total in track.points] == [18, 15, 13]
-    assert not rows[gone.id].current and page.members[-1].member == gone  # listed last
+    assert not rows[gone.id].current and page.members[-1].member.id == gone.id  # listed last
     (counts,) = page.totals
     assert counts.counts == {
         "reliable_improvement": 1,

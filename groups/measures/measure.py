@@ -17,6 +17,7 @@ or export needs is a method here, so they all score the same way:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,11 +128,13 @@ class Measure:
     source: str
     source_path: Path | None = None
 
-    @property
+    # Worked out once per measure (its items never change): every total scored or
+    # compared is checked against both.
+    @functools.cached_property
     def min_total(self) -> int:
         return sum(item.lowest for item in self.items)
 
-    @property
+    @functools.cached_property
     def max_total(self) -> int:
         return sum(item.highest for item in self.items)
 

@@ -17,7 +17,7 @@ from ..measures import Measure, load_measures
 from ..models import Group, MeasureResponse, SafetyAlertResponse, Session, User
 from . import outcome_reports, outcomes, pacing
 from .attendance import RosterEntry, roster
-from .outcome_reports import Track
+from .outcome_reports import Answer, Track, answers_query, measures_of, tracks_of
 
 # ---- The member's check-in ------------------------------------------------------
 
@@ -85,19 +85,16 @@ def own_trends(member: User, groups: list[Group]) -> dict[int, list[Track]]:
     if not shown:
         return {}
     library = load_measures()
-    rows: dict[int, list[MeasureResponse]] = defaultdict(list)
-    for r in (
-        MeasureResponse.select()
-        .where(MeasureResponse.member == member, MeasureResponse.group.in_([g.id for g in shown]))
-        .order_by(MeasureResponse.completed_at, MeasureResponse.id)
-    ):
-        rows[r.group_id].append(r)
+    rows: dict[int, list[Answer]] = defaultdict(list)
+    query = answers_query(
+        MeasureResponse.member == member, MeasureResponse.group.in_([g.id for g in shown])
+    )
+    for answer in map(Answer._make, query.tuples()):
+        rows[answer.group_id].append(answer)
     trends = {}
     for group in shown:
-        mine = rows[group.id]
-        codes = [c for c in plans[group.id].codes if c in library]
-        codes += sorted({r.measure for r in mine if r.measure in library} - set(codes))
-        trends[group.id] = [Track(library[c], [r for r in mine if r.measure == c]) for c in codes]
+        measures = measures_of(plans[group.id].codes, rows[group.id], library)
+        trends[group.id] = tracks_of(measures, rows[group.id], member.timezone)
     return trends
 
 

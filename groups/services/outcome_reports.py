@@ -11,12 +11,15 @@ from __future__ import annotations
 import datetime
 import functools
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from flask import current_app
+from markupsafe import Markup
 
 from .. import audit, clock
+from ..charts import TrendShape, table_rows, trend_shape
 from ..clock import utcnow
 from ..db import Prepared, write_transaction
 from ..measures import (
@@ -40,19 +43,66 @@ SMALL_N = 5
 # ---- The group's Outcomes page -------------------------------------------------
 
 
+class Answer(NamedTuple):
+    """One answer set as the outcome pages read it (the columns they show, no item answers)."""
+
+    member_id: int
+    group_id: int
+    session_id: int | None
+    measure: str
+    total: int
+    band: str  # the band's key
+    completed_at: datetime.datetime
+
+
+def answers_query(*conditions):
+    """Answer sets matching ``conditions`` as ``Answer`` columns, oldest first: the one read
+    of totals behind the Outcomes page, a member's record, their own trend and the roster."""
+    return (
+        MeasureResponse.select(
+            MeasureResponse.member,
+            MeasureResponse.group,
+            MeasureResponse.session,
+            MeasureResponse.measure,
+            MeasureResponse.total,
+            MeasureResponse.band,
+            MeasureResponse.completed_at,
+        )
+        .where(*conditions)
+        .order_by(MeasureResponse.completed_at, MeasureResponse.id)
+    )
+
+
+# A large group has hundreds of answers: built once, run as plain SQL, rows as
+# tuples (building peewee queries and model objects cost more than the queries).
+_GROUP_ANSWERS = Prepared(lambda group_id: answers_query(MeasureResponse.group == group_id))
+_MEMBER_ANSWERS = Prepared(
+    lambda group_id, member_id: answers_query(
+        MeasureResponse.group == group_id, MeasureResponse.member == member_id
+    )
+)
+
+
+class ScoreText(NamedTuple):
+    total: int
+    band: str  # the band's label, lower case, as it reads after the number
+
+
 @dataclass
 class Track:
-    """One member's totals on one measure in one group, oldest first."""
+    """One member's totals on one measure in one group, oldest first, with what a page
+    prints of them worked out here (the template only prints: see _charts.html)."""
 
     measure: Measure
-    responses: list  # MeasureResponse rows, or Answer tuples on the Outcomes page
+    responses: list[Answer]
+    tz: str  # the zone the table's dates are in
 
     @property
-    def baseline(self) -> MeasureResponse | None:
+    def baseline(self) -> Answer | None:
         return self.responses[0] if self.responses else None
 
     @property
-    def latest(self) -> MeasureResponse | None:
+    def latest(self) -> Answer | None:
         return self.responses[-1] if self.responses else None
 
     @functools.cached_property
@@ -66,6 +116,34 @@ class Track:
         return self.measure.change(self.baseline.total, self.latest.total)
 
     @property
+    def baseline_score(self) -> ScoreText | None:
+        return self._score(self.baseline)
+
+    @property
+    def latest_score(self) -> ScoreText | None:
+        """None until there is a second answer (the first is the baseline)."""
+        return self._score(self.latest) if len(self.responses) > 1 else None
+
+    def _score(self, answer: Answer | None) -> ScoreText | None:
+        if answer is None:
+            return None
+        return ScoreText(answer.total, self._band_labels.get(answer.band, answer.band).lower())
+
+    @functools.cached_property
+    def _band_labels(self) -> dict[str, str]:
+        return {band.key: band.label for band in self.measure.bands}
+
+    @property
+    def signed_change(self) -> str:
+        """ "+3", "−3" (a real minus sign), "0", or "—" before a second answer."""
+        change = self.change
+        if change is None:
+            return "—"
+        if change.difference > 0:
+            return f"+{change.difference}"
+        return f"−{-change.difference}" if change.difference < 0 else "0"
+
+    @property
     def points(self) -> list[tuple[datetime.datetime, int]]:
         """(completed_at, total) for a trend line."""
         return [(r.completed_at, r.total) for r in self.responses]
@@ -75,14 +153,41 @@ class Track:
         """The totals oldest first, "18, 15, 13": the chart's short label."""
         return ", ".join(str(r.total) for r in self.responses)
 
-    def table(self, tz: str) -> list[tuple[str, int, str]]:
-        """(local date, total, band label) of every answer, oldest first: the rows of
-        the table that is the chart's text alternative."""
-        labels = {band.key: band.label for band in self.measure.bands}
+    @property
+    def shape(self) -> TrendShape:
+        return trend_shape(self.points, self.measure.max_total, self.measure.bands)
+
+    @property
+    def table(self) -> list[tuple[str, str]]:
+        """(local date, "13 moderate") of every answer, oldest first: the rows of the
+        table that is the chart's text alternative."""
+        labels, tz = self._band_labels, self.tz
         return [
-            (_local_day(r.completed_at, tz), r.total, labels.get(r.band, r.band))
+            (_local_day(r.completed_at, tz), f"{r.total} {labels.get(r.band, r.band).lower()}")
             for r in self.responses
         ]
+
+    @property
+    def table_rows(self) -> Markup:
+        """``table`` as the rows of the table's body (``charts.table_rows``)."""
+        return table_rows(self.table)
+
+
+def measures_of(codes: Iterable[str], answers: Iterable[Answer], library) -> list[Measure]:
+    """The measures a page shows: the plan's (``codes``, in order) that the library knows,
+    then any other measure answered, by code (a plan may change after answers)."""
+    shown = [c for c in codes if c in library]
+    shown += sorted(c for c in {a.measure for a in answers} - set(shown) if c in library)
+    return [library[c] for c in shown]
+
+
+def tracks_of(measures: list[Measure], answers: Iterable[Answer], tz: str) -> list[Track]:
+    """One member's answers (oldest first) as a track per measure, in the order of ``measures``."""
+    by_code: dict[str, list[Answer]] = {m.code: [] for m in measures}
+    for a in answers:
+        if a.measure in by_code:
+            by_code[a.measure].append(a)
+    return [Track(m, by_code[m.code], tz) for m in measures]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -96,9 +201,16 @@ def _local_day(when: datetime.datetime, tz: str) -> str:
     return clock.to_local(when, tz).strftime("%d %b %Y")
 
 
+class Person(NamedTuple):
+    """A member as the Outcomes page shows them (a User model would cost more to make)."""
+
+    id: int
+    name: str
+
+
 @dataclass
 class MemberOutcome:
-    member: User
+    member: Person
     current: bool  # active enrollment and account; False keeps history out of the totals
     tracks: list[Track]
 
@@ -134,17 +246,6 @@ class GroupOutcomes:
     completion: Completion
 
 
-class Answer(NamedTuple):
-    """One answer set as the Outcomes page reads it (the columns it shows, no item answers)."""
-
-    member_id: int
-    session_id: int | None
-    measure: str
-    total: int
-    band: str
-    completed_at: datetime.datetime
-
-
 class SessionTimes(NamedTuple):
     """What the cadence rules read of a session."""
 
@@ -166,22 +267,6 @@ class Membership(NamedTuple):
     active: bool
 
 
-# A large group has hundreds of answers: built once, run as plain SQL, rows as
-# tuples (building peewee queries and model objects cost more than the queries).
-_ANSWERS = Prepared(
-    lambda group_id: (
-        MeasureResponse.select(
-            MeasureResponse.member,
-            MeasureResponse.session,
-            MeasureResponse.measure,
-            MeasureResponse.total,
-            MeasureResponse.band,
-            MeasureResponse.completed_at,
-        )
-        .where(MeasureResponse.group == group_id)
-        .order_by(MeasureResponse.completed_at, MeasureResponse.id)
-    )
-)
 _MEMBERSHIPS = Prepared(
     lambda group_id: (
         Enrollment.select(
@@ -214,17 +299,15 @@ def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupO
     plan = plan_for(group)
     enrollments = [Membership(*row) for row in _MEMBERSHIPS.tuples(group.id)]
     sessions = [SessionTimes(*row) for row in _SESSIONS.tuples(group.id)]
-    responses = [Answer(*row) for row in _ANSWERS.tuples(group.id)]
-    codes = [c for c in plan.codes if c in library]
-    codes += sorted({r.measure for r in responses if r.measure in library} - set(codes))
-    measures = [library[c] for c in codes]
+    responses = [Answer(*row) for row in _GROUP_ANSWERS.tuples(group.id)]
+    measures = measures_of(plan.codes, responses, library)
 
     by_member: dict[int, list[Membership]] = defaultdict(list)
     for e in enrollments:
         by_member[e.member_id].append(e)
-    by_track: dict[tuple[int, str], list[MeasureResponse]] = defaultdict(list)
+    answers_of: dict[int, list[Answer]] = defaultdict(list)
     for r in responses:
-        by_track[(r.member_id, r.measure)].append(r)
+        answers_of[r.member_id].append(r)
     answered = {(r.member_id, r.session_id, r.measure) for r in responses if r.session_id}
 
     asked = plan.codes  # parsed from the saved text on every read: once here
@@ -232,9 +315,9 @@ def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupO
     totals = {m.code: MeasureCounts(m, dict.fromkeys(CATEGORIES, 0), 0) for m in measures}
     for member_id, rows in by_member.items():
         first = rows[0]
-        member = User(id=member_id, name=first.name, active=first.active)
-        current = member.active and any(e.status == "active" for e in rows)
-        tracks = [Track(m, by_track.get((member_id, m.code), [])) for m in measures]
+        member = Person(member_id, first.name)
+        current = first.active and any(e.status == "active" for e in rows)
+        tracks = tracks_of(measures, answers_of[member_id], group.timezone)
         members.append(MemberOutcome(member, current, tracks))
         if not current:
             continue
@@ -265,61 +348,30 @@ def record_view(group: Group, *, by: User, member: User | None = None) -> None:
         )
 
 
-def member_tracks(member: User, group: Group) -> list[Track]:
-    """One member's tracks in one group, for their record and their own page (2 queries)."""
-    library = load_measures()
-    plan = plan_for(group)
-    responses = list(
-        MeasureResponse.select()
-        .where(MeasureResponse.group == group, MeasureResponse.member == member)
-        .order_by(MeasureResponse.completed_at, MeasureResponse.id)
-    )
-    codes = [c for c in plan.codes if c in library]
-    codes += sorted({r.measure for r in responses if r.measure in library} - set(codes))
-    return [Track(library[c], [r for r in responses if r.measure == c]) for c in codes]
+def member_tracks(member: User, group: Group, tz: str | None = None) -> list[Track]:
+    """One member's tracks in one group, dates in ``tz`` (the group's unless given), for
+    their record and their own page (2 queries)."""
+    answers = [Answer(*row) for row in _MEMBER_ANSWERS.tuples(group.id, member.id)]
+    measures = measures_of(plan_for(group).codes, answers, load_measures())
+    return tracks_of(measures, answers, tz or group.timezone)
 
 
 def own_history(member: User, group: Group) -> list[Track] | None:
-    """The member's own trend, or None when the group's plan does not show it to members."""
+    """The member's own trend (in their zone), or None when the group's plan does not
+    show it to members."""
     if not plan_for(group).member_sees_history:
         return None
-    return member_tracks(member, group)
+    return member_tracks(member, group, member.timezone)
 
 
-class LatestScore(NamedTuple):
-    """A member's latest answer to one measure: what a progress note shows of it."""
-
-    measure: str
-    total: int
-    band: str  # the band's key
-    completed_at: datetime.datetime
-
-
-def latest_scores(group: Group) -> dict[int, dict[str, LatestScore]]:
-    """Member id -> measure code -> latest answer in the group, for the roster (1 query).
-
-    Read on every view of a session's notes page, so prepared and read as tuples.
-    """
-    latest: dict[int, dict[str, LatestScore]] = defaultdict(dict)
-    for member_id, *values in _SCORES.tuples(group.id):
-        score = LatestScore(*values)
-        latest[member_id][score.measure] = score
+def latest_scores(group: Group) -> dict[int, dict[str, Answer]]:
+    """Member id -> measure code -> their latest answer in the group, for the roster and
+    the progress notes (1 query; read on every view of a session's notes page)."""
+    latest: dict[int, dict[str, Answer]] = defaultdict(dict)
+    for row in _GROUP_ANSWERS.tuples(group.id):
+        answer = Answer(*row)
+        latest[answer.member_id][answer.measure] = answer
     return dict(latest)
-
-
-_SCORES = Prepared(
-    lambda group_id: (
-        MeasureResponse.select(
-            MeasureResponse.member,
-            MeasureResponse.measure,
-            MeasureResponse.total,
-            MeasureResponse.band,
-            MeasureResponse.completed_at,
-        )
-        .where(MeasureResponse.group == group_id)
-        .order_by(MeasureResponse.completed_at, MeasureResponse.id)
-    )
-)
 
 
 @dataclass(frozen=True)

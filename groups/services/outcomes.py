@@ -80,8 +80,24 @@ class AnswersRefused(ServiceError):
 
 
 def plan_for(group: Group) -> MeasurePlan:
-    """The group's saved plan, or its focus's default (unsaved)."""
-    return MeasurePlan.get_or_none(MeasurePlan.group == group) or default_plan(group)
+    """The group's saved plan, or its focus's default (unsaved): what it asks, not a row
+    to save (``save_plan`` reads its own)."""
+    for codes, cadence, member_sees_history in _PLAN.tuples(group.id):
+        return MeasurePlan(
+            group=group,
+            measure_codes=codes,
+            cadence=cadence,
+            member_sees_history=member_sees_history,
+        )
+    return default_plan(group)
+
+
+# Read on every view of the Outcomes page and every check-in: prepared once.
+_PLAN = Prepared(
+    lambda group_id: MeasurePlan.select(
+        MeasurePlan.measure_codes, MeasurePlan.cadence, MeasurePlan.member_sees_history
+    ).where(MeasurePlan.group == group_id)
+)
 
 
 def default_plan(group: Group) -> MeasurePlan:
@@ -279,13 +295,7 @@ _STAYS = Prepared(
 # member answered for it (the last column; null when none).
 _ASKING = Prepared(
     lambda member_id: (
-        Session.in_order(*_SESSION_FIELDS, MeasureResponse.measure)
-        .join(
-            Enrollment,
-            on=(Enrollment.group == Session.group)
-            & (Enrollment.member == member_id)
-            & (Enrollment.status == "active"),
-        )
+        Session.of_active_member(member_id, *_SESSION_FIELDS, MeasureResponse.measure)
         .switch(Session)
         .join(
             MeasureResponse,
@@ -417,18 +427,24 @@ def enter_paper(
     answers,
     *,
     by: User,
-    completed_at: datetime.datetime | None = None,
+    completed_on: datetime.date | None = None,
 ) -> Submitted:
-    """Staff enter a member's paper answers for a session (source ``paper``)."""
+    """Staff enter a member's paper answers for a session (source ``paper``).
+
+    ``completed_on`` is the day the member filled the form in, in the group's
+    zone (not in the future, not before they joined); it is stored as that
+    day at the session's local start time, or now if that is still ahead.
+    Without it the answers count as completed now.
+    """
     now = utcnow()
-    completed_at = completed_at or now
     measure = load_measures().get(code)
     if measure is None:
         raise ServiceError(f"Unknown measure {code!r}.", field="measure")
-    if completed_at > now:
-        raise ServiceError("The completion time cannot be in the future.", field="completed_at")
     if session.status == "cancelled":
         raise ServiceError("This session was cancelled; it asks for no measures.")
+    tz = session.group.timezone
+    if completed_on is not None and completed_on > clock.today_in(tz):
+        raise ServiceError("The completion date cannot be in the future.", field="completed_on")
     scores = _validate({code: answers})
     try:
         with write_transaction():
@@ -437,8 +453,20 @@ def enter_paper(
                     Enrollment.group == session.group_id, Enrollment.member == member
                 )
             )
-            if not any(active_at(e, session) for e in enrollments):
+            at_session = [e for e in enrollments if active_at(e, session)]
+            if not at_session:
                 raise ServiceError("This member was not in the group at this session.")
+            completed_at = now
+            if completed_on is not None:
+                joined = min(clock.local_date(e.joined_at, tz) for e in at_session)
+                if completed_on < joined:
+                    raise ServiceError(
+                        f"{member.name} joined the group on {joined:%d %b %Y}: "
+                        "the completion date cannot be before that.",
+                        field="completed_on",
+                    )
+                start = clock.to_local(session.starts_at, tz).time()
+                completed_at = min(clock.local_to_utc(completed_on, start, tz), now)
             if (
                 MeasureResponse.select()
                 .where(

@@ -437,7 +437,8 @@ def member_schedule(member: User) -> MemberSchedule:
 # page's time.
 _SCHEDULE = Prepared(
     lambda member_id: (
-        Session.in_order(
+        Session.of_active_member(
+            member_id,
             *SESSION_COLUMNS,
             Session.group,
             Group.name,
@@ -447,13 +448,8 @@ _SCHEDULE = Prepared(
             fn.EXISTS(PacketItem.select(SQL("1")).where(PacketItem.session == Session.id)),
             Enrollment.joined_at,
         )
+        .switch(Session)
         .join(Group, on=(Session.group == Group.id))
-        .join(
-            Enrollment,
-            on=(Enrollment.group == Group.id)
-            & (Enrollment.member == member_id)
-            & (Enrollment.status == "active"),
-        )
         .switch(Session)
         .join(Module, JOIN.LEFT_OUTER, on=(Session.module == Module.id))
     )

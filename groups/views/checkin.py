@@ -8,7 +8,7 @@ page that shows the crisis card when their answers raised a safety alert.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from wtforms import SelectChoice
 
@@ -18,7 +18,7 @@ from ..forms import CheckInForm, PaperEntryForm
 from ..measures import load_measures
 from ..services import ServiceError, checkins, safety
 from ..services.outcomes import AnswersRefused, enter_paper, submit_checkin
-from .helpers import INVALID
+from .helpers import INVALID, apply_service_error
 
 bp = Blueprint("checkin", __name__)
 staff = role_required("admin", "provider")
@@ -66,7 +66,10 @@ def done():
 def paper_choice(session_id: int):
     meeting = session_for_staff(current_user, session_id)
     return render_template(
-        "checkin/paper_choice.html", session=meeting, measures=checkins.paper_measures(meeting)
+        "checkin/paper_choice.html",
+        session=meeting,
+        measures=checkins.paper_measures(meeting),
+        member_id=request.args.get("member", type=int),
     )
 
 
@@ -80,14 +83,25 @@ def paper(session_id: int, code: str):
     page = checkins.paper_page(meeting, measure)
     form = PaperEntryForm.for_measures([measure])
     form.member.choices = [SelectChoice(e.member.id, e.member.name) for e in page.members]
+    if not form.is_submitted():
+        # From the roster's link: that member chosen (only one of this session's).
+        form.member.data = request.args.get("member", type=int)
+        form.completed_on.data = meeting.group.local(meeting.starts_at).date()
     if form.validate_on_submit():
         member = next(e.member for e in page.members if e.member.id == form.member.data)
         try:
-            enter_paper(meeting, member, code, form.answers()[code], by=current_user)
+            enter_paper(
+                meeting,
+                member,
+                code,
+                form.answers()[code],
+                by=current_user,
+                completed_on=form.completed_on.data,
+            )
         except AnswersRefused as refusal:
             form.refuse(refusal.problems)
         except ServiceError as error:
-            form.form_errors.append(error.message)
+            apply_service_error(form, error)
         else:
             flash(f"Saved {member.name}'s {measure.title} answers (paper).", "success")
             return redirect(url_for("checkin.paper", session_id=meeting.id, code=code))
