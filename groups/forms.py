@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import request
@@ -23,6 +24,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
+from wtforms.fields.core import UnboundField
 from wtforms.validators import (
     Email,
     EqualTo,
@@ -492,6 +494,43 @@ def note_text(label: str, rows: int = 3, **kwargs) -> TextAreaField:
         render_kw={"maxlength": NOTE_TEXT_MAX, "rows": rows},
         **kwargs,
     )
+
+
+@dataclass(frozen=True)
+class Control:
+    """A field as a template draws it without building the form: name, label, widget settings."""
+
+    name: str
+    label: str
+    rows: int = 0
+    maxlength: int | None = None
+    choices: tuple[SelectChoice, ...] = ()
+
+
+def controls(form_class: type[AppForm]) -> dict[str, Control]:
+    """The fields ``form_class`` declares, read from the class (no form is built).
+
+    The notes page draws a dozen note blocks on every view; building their forms
+    only to print labels was most of its cost. The form still validates the POST.
+    """
+    declared = {}
+    for klass in reversed(form_class.__mro__):
+        declared.update(vars(klass))
+    found = {}
+    for name, unbound in declared.items():
+        if not isinstance(unbound, UnboundField):
+            continue
+        kwargs = unbound.kwargs
+        render = kwargs.get("render_kw") or {}
+        lengths = [v.max for v in kwargs.get("validators") or () if isinstance(v, Length)]
+        found[name] = Control(
+            name=name,
+            label=unbound.args[0] if unbound.args else kwargs.get("label", name),
+            rows=render.get("rows", 0),
+            maxlength=render.get("maxlength") or (lengths[0] if lengths else None),
+            choices=tuple(kwargs.get("choices") or ()),
+        )
+    return found
 
 
 class GroupNoteForm(AppForm):

@@ -27,6 +27,7 @@ from .. import ServiceError
 PARTICIPANT_LIMIT = 12
 ATTENDING = ("present", "late")
 MEMBER_TEXT_FIELDS = ("observations", "risk_text", "plan")
+GROUP_TEXT_FIELDS = ("interventions_other", "themes", "group_process")
 
 
 class NoteLocked(ServiceError):
