@@ -99,10 +99,11 @@ def shown(form) -> FormState:
     """A posted form as the page shows it again: the typed values and the messages."""
     values, errors = {}, {}
     for item in form:
-        if isinstance(item, PasswordField | CSRFTokenField):
-            continue  # never sent back to the browser
-        # A time field's data is None when the text is not a time: show the text.
-        values[item.short_name] = item._value() if isinstance(item, TimeField) else item.data
+        if isinstance(item, TimeField):
+            # A time field's data is None when the text is not a time: show the text.
+            values[item.short_name] = item._value()
+        elif not isinstance(item, PasswordField | CSRFTokenField):  # never sent back
+            values[item.short_name] = item.data
         if item.errors:
             errors[item.short_name] = list(item.errors)
     return FormState(values, errors, list(form.form_errors))
