@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import request
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from wtforms import (
     BooleanField,
     DateField,
@@ -496,23 +497,90 @@ def note_text(label: str, rows: int = 3, **kwargs) -> TextAreaField:
     )
 
 
+# The kinds of control a Control draws, by the WTForms field class that validates it.
+_CONTROL_KINDS = (
+    (TextAreaField, "textarea"),
+    (SelectField, "select"),
+    (BooleanField, "checkbox"),
+    (TimeField, "time"),
+    (PasswordField, "password"),
+    (StringField, "text"),
+)
+
+
 @dataclass(frozen=True)
 class Control:
-    """A field as a template draws it without building the form: name, label, widget settings."""
+    """A form field drawn from plain data: no form object is built to show it.
+
+    The notes page shows a dozen note blocks of nine fields on every view. Building
+    their WTForms forms and rendering them through widgets or template macros was
+    most of the page's cost, so the page draws each field with one call to a
+    Control, in the markup of the ``field`` macro (templates/_macros.html). The
+    WTForms form still validates the POST; ``controls()`` reads the labels and
+    limits from it, so both stay one definition.
+    """
 
     name: str
     label: str
+    kind: str
     rows: int = 0
     maxlength: int | None = None
     choices: tuple[SelectChoice, ...] = ()
 
+    def __call__(self, prefix: str, shown, hint: str = "", hint_id: str = "", **attrs) -> Markup:
+        """The field named ``prefix + name`` with the value and errors ``shown`` (a
+        FormState) holds for it; ``hint`` adds a hint under the label, ``hint_id``
+        points at one shown elsewhere, ``attrs`` are extra attributes (autocomplete)."""
+        id_ = escape(prefix + self.name)
+        errors = shown.errors.get(self.name)
+        value = shown.values.get(self.name)
+        if hint:
+            hint_id = f"{id_}-hint"
+        described = " ".join(i for i in (hint_id, errors and f"{id_}-error") if i)
+        extra = "".join(f' {k}="{escape(v)}"' for k, v in attrs.items())
+        if self.maxlength:
+            extra += f' maxlength="{self.maxlength}"'
+        if errors:
+            extra += ' aria-invalid="true"'
+        if described:
+            extra += f' aria-describedby="{described}"'
+        tag = f'id="{id_}" name="{id_}"{extra}'
+        if self.kind == "textarea":
+            control = f'<textarea {tag} rows="{self.rows}">\n{escape(value or "")}</textarea>'
+        elif self.kind == "select":
+            control = f"<select {tag}>{self.options(value)}</select>"
+        elif self.kind == "checkbox":
+            control = f'<input type="checkbox" {tag} value="y"{" checked" if value else ""}>'
+        elif self.kind == "password":
+            control = f'<input type="password" {tag}>'
+        else:
+            control = f'<input type="{self.kind}" {tag} value="{escape(value or "")}">'
+        label = f'<label for="{id_}">{escape(self.label)}</label>'
+        hint_html = f'\n  <p class="hint" id="{hint_id}">{escape(hint)}</p>' if hint else ""
+        error_html = (
+            f'\n  <p class="error" id="{id_}-error">{escape(" ".join(errors))}</p>'
+            if errors
+            else ""
+        )
+        if self.kind == "checkbox":
+            first, css = f"{control}\n  {label}{hint_html}", "field check-field"
+        else:
+            first, css = f"{label}{hint_html}\n  {control}", "field"
+        if errors:
+            css += " has-error"
+        return Markup(f'<div class="{css}">\n  {first}{error_html}\n</div>')
+
+    def options(self, chosen: object) -> str:
+        """A select's ``<option>`` elements with ``chosen`` selected."""
+        return "".join(
+            f'<option value="{escape(c.value)}"{" selected" if c.value == chosen else ""}>'
+            f"{escape(c.label)}</option>"
+            for c in self.choices
+        )
+
 
 def controls(form_class: type[AppForm]) -> dict[str, Control]:
-    """The fields ``form_class`` declares, read from the class (no form is built).
-
-    The notes page draws a dozen note blocks on every view; building their forms
-    only to print labels was most of its cost. The form still validates the POST.
-    """
+    """The fields ``form_class`` declares as Controls, read from the class (no form is built)."""
     declared = {}
     for klass in reversed(form_class.__mro__):
         declared.update(vars(klass))
@@ -524,8 +592,9 @@ def controls(form_class: type[AppForm]) -> dict[str, Control]:
         render = kwargs.get("render_kw") or {}
         lengths = [v.max for v in kwargs.get("validators") or () if isinstance(v, Length)]
         found[name] = Control(
-            name=name,
-            label=unbound.args[0] if unbound.args else kwargs.get("label", name),
+            name,
+            unbound.args[0] if unbound.args else kwargs.get("label", name),
+            next(kind for cls, kind in _CONTROL_KINDS if issubclass(unbound.field_class, cls)),
             rows=render.get("rows", 0),
             maxlength=render.get("maxlength") or (lengths[0] if lengths else None),
             choices=tuple(kwargs.get("choices") or ()),
