@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from flask import request
@@ -573,8 +574,15 @@ class Control:
     def options(self, chosen: object) -> str:
         """A select's ``<option>`` elements with ``chosen`` selected."""
         return "".join(
-            f'<option value="{escape(c.value)}"{" selected" if c.value == chosen else ""}>'
-            f"{escape(c.label)}</option>"
+            f"{start} selected{end}" if value == chosen else start + end
+            for value, start, end in self._options
+        )
+
+    @cached_property
+    def _options(self) -> tuple[tuple[object, str, str], ...]:
+        # The choices are fixed text: escaped once, not on every page.
+        return tuple(
+            (c.value, f'<option value="{escape(c.value)}"', f">{escape(c.label)}</option>")
             for c in self.choices
         )
 
