@@ -16,7 +16,6 @@ from ...measures.library import load_measures
 from ...models import (
     MODALITY_LABELS,
     Attendance,
-    CoFacilitator,
     Enrollment,
     Group,
     GroupNote,
@@ -38,6 +37,7 @@ from .common import (
     ScoreView,
     can_write,
     name_words,
+    providers_of,
     score_views,
     scores_snapshot,
 )
@@ -155,7 +155,6 @@ def notes_page(session: Session, *, by: User, now=None) -> NotesPage:
     form objects.
     """
     group = session.group
-    providers = {group.lead_id} | {pid for (pid,) in _CO_FACILITATORS.tuples(group.id)}
     module_title, group_note, signer = _group_note(session)
     rows = _MEMBERS.tuples(session.id, group.id)
     addenda: dict[tuple[str, int], list[AddendumView]] = defaultdict(list)
@@ -211,7 +210,7 @@ def notes_page(session: Session, *, by: User, now=None) -> NotesPage:
         section,
         blocks,
         absent,
-        can_write=can_write(session, by, providers, now),
+        can_write=can_write(session, by, providers_of(group), now),
         is_lead=by.id == group.lead_id,
         signer_npi_missing=by.is_provider and not by.npi,
         interventions=interventions_for(group.focus, module_title),
@@ -290,11 +289,6 @@ _ADDENDUM_FIELDS = NoteAddendum._meta.sorted_fields
 _ADDENDUM_NAMES = [f.name for f in _ADDENDUM_FIELDS]
 _Signer, _Cosigner = User.alias(), User.alias()
 
-_CO_FACILITATORS = Prepared(
-    lambda group_id: CoFacilitator.select(CoFacilitator.provider).where(
-        CoFacilitator.group == group_id
-    )
-)
 # The session's module title, then its group note (all nulls when none) and
 # the name of whoever signed it.
 _GROUP_NOTE = Prepared(
