@@ -535,41 +535,49 @@ class Control:
         id_ = escape(prefix + self.name)
         errors = shown.errors.get(self.name)
         value = shown.values.get(self.name)
+        tag = f'id="{id_}" name="{id_}"{self._fixed}'
+        for key, text in attrs.items():
+            tag += f' {key}="{escape(text)}"'
         if hint:
             hint_id = f"{id_}-hint"
-        described = " ".join(i for i in (hint_id, errors and f"{id_}-error") if i)
-        extra = "".join(f' {k}="{escape(v)}"' for k, v in attrs.items())
-        if self.maxlength:
-            extra += f' maxlength="{self.maxlength}"'
         if errors:
-            extra += ' aria-invalid="true"'
-        if described:
-            extra += f' aria-describedby="{described}"'
-        tag = f'id="{id_}" name="{id_}"{extra}'
-        if self.kind == "textarea":
-            control = f'<textarea {tag} rows="{self.rows}">\n{escape(value or "")}</textarea>'
-        elif self.kind == "select":
+            error_id = f"{id_}-error"
+            described = f"{hint_id} {error_id}" if hint_id else error_id
+            tag += f' aria-invalid="true" aria-describedby="{described}"'
+        elif hint_id:
+            tag += f' aria-describedby="{hint_id}"'
+        kind = self.kind
+        if kind == "textarea":
+            control = f"<textarea {tag}>\n{escape(value or '')}</textarea>"
+        elif kind == "select":
             control = f"<select {tag}>{self.options(value)}</select>"
-        elif self.kind == "checkbox":
+        elif kind == "checkbox":
             control = f'<input type="checkbox" {tag} value="y"{" checked" if value else ""}>'
-        elif self.kind == "password":
+        elif kind == "password":
             control = f'<input type="password" {tag}>'
         else:
-            control = f'<input type="{self.kind}" {tag} value="{escape(value or "")}">'
-        label = f'<label for="{id_}">{escape(self.label)}</label>'
-        hint_html = f'\n  <p class="hint" id="{hint_id}">{escape(hint)}</p>' if hint else ""
-        error_html = (
-            f'\n  <p class="error" id="{id_}-error">{escape(" ".join(errors))}</p>'
-            if errors
-            else ""
-        )
-        if self.kind == "checkbox":
-            first, css = f"{control}\n  {label}{hint_html}", "field check-field"
-        else:
-            first, css = f"{label}{hint_html}\n  {control}", "field"
+            control = f'<input type="{kind}" {tag} value="{escape(value or "")}">'
+        label = f'<label for="{id_}">{self._label}</label>'
+        if hint:
+            label += f'\n  <p class="hint" id="{hint_id}">{escape(hint)}</p>'
+        css = "field check-field" if kind == "checkbox" else "field"
         if errors:
             css += " has-error"
-        return Markup(f'<div class="{css}">\n  {first}{error_html}\n</div>')
+        first, second = (control, label) if kind == "checkbox" else (label, control)
+        html = f'<div class="{css}">\n  {first}\n  {second}'
+        if errors:
+            html += f'\n  <p class="error" id="{error_id}">{escape(" ".join(errors))}</p>'
+        return Markup(html + "\n</div>")
+
+    @cached_property
+    def _label(self) -> str:
+        return escape(self.label)
+
+    @cached_property
+    def _fixed(self) -> str:
+        """The attributes that are the same wherever the control is shown."""
+        rows = f' rows="{self.rows}"' if self.rows else ""
+        return rows + (f' maxlength="{self.maxlength}"' if self.maxlength else "")
 
     def options(self, chosen: object) -> str:
         """A select's ``<option>`` elements with ``chosen`` selected."""
