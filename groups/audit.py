@@ -13,7 +13,7 @@ from flask import has_request_context, request
 from flask_login import current_user
 from werkzeug.local import LocalProxy
 
-from .models import AuditLog, User
+from .models import AuditLog, Enrollment, Module, NoteAddendum, User
 
 ACTIONS = (
     "login",
@@ -119,6 +119,27 @@ def record(
         detail=json.dumps(detail, sort_keys=True, default=str) if detail else "",
         ip=client_ip(),
     )
+
+
+def record_change(action: str, target: object, *, by: User | None, **detail) -> AuditLog:
+    """A change to ``target``, with the ids that place it in the practice (``SCOPES``),
+    so a caller names only what is particular to the change."""
+    return record(action, actor=by, target=target, **SCOPES[type(target)](target), **detail)
+
+
+def _addendum_scope(addendum: NoteAddendum) -> dict:
+    kind = "group" if addendum.group_note_id else "member"
+    note = addendum.group_note if kind == "group" else addendum.member_note
+    return {"session_id": note.session_id, "note_id": note.id, "note_kind": kind}
+
+
+# What ``record_change`` writes about each kind of record: "group" and "member" are
+# the detail keys the log page shows by name.
+SCOPES = {
+    Enrollment: lambda e: {"group": e.group_id, "member": e.member_id},
+    Module: lambda m: {"group": m.group_id},
+    NoteAddendum: _addendum_scope,
+}
 
 
 def record_export(action: str, *, by: User | None, scope: object | None, **detail) -> AuditLog:

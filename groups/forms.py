@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from flask import request
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from wtforms import (
     BooleanField,
     DateField,
@@ -23,6 +26,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
+from wtforms.fields.core import UnboundField
 from wtforms.validators import (
     Email,
     EqualTo,
@@ -492,6 +496,126 @@ def note_text(label: str, rows: int = 3, **kwargs) -> TextAreaField:
         render_kw={"maxlength": NOTE_TEXT_MAX, "rows": rows},
         **kwargs,
     )
+
+
+# The kinds of control a Control draws, by the WTForms field class that validates it.
+_CONTROL_KINDS = (
+    (TextAreaField, "textarea"),
+    (SelectField, "select"),
+    (BooleanField, "checkbox"),
+    (TimeField, "time"),
+    (PasswordField, "password"),
+    (StringField, "text"),
+)
+
+
+@dataclass(frozen=True)
+class Control:
+    """A form field drawn from plain data: no form object is built to show it.
+
+    The notes page shows a dozen note blocks of nine fields on every view. Building
+    their WTForms forms and rendering them through widgets or template macros was
+    most of the page's cost, so the page draws each field with one call to a
+    Control, in the markup of the ``field`` macro (templates/_macros.html). The
+    WTForms form still validates the POST; ``controls()`` reads the labels and
+    limits from it, so both stay one definition.
+    """
+
+    name: str
+    label: str
+    kind: str
+    rows: int = 0
+    maxlength: int | None = None
+    choices: tuple[SelectChoice, ...] = ()
+
+    def __call__(self, prefix: str, shown, hint: str = "", hint_id: str = "", **attrs) -> Markup:
+        """The field named ``prefix + name`` with the value and errors ``shown`` (a
+        FormState) holds for it; ``hint`` adds a hint under the label, ``hint_id``
+        points at one shown elsewhere, ``attrs`` are extra attributes (autocomplete)."""
+        id_ = escape(prefix + self.name)
+        errors = shown.errors.get(self.name)
+        value = shown.values.get(self.name)
+        tag = f'id="{id_}" name="{id_}"{self._fixed}'
+        for key, text in attrs.items():
+            tag += f' {key}="{escape(text)}"'
+        if hint:
+            hint_id = f"{id_}-hint"
+        if errors:
+            error_id = f"{id_}-error"
+            described = f"{hint_id} {error_id}" if hint_id else error_id
+            tag += f' aria-invalid="true" aria-describedby="{described}"'
+        elif hint_id:
+            tag += f' aria-describedby="{hint_id}"'
+        kind = self.kind
+        if kind == "textarea":
+            control = f"<textarea {tag}>\n{escape(value or '')}</textarea>"
+        elif kind == "select":
+            control = f"<select {tag}>{self.options(value)}</select>"
+        elif kind == "checkbox":
+            control = f'<input type="checkbox" {tag} value="y"{" checked" if value else ""}>'
+        elif kind == "password":
+            control = f'<input type="password" {tag}>'
+        else:
+            control = f'<input type="{kind}" {tag} value="{escape(value or "")}">'
+        label = f'<label for="{id_}">{self._label}</label>'
+        if hint:
+            label += f'\n  <p class="hint" id="{hint_id}">{escape(hint)}</p>'
+        css = "field check-field" if kind == "checkbox" else "field"
+        if errors:
+            css += " has-error"
+        first, second = (control, label) if kind == "checkbox" else (label, control)
+        html = f'<div class="{css}">\n  {first}\n  {second}'
+        if errors:
+            html += f'\n  <p class="error" id="{error_id}">{escape(" ".join(errors))}</p>'
+        return Markup(html + "\n</div>")
+
+    @cached_property
+    def _label(self) -> str:
+        return escape(self.label)
+
+    @cached_property
+    def _fixed(self) -> str:
+        """The attributes that are the same wherever the control is shown."""
+        rows = f' rows="{self.rows}"' if self.rows else ""
+        return rows + (f' maxlength="{self.maxlength}"' if self.maxlength else "")
+
+    def options(self, chosen: object) -> str:
+        """A select's ``<option>`` elements with ``chosen`` selected."""
+        return "".join(
+            f"{start} selected{end}" if value == chosen else start + end
+            for value, start, end in self._options
+        )
+
+    @cached_property
+    def _options(self) -> tuple[tuple[object, str, str], ...]:
+        # The choices are fixed text: escaped once, not on every page.
+        return tuple(
+            (c.value, f'<option value="{escape(c.value)}"', f">{escape(c.label)}</option>")
+            for c in self.choices
+        )
+
+
+def controls(form_class: type[AppForm]) -> dict[str, Control]:
+    """The fields ``form_class`` declares as Controls, read from the class (no form is built)."""
+    declared = {}
+    for klass in reversed(form_class.__mro__):
+        declared.update(vars(klass))
+    found = {}
+    for name, unbound in declared.items():
+        if not isinstance(unbound, UnboundField):
+            continue
+        kwargs = unbound.kwargs
+        render = kwargs.get("render_kw") or {}
+        lengths = [v.max for v in kwargs.get("validators") or () if isinstance(v, Length)]
+        found[name] = Control(
+            name,
+            unbound.args[0] if unbound.args else kwargs.get("label", name),
+            next(kind for cls, kind in _CONTROL_KINDS if issubclass(unbound.field_class, cls)),
+            rows=render.get("rows", 0),
+            maxlength=render.get("maxlength") or (lengths[0] if lengths else None),
+            choices=tuple(kwargs.get("choices") or ()),
+        )
+    return found
 
 
 class GroupNoteForm(AppForm):

@@ -73,10 +73,10 @@ def test_draft_saves_and_page_shows_it(app):
     world.write_all()
     page = notes.notes_page(world.session, by=world.lead)
     assert page.can_write and not page.all_signed and page.unsigned_count == 3
-    assert page.group_note.themes == "Noticing early signs of worry."
-    assert page.group_note.modality == "in_person"
+    assert page.group_note.note.themes == "Noticing early signs of worry."
+    assert page.group_note.note.modality == "in_person"
     assert page.module_title == "Understanding anxiety"
-    assert {b.fields["participation"] for b in page.members} == {"active"}
+    assert {b.form.values["participation"] for b in page.members} == {"active"}
     assert GroupNote.get().present_count == 2
 
 

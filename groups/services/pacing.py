@@ -470,11 +470,4 @@ def set_catch_up(group: Group, member: User, module: Module, done: bool, *, by: 
         )
         if not deleted:
             return
-    audit.record(
-        "catchup_done",
-        actor=by,
-        target=module,
-        group=group.id,
-        member=member.id,
-        done=done,
-    )
+    audit.record_change("catchup_done", module, by=by, member=member.id, done=done)

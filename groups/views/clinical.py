@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from wtforms import SelectChoice
+from wtforms import PasswordField, SelectChoice, TimeField
+from wtforms.csrf.core import CSRFTokenField
 
 from ..access import group_for_staff, session_for_staff
 from ..auth import role_required
@@ -35,9 +36,9 @@ from ..forms import (
     MemberNoteForm,
     NotesForm,
     SignatureForm,
+    controls,
 )
 from ..models import (
-    NOTE_TEXT_MAX,
     PARTICIPATION_LEVELS,
     PROGRESS_LEVELS,
     RESPONSE_LEVELS,
@@ -47,6 +48,7 @@ from ..models import (
     User,
 )
 from ..services import ServiceError, charges, clinical_notes
+from ..services.clinical_notes import FormState
 from ..services.clinical_notes.common import ATTENDING, PARTICIPANT_LIMIT, attendance_of
 from .helpers import INVALID, csv_response, pdf_response, render_form
 
@@ -93,68 +95,57 @@ class PageForms:
         owner.form_errors.append(error.message)
 
 
-def group_form_data(section) -> dict:
-    return {
-        "interventions": sorted(section.intervention_keys),
-        "interventions_other": section.interventions_other,
-        "themes": section.themes,
-        "group_process": section.group_process,
-        "start": section.start,
-        "end": section.end,
-    }
+def shown(form) -> FormState:
+    """A posted form as the page shows it again: the typed values and the messages."""
+    values, errors = {}, {}
+    for item in form:
+        if isinstance(item, TimeField):
+            # A time field's data is None when the text is not a time: show the text.
+            values[item.short_name] = item._value()
+        elif not isinstance(item, PasswordField | CSRFTokenField):  # never sent back
+            values[item.short_name] = item.data
+        if item.errors:
+            errors[item.short_name] = list(item.errors)
+    return FormState(values, errors, list(form.form_errors))
 
 
-def member_form_data(block) -> dict:
-    reason = block.note.name_check_reason if block.note is not None else ""
-    return {**block.fields, "sign": True, "name_check_reason": reason}
-
-
-def page_forms(page, posted: PageForms | None = None) -> PageForms:
-    """The forms for ``page``: the posted ones where given, else filled from the record."""
-    forms = posted or PageForms(main=NotesForm(formdata=None))
+def show_posted(page, forms: PageForms) -> None:
+    """Put the posted forms in place of the record's values on ``page``, errors included."""
+    page.form = shown(forms.main)
     section = page.group_note
-    if section.is_signed:
-        forms.group = None
-        forms.addenda.setdefault("group", AddendumForm(prefix="addendum-group", formdata=None))
-    elif forms.group is None:
-        forms.group = GroupNoteForm(prefix="group", formdata=None, data=group_form_data(section))
-    if forms.group is not None:
-        forms.group.interventions.choices = [
-            SelectChoice(i.key, i.label) for i in page.interventions
-        ]
+    if forms.group is not None and not section.is_signed:
+        section.form = shown(forms.group)
+    if "group" in forms.addenda:
+        section.addendum = shown(forms.addenda["group"])
     for block in page.members:
         mid = block.member_id
-        if block.is_signed:
-            forms.members.pop(mid, None)
-            forms.addenda.setdefault(
-                str(mid), AddendumForm(prefix=f"addendum-{mid}", formdata=None)
-            )
-            if block.can_cosign:
-                forms.cosign.setdefault(mid, SignatureForm(prefix=f"cosign-{mid}", formdata=None))
-        elif mid not in forms.members:
-            forms.members[mid] = MemberNoteForm(
-                prefix=f"member-{mid}", formdata=None, data=member_form_data(block)
-            )
-    return forms
+        if mid in forms.members and not block.is_signed:
+            block.form = shown(forms.members[mid])
+        if str(mid) in forms.addenda:
+            block.addendum = shown(forms.addenda[str(mid)])
+        if mid in forms.cosign:
+            block.cosign = shown(forms.cosign[mid])
 
 
-# What the notes page shows the same on every request: the label tables and limits.
+# What the notes page shows the same on every request: the fields, label tables and limits.
 NOTES_PAGE_FIXED = {
     "participant_limit": PARTICIPANT_LIMIT,
     "participation_labels": PARTICIPATION_LEVELS,
     "response_labels": RESPONSE_LEVELS,
     "progress_labels": PROGRESS_LEVELS,
     "risk_labels": RISK_LABELS,
-    "text_max": NOTE_TEXT_MAX,
+    "group_fields": controls(GroupNoteForm),
+    "member_fields": controls(MemberNoteForm),
+    "sign_fields": controls(NotesForm),
+    "addendum_fields": controls(AddendumForm),
 }
 
 
 def render_page(session: Session, forms: PageForms | None = None, status: int = 200):
     page = clinical_notes.notes_page(session, by=current_user)
-    body = render_template(
-        "clinical/notes.html", page=page, forms=page_forms(page, forms), **NOTES_PAGE_FIXED
-    )
-    return body, status
+    if forms is not None:
+        show_posted(page, forms)
+    return render_template("clinical/notes.html", page=page, **NOTES_PAGE_FIXED), status
 
 
 def writer_session(session_id: int) -> Session:

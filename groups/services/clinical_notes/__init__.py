@@ -34,7 +34,15 @@ from .common import (
     names_in,
 )
 from .due import DueSession, ProviderDue, notes_due_by_provider, notes_due_for
-from .page import AbsentRow, GroupSectionView, MemberBlock, NotesPage, notes_page
+from .page import (
+    AbsentRow,
+    FormState,
+    GroupSectionView,
+    MemberBlock,
+    NotesPage,
+    Signed,
+    notes_page,
+)
 from .printing import member_note_pdf
 from .records import set_diagnoses, set_npi
 from .writing import (
@@ -54,6 +62,7 @@ __all__ = [
     "AbsentRow",
     "AddendumView",
     "DueSession",
+    "FormState",
     "GroupSection",
     "GroupSectionView",
     "MemberBlock",
@@ -65,6 +74,7 @@ __all__ = [
     "ProviderDue",
     "ScoreView",
     "SignResult",
+    "Signed",
     "add_addendum",
     "check_signature",
     "cosign",

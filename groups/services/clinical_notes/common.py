@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from ...clock import local_date
+from ...db import Prepared
 from ...measures.library import load_measures
 from ...models import (
     Attendance,
@@ -27,6 +28,7 @@ from .. import ServiceError
 PARTICIPANT_LIMIT = 12
 ATTENDING = ("present", "late")
 MEMBER_TEXT_FIELDS = ("observations", "risk_text", "plan")
+GROUP_TEXT_FIELDS = ("interventions_other", "themes", "group_process")
 
 
 class NoteLocked(ServiceError):
@@ -76,9 +78,16 @@ class ScoreView:
 
 
 def providers_of(group: Group) -> set[int]:
-    """The lead and co-facilitators of ``group`` (1 query)."""
-    co = CoFacilitator.select(CoFacilitator.provider).where(CoFacilitator.group == group)
-    return {group.lead_id} | {row.provider_id for row in co}
+    """The lead and co-facilitators of ``group`` (1 prepared query: the notes page asks
+    on every view)."""
+    return {group.lead_id} | {pid for (pid,) in _CO_FACILITATORS.tuples(group.id)}
+
+
+_CO_FACILITATORS = Prepared(
+    lambda group_id: CoFacilitator.select(CoFacilitator.provider).where(
+        CoFacilitator.group == group_id
+    )
+)
 
 
 def can_write(session: Session, by: User, providers: set[int], now=None) -> bool:

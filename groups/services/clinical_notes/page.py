@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from peewee import JOIN, fn
 
@@ -16,7 +16,6 @@ from ...measures.library import load_measures
 from ...models import (
     MODALITY_LABELS,
     Attendance,
-    CoFacilitator,
     Enrollment,
     Group,
     GroupNote,
@@ -30,14 +29,15 @@ from ...models import (
 from ..outcome_reports import latest_scores
 from .common import (
     ATTENDING,
+    GROUP_TEXT_FIELDS,
     MEMBER_TEXT_FIELDS,
     PARTICIPANT_LIMIT,
     AddendumView,
     NameMatcher,
     ScoreView,
     can_write,
-    local_or_none,
     name_words,
+    providers_of,
     score_views,
     scores_snapshot,
 )
@@ -47,21 +47,41 @@ from .writing import MemberSection
 
 
 @dataclass
+class FormState:
+    """What one form of the page shows: values and messages by field name, messages above it.
+
+    Filled from the record for a view; a refused save fills it from the posted
+    form instead, so the page comes back with every typed word and the errors.
+    """
+
+    values: dict[str, object] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A signature under a note: the account's name, the name typed, local time."""
+
+    who: str
+    typed: str
+    at: datetime.datetime
+
+
+@dataclass
 class GroupSectionView:
     note: GroupNote | None
-    intervention_keys: set[str]
-    interventions_other: str
-    themes: str
-    group_process: str
     start: datetime.time
     end: datetime.time
-    modality: str
     modality_label: str
-    is_signed: bool
-    signed_by_name: str
-    signed_at_local: datetime.datetime | None
-    signature_name: str
+    signed: Signed | None
     addenda: list[AddendumView]
+    form: FormState
+    addendum: FormState = field(default_factory=FormState)
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signed is not None
 
 
 @dataclass
@@ -70,18 +90,21 @@ class MemberBlock:
     name: str
     attendance: str
     note: MemberNote | None
-    fields: dict[str, str]
     scores: list[ScoreView]
     diagnoses: tuple[str, ...]
-    is_signed: bool
-    signed_by_name: str
-    signed_at_local: datetime.datetime | None
-    cosigned_by_name: str
-    cosigned_at_local: datetime.datetime | None
-    can_cosign: bool
     alert_id: int | None
     addenda: list[AddendumView]
     name_hold: list[str]
+    signed: Signed | None = None
+    cosigned: Signed | None = None
+    can_cosign: bool = False
+    form: FormState = field(default_factory=FormState)
+    addendum: FormState = field(default_factory=FormState)
+    cosign: FormState = field(default_factory=FormState)
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signed is not None
 
 
 @dataclass(frozen=True)
@@ -100,12 +123,19 @@ class NotesPage:
     group_note: GroupSectionView
     members: list[MemberBlock]
     not_documented: list[AbsentRow]
-    present_count: int
-    over_limit: bool
     can_write: bool
     is_lead: bool
     signer_npi_missing: bool
     interventions: list[Intervention]
+    form: FormState = field(default_factory=lambda: FormState({"sign_group": True}))
+
+    @property
+    def present_count(self) -> int:
+        return len(self.members)
+
+    @property
+    def over_limit(self) -> bool:
+        return self.present_count > PARTICIPANT_LIMIT
 
     @property
     def unsigned_count(self) -> int:
@@ -121,124 +151,120 @@ def notes_page(session: Session, *, by: User, now=None) -> NotesPage:
 
     The page is opened again after every save, so its queries are prepared
     once (``db.Prepared``) and read as tuples; only the notes themselves
-    become models, for the forms.
+    become models. The forms are plain data (``FormState``): a view builds no
+    form objects.
     """
     group = session.group
-    providers = {group.lead_id} | {pid for (pid,) in _CO_FACILITATORS.tuples(group.id)}
     module_title, group_note, signer = _group_note(session)
-    attendance: list[tuple[int, str, str]] = []  # member id, name, status
-    member_notes: dict[int, MemberNote] = {}
-    diagnoses: dict[int, tuple[str, ...]] = {}
-    alerts: dict[int, int | None] = {}
-    who: dict[int, str] = {}
-    for row in _MEMBERS.tuples(session.id, group.id):
-        member_id, name, status, codes, alert_id, signed_by, cosigned_by, *values = row
-        attendance.append((member_id, name, status))
-        diagnoses[member_id] = tuple((codes or "").split())
-        alerts[member_id] = alert_id
-        if values[0] is not None:
-            note = MemberNote(
-                __no_default__=True, **dict(zip(_MEMBER_NOTE_NAMES, values, strict=True))
-            )
-            member_notes[member_id] = note
-            who[note.signed_by_id] = signed_by or ""
-            who[note.cosigned_by_id] = cosigned_by or ""
+    rows = _MEMBERS.tuples(session.id, group.id)
     addenda: dict[tuple[str, int], list[AddendumView]] = defaultdict(list)
-    for group_note_id, member_note_id, text, name, signature, signed_at in _ADDENDA.tuples(
-        session.id
-    ):
-        key = ("group", group_note_id) if group_note_id else ("member", member_note_id)
-        addenda[key].append(AddendumView(text, name, signature, group.local(signed_at)))
+    for *values, signer_name in _ADDENDA.tuples(session.id):
+        row = dict(zip(_ADDENDUM_NAMES, values, strict=True))
+        key = ("group", row["group_note"]) if row["group_note"] else ("member", row["member_note"])
+        addenda[key].append(
+            AddendumView(
+                row["text"], signer_name, row["signature_name"], group.local(row["signed_at"])
+            )
+        )
     scores = latest_scores(group)
     matcher = NameMatcher({mid: name_words(name) for mid, name in _NAMES.tuples(group.id)})
     library = load_measures()
-
-    local_start, local_end = group.local(session.starts_at), group.local(session.ends_at)
+    local_start = group.local(session.starts_at)
     if group_note is not None:
         module_title = group_note.module_title
-        modality = group_note.modality
-        start, end = group.local(group_note.started_at), group.local(group_note.ended_at)
-    else:
-        modality = "telehealth" if group.is_telehealth else "in_person"
-        start, end = local_start, local_end
-    section = GroupSectionView(
-        note=group_note,
-        intervention_keys=set(group_note.interventions) if group_note else set(),
-        interventions_other=group_note.interventions_other if group_note else "",
-        themes=group_note.themes if group_note else "",
-        group_process=group_note.group_process if group_note else "",
-        start=start.time().replace(second=0, microsecond=0),
-        end=end.time().replace(second=0, microsecond=0),
-        modality=modality,
-        modality_label=MODALITY_LABELS[modality],
-        is_signed=bool(group_note and group_note.is_signed),
-        signed_by_name=signer if group_note else "",
-        signed_at_local=local_or_none(group, group_note.signed_at) if group_note else None,
-        signature_name=group_note.signature_name if group_note else "",
-        addenda=addenda.get(("group", group_note.id), []) if group_note else [],
-    )
-    is_lead = by.id == group.lead_id
-    blocks = []
-    for member_id, name, status in attendance:
+    section = _group_section(group, session, group_note, signer, addenda)
+    may_cosign = by.id == group.lead_id and by.is_provider
+    blocks, absent = [], []
+    for member_id, name, status, codes, alert_id, signed_by, cosigned_by, *values in rows:
         if status not in ATTENDING:
+            absent.append(AbsentRow(member_id, name, status))
             continue
-        note = member_notes.get(member_id)
-        values = _values(note)
-        if note is not None and note.is_signed:
-            shown = score_views(json.loads(note.scores_snapshot))
-            hold: list[str] = []
-        else:
-            snapshot = scores_snapshot(group, scores.get(member_id, {}), library)
-            shown = score_views(snapshot)
-            hold = matcher.found([values[f] for f in MEMBER_TEXT_FIELDS], member_id)
-        signed = bool(note and note.is_signed)
-        blocks.append(
-            MemberBlock(
-                member_id=member_id,
-                name=name,
-                attendance=status,
-                note=note,
-                fields=values,
-                scores=shown,
-                diagnoses=diagnoses.get(member_id, ()),
-                is_signed=signed,
-                signed_by_name=who.get(note.signed_by_id, "") if note else "",
-                signed_at_local=local_or_none(group, note.signed_at) if note else None,
-                cosigned_by_name=who.get(note.cosigned_by_id, "") if note else "",
-                cosigned_at_local=local_or_none(group, note.cosigned_at) if note else None,
-                can_cosign=bool(
-                    signed
-                    and is_lead
-                    and by.is_provider
-                    and note.signed_by_id != group.lead_id
-                    and note.cosigned_by_id is None
-                ),
-                alert_id=alerts.get(member_id),
-                addenda=addenda.get(("member", note.id), []) if note else [],
-                name_hold=hold,
-            )
+        block = MemberBlock(
+            member_id, name, status, None, [], tuple((codes or "").split()), alert_id, [], []
         )
-    absent = [
-        AbsentRow(member_id, name, status)
-        for member_id, name, status in attendance
-        if status not in ATTENDING
-    ]
+        note = block.note = _member_note(values)
+        if note is not None and note.is_signed:
+            block.scores = score_views(json.loads(note.scores_snapshot))
+            block.signed = Signed(signed_by or "", note.signature_name, group.local(note.signed_at))
+            if note.cosigned_at is not None:
+                block.cosigned = Signed(
+                    cosigned_by or "", note.cosignature_name, group.local(note.cosigned_at)
+                )
+            block.can_cosign = (
+                may_cosign and note.signed_by_id != group.lead_id and block.cosigned is None
+            )
+        else:
+            block.scores = score_views(scores_snapshot(group, scores.get(member_id, {}), library))
+            block.form.values = _draft_values(note)
+            texts = [block.form.values[f] for f in MEMBER_TEXT_FIELDS]
+            block.name_hold = matcher.found(texts, member_id)
+        if note is not None:
+            block.addenda = addenda.get(("member", note.id), [])
+        blocks.append(block)
     audit.record("clinical_note_viewed", actor=by, target=session, group_id=group.id)
     return NotesPage(
-        session=session,
-        group=group,
-        local_start=local_start,
-        module_title=module_title,
-        group_note=section,
-        members=blocks,
-        not_documented=absent,
-        present_count=len(blocks),
-        over_limit=len(blocks) > PARTICIPANT_LIMIT,
-        can_write=can_write(session, by, providers, now),
-        is_lead=is_lead,
+        session,
+        group,
+        local_start,
+        module_title,
+        section,
+        blocks,
+        absent,
+        can_write=can_write(session, by, providers_of(group), now),
+        is_lead=by.id == group.lead_id,
         signer_npi_missing=by.is_provider and not by.npi,
         interventions=interventions_for(group.focus, module_title),
     )
+
+
+def _group_section(group, session, note, signer, addenda) -> GroupSectionView:
+    """The group section: the saved note (or the session's own times and modality)."""
+    if note is None:
+        start, end = group.local(session.starts_at), group.local(session.ends_at)
+        modality = "telehealth" if group.is_telehealth else "in_person"
+        signed, keys, texts = None, [], dict.fromkeys(GROUP_TEXT_FIELDS, "")
+    else:
+        start, end = group.local(note.started_at), group.local(note.ended_at)
+        modality = note.modality
+        signed = (
+            Signed(signer, note.signature_name, group.local(note.signed_at))
+            if note.is_signed
+            else None
+        )
+        keys, texts = note.interventions, {f: getattr(note, f) for f in GROUP_TEXT_FIELDS}
+    start, end = (t.time().replace(second=0, microsecond=0) for t in (start, end))
+    return GroupSectionView(
+        note,
+        start,
+        end,
+        MODALITY_LABELS[modality],
+        signed,
+        addenda.get(("group", note.id), []) if note is not None else [],
+        FormState(
+            {
+                "interventions": list(keys),
+                **texts,
+                "start": start.strftime("%H:%M"),
+                "end": end.strftime("%H:%M"),
+            }
+        ),
+    )
+
+
+def _member_note(values: list) -> MemberNote | None:
+    """The member's note from its columns of the page's query (all null when there is none)."""
+    if values[0] is None:
+        return None
+    return MemberNote(__no_default__=True, **dict(zip(_MEMBER_NOTE_NAMES, values, strict=True)))
+
+
+def _draft_values(note: MemberNote | None) -> dict[str, object]:
+    """The member form's values: the draft's, or a fresh form's (ticked to sign)."""
+    saved = MemberSection().__dict__
+    if note is not None:
+        saved = {name: getattr(note, name) for name in saved}
+    reason = note.name_check_reason if note is not None else ""
+    return {**saved, "name_check_reason": reason, "sign": True}
 
 
 def _group_note(session: Session) -> tuple[str, GroupNote | None, str]:
@@ -259,13 +285,10 @@ _GROUP_NOTE_FIELDS = GroupNote._meta.sorted_fields
 _GROUP_NOTE_NAMES = [f.name for f in _GROUP_NOTE_FIELDS]
 _MEMBER_NOTE_FIELDS = MemberNote._meta.sorted_fields
 _MEMBER_NOTE_NAMES = [f.name for f in _MEMBER_NOTE_FIELDS]
+_ADDENDUM_FIELDS = NoteAddendum._meta.sorted_fields
+_ADDENDUM_NAMES = [f.name for f in _ADDENDUM_FIELDS]
 _Signer, _Cosigner = User.alias(), User.alias()
 
-_CO_FACILITATORS = Prepared(
-    lambda group_id: CoFacilitator.select(CoFacilitator.provider).where(
-        CoFacilitator.group == group_id
-    )
-)
 # The session's module title, then its group note (all nulls when none) and
 # the name of whoever signed it.
 _GROUP_NOTE = Prepared(
@@ -317,14 +340,7 @@ _MEMBERS = Prepared(
 # The addenda of the session's notes in order, with the signer's name.
 _ADDENDA = Prepared(
     lambda session_id: (
-        NoteAddendum.select(
-            NoteAddendum.group_note,
-            NoteAddendum.member_note,
-            NoteAddendum.text,
-            _Signer.name,
-            NoteAddendum.signature_name,
-            NoteAddendum.signed_at,
-        )
+        NoteAddendum.select(*_ADDENDUM_FIELDS, _Signer.name)
         .join(_Signer, on=(NoteAddendum.signed_by == _Signer.id))
         .switch(NoteAddendum)
         .join(GroupNote, JOIN.LEFT_OUTER, on=(NoteAddendum.group_note == GroupNote.id))
@@ -343,9 +359,3 @@ _NAMES = Prepared(
         .distinct()
     )
 )
-
-
-def _values(note: MemberNote | None) -> dict[str, str]:
-    if note is None:
-        return {**MemberSection().__dict__}
-    return {name: getattr(note, name) for name in MemberSection().__dict__}

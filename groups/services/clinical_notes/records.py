@@ -5,10 +5,7 @@ from __future__ import annotations
 from ... import audit
 from ...clinical.codes import parse_icd10, parse_npi
 from ...db import write_transaction
-from ...models import (
-    Enrollment,
-    User,
-)
+from ...models import Enrollment, User
 from .. import ServiceError
 
 # ---- Diagnoses and NPIs ----------------------------------------------------------------------
@@ -22,14 +19,7 @@ def set_diagnoses(enrollment: Enrollment, text: str, *, by: User) -> Enrollment:
     with write_transaction():
         enrollment.diagnosis_codes = codes
         enrollment.save()
-        audit.record(
-            "diagnosis_changed",
-            actor=by,
-            target=enrollment,
-            group_id=enrollment.group_id,
-            member_id=enrollment.member_id,
-            count=len(codes.split()),
-        )
+        audit.record_change("diagnosis_changed", enrollment, by=by, count=len(codes.split()))
     return enrollment
 
 

@@ -457,12 +457,5 @@ def add_addendum(
             signed_at=now or utcnow(),
             signature_name=typed,
         )
-        audit.record(
-            "clinical_note_addendum",
-            actor=by,
-            target=addendum,
-            session_id=session.id,
-            note_id=note.id,
-            note_kind="group" if member_id is None else "member",
-        )
+        audit.record_change("clinical_note_addendum", addendum, by=by)
     return addendum
