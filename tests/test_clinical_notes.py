@@ -9,8 +9,16 @@ import pytest
 from pypdf import PdfReader
 
 from groups.clinical import codes
-from groups.models import AuditLog, ChargeLine, GroupNote, MemberNote, NoteAddendum, SafetyAlert
-from groups.services import ServiceError
+from groups.models import (
+    AuditLog,
+    ChargeLine,
+    GroupNote,
+    MemberNote,
+    NoteAddendum,
+    SafetyAlert,
+    User,
+)
+from groups.services import ServiceError, accounts
 from groups.services import clinical_notes as notes
 from tests.checks import count_queries
 from tests.world import PASSWORD, make_user, notes_world
@@ -449,6 +457,32 @@ def test_set_diagnoses_and_npi_are_audited(app):
     entry = AuditLog.get(AuditLog.action == "diagnosis_changed")
     assert "F90" not in entry.detail
     assert "npi_changed" in actions()
+
+
+def test_an_account_change_with_a_refused_npi_saves_nothing(app):
+    """The account's fields and its NPI are one transaction: a bad NPI keeps the old name."""
+    world = notes_world(1)
+    old_name, old_npi = world.lead.name, world.lead.npi
+    with pytest.raises(ServiceError) as error:
+        accounts.update_user(world.lead, changed_by=world.admin, name="Renamed", npi="1234567890")
+    assert error.value.field == "npi"
+    stored = User.get_by_id(world.lead.id)
+    assert (stored.name, stored.npi) == (old_name, old_npi)
+    assert "account_changed" not in actions()
+
+
+def test_a_new_provider_with_a_refused_npi_is_not_created(app):
+    world = notes_world(1)
+    with pytest.raises(ServiceError):
+        accounts.create_invited(
+            "new.provider@example.org",
+            "New Provider",
+            "provider",
+            timezone="America/New_York",
+            created_by=world.admin,
+            npi="1234567890",
+        )
+    assert User.get_or_none(User.email == "new.provider@example.org") is None
 
 
 # ---- Printing -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from ..db import database, write_transaction
 from ..mail import messages
 from ..models import ROLES, LoginAttempt, SetPasswordToken, User, normalize_email
 from . import ServiceError, enrollment
+from .clinical_notes import set_npi
 
 THROTTLE_WINDOW = datetime.timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
@@ -64,8 +65,12 @@ def create_user(
     return user
 
 
-def update_user(user: User, *, changed_by: User, **fields) -> User:
-    """Change name, email, role, time zone; records which fields changed (not their values)."""
+def update_user(user: User, *, changed_by: User, npi: str | None = None, **fields) -> User:
+    """Change name, email, role, time zone and, on a provider's account, the NPI ("" clears it).
+
+    One transaction: a refused NPI leaves the other fields unsaved too. The audit
+    rows name which fields changed, never their values.
+    """
     if "email" in fields:
         fields["email"] = normalize_email(fields["email"])
     if "timezone" in fields and not valid_timezone(fields["timezone"]):
@@ -73,15 +78,16 @@ def update_user(user: User, *, changed_by: User, **fields) -> User:
     if "role" in fields and fields["role"] not in ROLES:
         raise ServiceError(f"Role must be one of {', '.join(ROLES)}.", "role")
     changed = sorted(k for k, v in fields.items() if getattr(user, k) != v)
-    if not changed:
-        return user
     for key in changed:
         setattr(user, key, fields[key])
-    user.updated_at = utcnow()
     try:
         with database.atomic():
-            user.save()
-            audit.record("account_changed", actor=changed_by, target=user, fields=changed)
+            if changed:
+                user.updated_at = utcnow()
+                user.save()
+                audit.record("account_changed", actor=changed_by, target=user, fields=changed)
+            if npi is not None and user.is_provider:
+                set_npi(user, npi, by=changed_by)
     except IntegrityError:
         raise ServiceError("An account with this email already exists.", "email") from None
     return user
@@ -227,11 +233,14 @@ def invite(user: User, *, issued_by: User | None) -> str:
 
 
 def create_invited(
-    email: str, name: str, role: str, *, timezone: str, created_by: User | None
+    email: str, name: str, role: str, *, timezone: str, created_by: User | None, npi: str = ""
 ) -> tuple[User, str]:
-    """Create an account and queue its invitation in one transaction: the account and link."""
+    """Create an account (a provider's with its NPI, if given) and queue its invitation,
+    in one transaction: a refused NPI creates nothing."""
     with database.atomic():
         user = create_user(email, name, role, timezone=timezone, created_by=created_by)
+        if npi and user.is_provider:
+            set_npi(user, npi, by=created_by)
         token = invite(user, issued_by=created_by)
     return user, token
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..measures import Measure, load_measures
 from ..models import Group, MeasureResponse, SafetyAlertResponse, Session, User
@@ -137,9 +138,15 @@ def paper_page(session: Session, measure: Measure) -> PaperPage:
     )
 
 
-def paper_measures(session: Session) -> list[Measure]:
-    """Measures a provider may enter for the session: the group's plan first, then the
-    rest of the library (1 query)."""
+class PaperChoice(NamedTuple):
+    session: Session
+    measures: list[Measure]  # the group's plan first, then the rest of the library
+    member_id: int | None  # chosen on the roster; the form checks it belongs to the session
+
+
+def paper_choice(session: Session, member_id: int | None) -> PaperChoice:
+    """The measures a provider may enter on paper for the session (1 query)."""
     library = load_measures()
     planned = [c for c in outcomes.plan_for(session.group).codes if c in library]
-    return [library[c] for c in planned] + [m for m in library if m.code not in planned]
+    measures = [library[c] for c in planned] + [m for m in library if m.code not in planned]
+    return PaperChoice(session, measures, member_id)

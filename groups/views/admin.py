@@ -19,7 +19,7 @@ from ..clock import practice_zone, utcnow
 from ..forms import AuditFilterForm, ClosureForm, UserForm
 from ..inputs import BoundedPages
 from ..models import Closure, User
-from ..services import ServiceError, accounts, clinical_notes, overview, people, schedule
+from ..services import ServiceError, accounts, overview, people, schedule
 from ..services import audit_log as audit_log_service
 from .helpers import INVALID, attempt, csv_response, password_link_url, render_form
 
@@ -63,16 +63,14 @@ def create_user():
     form = UserForm()
 
     def create():
-        user, token = accounts.create_invited(
+        return accounts.create_invited(
             form.email.data,
             form.name.data,
             form.role.data,
             timezone=form.timezone.data,
             created_by=current_user,
+            npi=form.npi.data or "",
         )
-        if user.is_provider and form.npi.data:
-            clinical_notes.set_npi(user, form.npi.data, by=current_user)
-        return user, token
 
     created, _status = attempt(form, create)
     if created is not None:
@@ -97,10 +95,8 @@ def update_user(user_id: int):
             email=form.email.data,
             role=form.role.data,
             timezone=form.timezone.data,
+            npi=form.npi.data or "",
         )
-        # The form checked the NPI already, so this does not refuse after the save above.
-        if user.is_provider:
-            clinical_notes.set_npi(user, form.npi.data or "", by=current_user)
 
     _none, refused = attempt(form, update)
     if refused is None:

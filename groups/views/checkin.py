@@ -65,12 +65,8 @@ def done():
 @staff
 def paper_choice(session_id: int):
     meeting = session_for_staff(current_user, session_id)
-    return render_template(
-        "checkin/paper_choice.html",
-        session=meeting,
-        measures=checkins.paper_measures(meeting),
-        member_id=request.args.get("member", type=int),
-    )
+    page = checkins.paper_choice(meeting, request.args.get("member", type=int))
+    return render_template("checkin/paper_choice.html", **page._asdict())
 
 
 @bp.route("/sessions/<int:session_id>/measures/<code>", methods=["GET", "POST"])
