@@ -845,3 +845,35 @@ class OutcomesExportForm(AppForm):
         name="to",
         id="export-to",
     )
+
+
+@dataclass(frozen=True)
+class BlankField:
+    """A field of a GET form as an empty page shows it (its id, query name, label and any
+    choices), read from the form class so the Outcomes pages build no form on every view."""
+
+    id: str
+    name: str
+    label: str
+    choices: tuple[SelectChoice, ...] = ()
+
+
+def blank_fields(form_class: type[AppForm]) -> tuple[BlankField, ...]:
+    """``form_class``'s fields in declaration order, as ``BlankField``s."""
+    unbound = sorted(
+        ((attr, f) for attr, f in vars(form_class).items() if isinstance(f, UnboundField)),
+        key=lambda pair: pair[1].creation_counter,
+    )
+    return tuple(
+        BlankField(
+            f.kwargs.get("id") or f.name or attr,
+            f.name or attr,
+            f.args[0],
+            tuple(f.kwargs.get("choices") or ()),
+        )
+        for attr, f in unbound
+    )
+
+
+# The empty export form of the group's and the practice's Outcomes pages.
+EXPORT_FIELDS = blank_fields(OutcomesExportForm)

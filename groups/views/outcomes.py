@@ -19,7 +19,7 @@ from .. import audit
 from ..access import group_for_staff
 from ..auth import role_required
 from ..clock import today_in, utcnow
-from ..forms import MeasurePlanForm, OutcomesExportForm, OutcomesPeriodForm
+from ..forms import EXPORT_FIELDS, MeasurePlanForm, OutcomesExportForm, OutcomesPeriodForm
 from ..measures import CHANGE_LABELS, load_measures
 from ..models import CADENCE_LABELS, Group
 from ..services import outcome_files, outcome_reports, outcomes
@@ -50,7 +50,7 @@ def group_page(group_id: int):
         can_set_plan=can_set_plan(group),
         cadence_labels=CADENCE_LABELS,
         change_labels=CHANGE_LABELS,
-        export_form=OutcomesExportForm(formdata=None),
+        export_fields=EXPORT_FIELDS,
     )
 
 
@@ -113,7 +113,7 @@ def practice():
         view=view,
         change_labels=CHANGE_LABELS,
         small_n=outcome_reports.SMALL_N,
-        export_form=OutcomesExportForm(formdata=None),
+        export_fields=EXPORT_FIELDS,
     ), (INVALID if view is None else 200)
 
 
