@@ -7,11 +7,8 @@ template's arithmetic. The macro only writes the elements.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-from markupsafe import Markup, escape
 
 WIDTH, HEIGHT, PAD = 160, 56, 5
 
@@ -57,25 +54,3 @@ def trend_shape(
     line = " ".join(pairs) if n > 1 else ""
     dots = "M" + "h0M".join(pairs) + "h0" if pairs else ""
     return TrendShape(width, height, line, markers, rules, dots)
-
-
-def table_rows(rows: Iterable[tuple[str, str]]) -> Markup:
-    """The ``<tr>`` rows of a chart's text-alternative table: a row header (the date)
-    and a value (the score) each.
-
-    Joined here rather than by a Jinja loop: an Outcomes page holds hundreds of
-    these rows, and their texts repeat (the same session days, the same scores),
-    so each distinct text is escaped once instead of once per cell.
-    """
-    return Markup(
-        "".join(
-            f'<tr><th scope="row">{_escaped(head)}</th><td>{_escaped(value)}</td></tr>'
-            for head, value in rows
-        )
-    )
-
-
-@functools.lru_cache(maxsize=4096)
-def _escaped(text: str) -> str:
-    """``text`` escaped for HTML (a pure function of it, so remembering it cannot go stale)."""
-    return str(escape(text))

@@ -72,6 +72,10 @@ def test_outcomes_page_shows_each_member_with_chip_change_and_trend(client, worl
     dots = re.findall(r'<path class="trend-dot" d="([^"]*)"', response.text)
     assert sum(d.count("h0") for d in dots) == 15
     assert "Scores for " + improver.name in page
+    # Each chart's text alternative: one row per answer, oldest first, day then score.
+    tables = re.findall(r'<table class="compact trend-table">.*?</table>', response.text, re.S)
+    cells = re.findall(r'<tr><th scope="row">([^<]+)</th><td>([^<]+)</td></tr>', tables[0])
+    assert len(cells) == 3 and all(re.fullmatch(r"\d+ [a-z ]+", score) for _day, score in cells)
     # Group totals leave the withdrawn member out; 12 requests answered of 12.
     counts = re.search(r"<table class=\"outcome-counts\">.*?</table>", response.text, re.S)[0]
     found = dict(
@@ -197,6 +201,18 @@ def test_a_refused_plan_is_422_with_the_message_by_its_field(client, world, data
 
 
 # ---- Exports -------------------------------------------------------------------
+
+
+def test_the_page_export_form_asks_for_what_the_export_reads(client, world):
+    login(client, world.lead)
+    body = client.get(url(world)).text
+    form = re.search(
+        r'<form method="get" action="([^"]+)" class="export-form".*?</form>', body, re.S
+    )
+    assert form[1] == url(world, "/export")
+    assert re.findall(r'name="([^"]+)"', form[0]) == ["format", "from", "to"]
+    assert '<label for="export-from">From (optional)</label>' in form[0]
+    assert '<option value="fhir">FHIR R4 (JSON)</option>' in form[0]
 
 
 def test_group_csv_export_has_totals_only_and_is_audited(client, world):
@@ -352,14 +368,3 @@ def test_trend_shape_places_values_left_to_right_from_zero_at_the_bottom():
     assert shape.dots == "M5.0,51.0h0M80.0,5.0h0M155.0,28.0h0"  # one dot per value
     alone = trend_shape([(1, 7)], gad7.max_total)
     assert alone.line == "" and alone.markers[0][0] == "80.0"  # one answer: a marker, centered
-
-
-def test_table_rows_escape_every_cell_and_keep_the_order():
-    from groups.charts import table_rows
-
-    rows = table_rows([("05 Jan 2026", "13 <b>moderate</b>"), ("12 Jan 2026", "9 mild & ok")])
-    assert str(rows) == (
-        '<tr><th scope="row">05 Jan 2026</th><td>13 &lt;b&gt;moderate&lt;/b&gt;</td></tr>'
-        '<tr><th scope="row">12 Jan 2026</th><td>9 mild &amp; ok</td></tr>'
-    )
-    assert str(table_rows([])) == ""

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from flask import current_app
-from markupsafe import Markup
 
 from .. import audit, clock
-from ..charts import TrendShape, table_rows, trend_shape
+from ..charts import TrendShape, trend_shape
 from ..clock import utcnow
 from ..db import Prepared, write_transaction
 from ..measures import (
@@ -166,11 +165,6 @@ class Track:
             (_local_day(r.completed_at, tz), f"{r.total} {labels.get(r.band, r.band).lower()}")
             for r in self.responses
         ]
-
-    @property
-    def table_rows(self) -> Markup:
-        """``table`` as the rows of the table's body (``charts.table_rows``)."""
-        return table_rows(self.table)
 
 
 def measures_of(codes: Iterable[str], answers: Iterable[Answer], library) -> list[Measure]:
