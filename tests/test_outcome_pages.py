@@ -71,11 +71,17 @@ def test_outcomes_page_shows_each_member_with_chip_change_and_trend(client, worl
     assert response.text.count('class="trend-line"') == 5
     dots = re.findall(r'<path class="trend-dot" d="([^"]*)"', response.text)
     assert sum(d.count("h0") for d in dots) == 15
-    assert "Scores for " + improver.name in page
-    # Each chart's text alternative: one row per answer, oldest first, day then score.
-    tables = re.findall(r'<table class="compact trend-table">.*?</table>', response.text, re.S)
-    cells = re.findall(r'<tr><th scope="row">([^<]+)</th><td>([^<]+)</td></tr>', tables[0])
-    assert len(cells) == 3 and all(re.fullmatch(r"\d+ [a-z ]+", score) for _day, score in cells)
+    # The charts' text alternative: one table of the measure, a row per member (those
+    # who left too) and a column per day anyone answered, oldest first.
+    grid = re.search(r'<table class="compact score-grid">.*?</table>', response.text, re.S)[0]
+    days = re.findall(r'<th scope="col">(\d\d \w{3} \d{4})</th>', grid)
+    assert len(days) == 3
+    assert [datetime.datetime.strptime(d, "%d %b %Y") for d in days] == sorted(
+        datetime.datetime.strptime(d, "%d %b %Y") for d in days
+    )
+    cells = dict(re.findall(r'<tr><th scope="row">([^<]+)</th>((?:<td>[^<]*</td>)+)</tr>', grid))
+    assert set(cells) == {m.name for m in world.members}
+    assert all(re.fullmatch(r"(<td>\d+</td>){3}", row) for row in cells.values())
     # Group totals leave the withdrawn member out; 12 requests answered of 12.
     counts = re.search(r"<table class=\"outcome-counts\">.*?</table>", response.text, re.S)[0]
     found = dict(
@@ -368,3 +374,24 @@ def test_trend_shape_places_values_left_to_right_from_zero_at_the_bottom():
     assert shape.dots == "M5.0,51.0h0M80.0,5.0h0M155.0,28.0h0"  # one dot per value
     alone = trend_shape([(1, 7)], gad7.max_total)
     assert alone.line == "" and alone.markers[0][0] == "80.0"  # one answer: a marker, centered
+
+
+def test_score_grid_has_a_column_per_day_and_shares_a_cell_for_one_day():
+    from groups.measures import load_measures
+    from groups.services.outcome_reports import Answer, MemberOutcome, Person, Track, score_grid
+
+    gad7 = load_measures()["gad7"]
+    utc = datetime.UTC
+
+    def at(day, hour, total):
+        when = datetime.datetime(2026, 3, day, hour, tzinfo=utc)
+        return Answer(1, 1, None, "gad7", total, "mild", when)
+
+    # 03:00 UTC on the 6th is still the 5th in Los Angeles.
+    early = MemberOutcome(Person(1, "Ann"), True, [Track(gad7, [at(6, 3, 9), at(6, 20, 8)], "")])
+    late = MemberOutcome(Person(2, "Bo"), False, [Track(gad7, [at(12, 20, 5)], "")])
+    grid = score_grid(gad7, [early, late], 0, "America/Los_Angeles")
+    assert grid.days == ["05 Mar 2026", "06 Mar 2026", "12 Mar 2026"]
+    assert grid.rows == [("Ann", ["9", "8", ""]), ("Bo", ["", "", "5"])]
+    shared = MemberOutcome(Person(3, "Cy"), True, [Track(gad7, [at(6, 18, 9), at(6, 20, 8)], "")])
+    assert score_grid(gad7, [shared], 0, "UTC").rows == [("Cy", ["9, 8"])]

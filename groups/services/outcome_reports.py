@@ -185,6 +185,12 @@ def tracks_of(measures: list[Measure], answers: Iterable[Answer], tz: str) -> li
 
 
 @functools.lru_cache(maxsize=4096)
+def _local_date(when: datetime.datetime, tz: str) -> datetime.date:
+    """The day ``when`` (aware, UTC) falls on in ``tz`` (remembered as ``_local_day`` is)."""
+    return clock.local_date(when, tz)
+
+
+@functools.lru_cache(maxsize=4096)
 def _local_day(when: datetime.datetime, tz: str) -> str:
     """ "05 Mar 2026" for an aware UTC time in ``tz``.
 
@@ -231,6 +237,36 @@ class Completion:
 
 
 @dataclass
+class ScoreGrid:
+    """Every total of one measure in the group as one table: a row per member (in the
+    page's order), a column per day anyone answered. The text alternative of the page's
+    charts: one cell per answer rather than a table of rows under every chart."""
+
+    measure: Measure
+    days: list[str]  # column headings, "05 Mar 2026", oldest first
+    rows: list[tuple[str, list[str]]]  # (member's name, a cell per day: totals or "")
+
+
+def score_grid(measure: Measure, members: list[MemberOutcome], index: int, tz: str) -> ScoreGrid:
+    """The ``ScoreGrid`` of ``measure``, the ``index``-th of each member's tracks."""
+    answers = [
+        [(_local_date(a.completed_at, tz), a.total) for a in m.tracks[index].responses]
+        for m in members
+    ]
+    days = sorted({day for pairs in answers for day, _total in pairs})
+    column = {day: i for i, day in enumerate(days)}
+    rows = []
+    for member, pairs in zip(members, answers, strict=True):
+        cells: list[str] = [""] * len(days)
+        for day, total in pairs:
+            i = column[day]
+            # Two answers on one day (a paper form and a check-in) share the cell.
+            cells[i] = f"{cells[i]}, {total}" if cells[i] else str(total)
+        rows.append((member.member.name, cells))
+    return ScoreGrid(measure, [f"{day:%d %b %Y}" for day in days], rows)
+
+
+@dataclass
 class GroupOutcomes:
     group: Group
     plan: MeasurePlan
@@ -238,6 +274,7 @@ class GroupOutcomes:
     members: list[MemberOutcome]
     totals: list[MeasureCounts]
     completion: Completion
+    grids: list[ScoreGrid]  # one per measure, in the order of ``measures``
 
 
 class SessionTimes(NamedTuple):
@@ -328,7 +365,8 @@ def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupO
                     completion.requested += 1
                     completion.answered += done
     members.sort(key=lambda m: (not m.current, m.member.name.casefold(), m.member.id))
-    return GroupOutcomes(group, plan, measures, members, list(totals.values()), completion)
+    grids = [score_grid(m, members, i, group.timezone) for i, m in enumerate(measures)]
+    return GroupOutcomes(group, plan, measures, members, list(totals.values()), completion, grids)
 
 
 def record_view(group: Group, *, by: User, member: User | None = None) -> None:
