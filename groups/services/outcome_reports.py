@@ -244,7 +244,9 @@ class ScoreGrid:
 
     measure: Measure
     days: list[str]  # column headings, "05 Mar 2026", oldest first
-    rows: list[tuple[str, list[str]]]  # (member's name, a cell per day: totals or "")
+    # (member's name, a cell per day): the day's totals ("9", or "9, 8") or "", digits
+    # only, as the template prints them unescaped.
+    rows: list[tuple[str, list[str]]]
 
 
 def score_grid(measure: Measure, members: list[MemberOutcome], index: int, tz: str) -> ScoreGrid:
@@ -261,7 +263,8 @@ def score_grid(measure: Measure, members: list[MemberOutcome], index: int, tz: s
         for day, total in pairs:
             i = column[day]
             # Two answers on one day (a paper form and a check-in) share the cell.
-            cells[i] = f"{cells[i]}, {total}" if cells[i] else str(total)
+            # int(): the page prints these cells unescaped (outcomes/group.html).
+            cells[i] = f"{cells[i]}, {int(total)}" if cells[i] else str(int(total))
         rows.append((member.member.name, cells))
     return ScoreGrid(measure, [f"{day:%d %b %Y}" for day in days], rows)
 
