@@ -71,17 +71,15 @@ def test_outcomes_page_shows_each_member_with_chip_change_and_trend(client, worl
     assert response.text.count('class="trend-line"') == 5
     dots = re.findall(r'<path class="trend-dot" d="([^"]*)"', response.text)
     assert sum(d.count("h0") for d in dots) == 15
-    # The charts' text alternative: one table of the measure, a row per member (those
-    # who left too) and a column per day anyone answered, oldest first.
+    # The charts' text alternative: one table of the measure, a column per member (those
+    # who left too) and a row per day anyone answered, oldest first.
     grid = re.search(r'<table class="compact score-grid">.*?</table>', response.text, re.S)[0]
-    days = re.findall(r'<th scope="col">(\d\d \w{3} \d{4})</th>', grid)
-    assert len(days) == 3
-    assert [datetime.datetime.strptime(d, "%d %b %Y") for d in days] == sorted(
-        datetime.datetime.strptime(d, "%d %b %Y") for d in days
-    )
-    cells = dict(re.findall(r'<tr><th scope="row">([^<]+)</th>((?:<td>[^<]*</td>)+)</tr>', grid))
-    assert set(cells) == {m.name for m in world.members}
-    assert all(re.fullmatch(r"(<td>\d+</td>){3}", row) for row in cells.values())
+    names = re.findall(r'<th scope="col">([^<]+)</th>', grid)
+    assert names[0] == "Day" and set(names[1:]) == {m.name for m in world.members}
+    rows = re.findall(r'<tr><th scope="row">([^<]+)</th>((?:<td>[^<]*</td>)+)</tr>', grid)
+    days = [datetime.datetime.strptime(day, "%d %b %Y") for day, _cells in rows]
+    assert len(days) == 3 and days == sorted(days)
+    assert all(re.fullmatch(r"(<td>\d+</td>){5}", cells) for _day, cells in rows)
     # Group totals leave the withdrawn member out; 12 requests answered of 12.
     counts = re.search(r"<table class=\"outcome-counts\">.*?</table>", response.text, re.S)[0]
     found = dict(
@@ -376,7 +374,7 @@ def test_trend_shape_places_values_left_to_right_from_zero_at_the_bottom():
     assert alone.line == "" and alone.markers[0][0] == "80.0"  # one answer: a marker, centered
 
 
-def test_score_grid_has_a_column_per_day_and_shares_a_cell_for_one_day():
+def test_score_grid_has_a_row_per_day_and_shares_a_cell_for_one_day():
     from groups.measures import load_measures
     from groups.services.outcome_reports import Answer, MemberOutcome, Person, Track, score_grid
 
@@ -391,7 +389,11 @@ def test_score_grid_has_a_column_per_day_and_shares_a_cell_for_one_day():
     early = MemberOutcome(Person(1, "Ann"), True, [Track(gad7, [at(6, 3, 9), at(6, 20, 8)], "")])
     late = MemberOutcome(Person(2, "Bo"), False, [Track(gad7, [at(12, 20, 5)], "")])
     grid = score_grid(gad7, [early, late], 0, "America/Los_Angeles")
-    assert grid.days == ["05 Mar 2026", "06 Mar 2026", "12 Mar 2026"]
-    assert grid.rows == [("Ann", ["9", "8", ""]), ("Bo", ["", "", "5"])]
+    assert grid.members == ["Ann", "Bo"]
+    assert grid.rows == [
+        ("05 Mar 2026", ["9", ""]),
+        ("06 Mar 2026", ["8", ""]),
+        ("12 Mar 2026", ["", "5"]),
+    ]
     shared = MemberOutcome(Person(3, "Cy"), True, [Track(gad7, [at(6, 18, 9), at(6, 20, 8)], "")])
-    assert score_grid(gad7, [shared], 0, "UTC").rows == [("Cy", ["9, 8"])]
+    assert score_grid(gad7, [shared], 0, "UTC").rows == [("06 Mar 2026", ["9, 8"])]

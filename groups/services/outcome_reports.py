@@ -238,14 +238,15 @@ class Completion:
 
 @dataclass
 class ScoreGrid:
-    """Every total of one measure in the group as one table: a row per member (in the
-    page's order), a column per day anyone answered. The text alternative of the page's
-    charts: one cell per answer rather than a table of rows under every chart."""
+    """Every total of one measure in the group as one table: a row per day anyone
+    answered, a column per member (in the page's order). The text alternative of the
+    page's charts: one cell per answer rather than a table of rows under every chart.
+    Days run down the page so that a long group still fits the width of paper."""
 
     measure: Measure
-    days: list[str]  # column headings, "05 Mar 2026", oldest first
-    # (member's name, a cell per day): the day's totals ("9", or "9, 8") or "", digits
-    # only, as the template prints them unescaped.
+    members: list[str]  # column headings: the members' names
+    # (day, "05 Mar 2026", oldest first; a cell per member): that day's totals ("9", or
+    # "9, 8") or "", digits only, as the template prints them unescaped.
     rows: list[tuple[str, list[str]]]
 
 
@@ -256,17 +257,18 @@ def score_grid(measure: Measure, members: list[MemberOutcome], index: int, tz: s
         for m in members
     ]
     days = sorted({day for pairs in answers for day, _total in pairs})
-    column = {day: i for i, day in enumerate(days)}
-    rows = []
-    for member, pairs in zip(members, answers, strict=True):
-        cells: list[str] = [""] * len(days)
+    cells = {day: [""] * len(members) for day in days}
+    for column, pairs in enumerate(answers):
         for day, total in pairs:
-            i = column[day]
+            row = cells[day]
             # Two answers on one day (a paper form and a check-in) share the cell.
             # int(): the page prints these cells unescaped (outcomes/group.html).
-            cells[i] = f"{cells[i]}, {int(total)}" if cells[i] else str(int(total))
-        rows.append((member.member.name, cells))
-    return ScoreGrid(measure, [f"{day:%d %b %Y}" for day in days], rows)
+            row[column] = f"{row[column]}, {int(total)}" if row[column] else str(int(total))
+    return ScoreGrid(
+        measure,
+        [m.member.name for m in members],
+        [(f"{day:%d %b %Y}", cells[day]) for day in days],
+    )
 
 
 @dataclass
