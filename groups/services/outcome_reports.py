@@ -246,7 +246,7 @@ class ScoreGrid:
     measure: Measure
     members: list[str]  # column headings: the members' names
     # (day, "05 Mar 2026", oldest first; a cell per member): that day's totals ("9", or
-    # "9, 8") or "", digits only, as the template prints them unescaped.
+    # "9, 8") or "".
     rows: list[tuple[str, list[str]]]
 
 
@@ -262,8 +262,7 @@ def score_grid(measure: Measure, members: list[MemberOutcome], index: int, tz: s
         for day, total in pairs:
             row = cells[day]
             # Two answers on one day (a paper form and a check-in) share the cell.
-            # int(): the page prints these cells unescaped (outcomes/group.html).
-            row[column] = f"{row[column]}, {int(total)}" if row[column] else str(int(total))
+            row[column] = f"{row[column]}, {total}" if row[column] else str(total)
     return ScoreGrid(
         measure,
         [m.member.name for m in members],
