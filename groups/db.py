@@ -153,16 +153,31 @@ class UTCDateTimeField(DateTimeField):
         return super().db_value(value)
 
     def python_value(self, value):
-        if isinstance(value, str):  # SQLite's text: one C call instead of strptime tries
+        # Pages read hundreds of these per request, so the drivers' usual forms
+        # take the shortest path: SQLite's text gets the offset appended and is
+        # parsed aware in one C call; psycopg2's naive datetime is rebuilt
+        # aware with combine(), cheaper than replace(tzinfo=...).
+        if isinstance(value, str):
             try:
-                value = datetime.datetime.fromisoformat(value)
-            except ValueError:
-                value = super().python_value(value)
-        else:
-            value = super().python_value(value)
+                if len(value) > len("YYYY-MM-DD"):  # with a time ("2026-11-30+00:00" parses naive)
+                    return _from_iso(value + "+00:00")
+            except ValueError:  # text with its own offset
+                pass
+            value = _parse_text(value, super().python_value)
         if isinstance(value, datetime.datetime) and value.tzinfo is None:
-            value = value.replace(tzinfo=datetime.UTC)
+            return _combine(value.date(), value.time(), datetime.UTC)
         return value
+
+
+_from_iso = datetime.datetime.fromisoformat
+_combine = datetime.datetime.combine
+
+
+def _parse_text(value: str, fallback):
+    try:
+        return _from_iso(value)
+    except ValueError:
+        return fallback(value)
 
 
 # Values no real row id takes: they mark where a prepared query's arguments go.
