@@ -187,20 +187,22 @@ _SLOTS = (-7_300_001, -7_300_002, -7_300_003, -7_300_004)
 class Prepared:
     """A select whose SQL is built once per database kind, then run with new arguments.
 
-    ``build(*ids)`` returns the peewee query for the given ids (ids compared
-    with ``==``). For the few queries of the busiest pages, where building
-    the peewee query cost several times more than running it. Rows come
-    back as tuples with the values ``.tuples()`` gives (see ``_converter``).
+    ``build(*args)`` returns the peewee query for the given arguments: ids,
+    or dates compared with a ``DateField`` (its ``db_value`` hands both to the
+    driver as they are, so a placeholder id in the built query can stand for
+    a date). For the few queries of the busiest pages, where building the
+    peewee query cost several times more than running it. Rows come back as
+    tuples with the values ``.tuples()`` gives (see ``_converter``).
     """
 
     def __init__(self, build):
         self.build = build
         self._compiled: dict[type, tuple[str, list, list]] = {}
 
-    def tuples(self, *ids: int) -> list[tuple]:
+    def tuples(self, *args: int | datetime.date) -> list[tuple]:
         key = type(database.obj)
         if key not in self._compiled:
-            query = self.build(*_SLOTS[: len(ids)])
+            query = self.build(*_SLOTS[: len(args)])
             sql, params = query.sql()
             converters = [
                 (i, convert)
@@ -209,7 +211,7 @@ class Prepared:
             ]
             self._compiled[key] = (sql, params, converters)
         sql, params, converters = self._compiled[key]
-        slots = dict(zip(_SLOTS, ids, strict=False))
+        slots = dict(zip(_SLOTS, args, strict=False))
         rows = database.execute_sql(sql, [slots.get(p, p) for p in params]).fetchall()
         if not converters:
             return [tuple(row) for row in rows]
