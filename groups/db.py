@@ -153,16 +153,31 @@ class UTCDateTimeField(DateTimeField):
         return super().db_value(value)
 
     def python_value(self, value):
-        if isinstance(value, str):  # SQLite's text: one C call instead of strptime tries
+        # Pages read hundreds of these per request, so the drivers' usual forms
+        # take the shortest path: SQLite's text gets the offset appended and is
+        # parsed aware in one C call; psycopg2's naive datetime is rebuilt
+        # aware with combine(), cheaper than replace(tzinfo=...).
+        if isinstance(value, str):
             try:
-                value = datetime.datetime.fromisoformat(value)
-            except ValueError:
-                value = super().python_value(value)
-        else:
-            value = super().python_value(value)
+                if len(value) > len("YYYY-MM-DD"):  # with a time ("2026-11-30+00:00" parses naive)
+                    return _from_iso(value + "+00:00")
+            except ValueError:  # text with its own offset
+                pass
+            value = _parse_text(value, super().python_value)
         if isinstance(value, datetime.datetime) and value.tzinfo is None:
-            value = value.replace(tzinfo=datetime.UTC)
+            return _combine(value.date(), value.time(), datetime.UTC)
         return value
+
+
+_from_iso = datetime.datetime.fromisoformat
+_combine = datetime.datetime.combine
+
+
+def _parse_text(value: str, fallback):
+    try:
+        return _from_iso(value)
+    except ValueError:
+        return fallback(value)
 
 
 # Values no real row id takes: they mark where a prepared query's arguments go.
@@ -172,20 +187,22 @@ _SLOTS = (-7_300_001, -7_300_002, -7_300_003, -7_300_004)
 class Prepared:
     """A select whose SQL is built once per database kind, then run with new arguments.
 
-    ``build(*ids)`` returns the peewee query for the given ids (ids compared
-    with ``==``). For the few queries of the busiest pages, where building
-    the peewee query cost several times more than running it. Rows come
-    back as tuples with the values ``.tuples()`` gives (see ``_converter``).
+    ``build(*args)`` returns the peewee query for the given arguments: ids,
+    or dates compared with a ``DateField`` (its ``db_value`` hands both to the
+    driver as they are, so a placeholder id in the built query can stand for
+    a date). For the few queries of the busiest pages, where building the
+    peewee query cost several times more than running it. Rows come back as
+    tuples with the values ``.tuples()`` gives (see ``_converter``).
     """
 
     def __init__(self, build):
         self.build = build
         self._compiled: dict[type, tuple[str, list, list]] = {}
 
-    def tuples(self, *ids: int) -> list[tuple]:
+    def tuples(self, *args: int | datetime.date) -> list[tuple]:
         key = type(database.obj)
         if key not in self._compiled:
-            query = self.build(*_SLOTS[: len(ids)])
+            query = self.build(*_SLOTS[: len(args)])
             sql, params = query.sql()
             converters = [
                 (i, convert)
@@ -194,7 +211,7 @@ class Prepared:
             ]
             self._compiled[key] = (sql, params, converters)
         sql, params, converters = self._compiled[key]
-        slots = dict(zip(_SLOTS, ids, strict=False))
+        slots = dict(zip(_SLOTS, args, strict=False))
         rows = database.execute_sql(sql, [slots.get(p, p) for p in params]).fetchall()
         if not converters:
             return [tuple(row) for row in rows]

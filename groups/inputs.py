@@ -138,9 +138,18 @@ def has_control_character(text: str, allowed: str = "") -> bool:
     return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text)
 
 
+_BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def refuse_nul():
     """Before every request: a NUL anywhere is a 400, before a view or query sees it."""
-    if "\x00" in request.path or _nul_in(request.args) or _nul_in(request.form):
+    # Only requests that carry them have their query string and form parsed:
+    # the views read no form on GET or HEAD, and most page views have neither.
+    if (
+        "\x00" in request.path
+        or (request.query_string and _nul_in(request.args))
+        or (request.method not in _BODILESS and _nul_in(request.form))
+    ):
         return render_error(
             400,
             "The request contained a NUL character, which this application never "

@@ -213,7 +213,6 @@ def due_now(member: User, now: datetime.datetime | None = None) -> CheckIn:
     the few sessions that ask are built as ``Session`` models.
     """
     now = now or utcnow()
-    measures = load_measures()
     enrollments: dict[int, list[_Stay]] = {}
     groups: dict[int, tuple[str, MeasurePlan]] = {}
     for group_id, status, joined, withdrawn, tz, focus, codes, cadence in _STAYS.tuples(member.id):
@@ -226,6 +225,7 @@ def due_now(member: User, now: datetime.datetime | None = None) -> CheckIn:
             groups[group_id] = (tz, plan)
     if not groups:
         return CheckIn()
+    measures = load_measures()  # its files' change check stats every file: only when asked
     sessions: dict[int, list[tuple]] = {gid: [] for gid in groups}
     answered: set[tuple[int, str]] = set()
     last = None

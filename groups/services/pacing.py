@@ -29,7 +29,7 @@ from peewee import IntegrityError
 
 from .. import audit
 from ..clock import utcnow, weekly_dates
-from ..db import database
+from ..db import Prepared, database
 from ..inputs import clamp_day
 from ..models import (
     Attendance,
@@ -103,6 +103,11 @@ class GroupPacing:
         return [item for item in self.plan if item.session is None]
 
 
+_CLOSED_BETWEEN = Prepared(
+    lambda first, last: Closure.select(Closure.date).where(Closure.date.between(first, last))
+)
+
+
 def extra_dates(after: datetime.date, weekday: int, count: int) -> list[datetime.date]:
     """``count`` weekly dates on ``weekday`` after a date, skipping closures.
 
@@ -112,9 +117,7 @@ def extra_dates(after: datetime.date, weekday: int, count: int) -> list[datetime
     after = clamp_day(after)  # a stored session far in the future must not overflow
     first = after + datetime.timedelta(days=1)
     horizon = first + datetime.timedelta(weeks=count + MAX_CLOSURE_SKIPS + 1)
-    closed = {
-        c.date for c in Closure.select(Closure.date).where(Closure.date.between(first, horizon))
-    }
+    closed = {day for (day,) in _CLOSED_BETWEEN.tuples(first, horizon)}
     # A projection, not a schedule: past the skip limit it shows fewer dates
     # rather than refusing.
     dates, _skipped = weekly_dates(first, weekday, count, closed, max_skips=MAX_CLOSURE_SKIPS)
