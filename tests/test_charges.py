@@ -199,13 +199,18 @@ def test_a_bad_range_is_refused(app, start, end, field):
 # ---- The CLI -------------------------------------------------------------------------------
 
 
+def export_charges(runner, start, end, out, *extra):
+    """``flask export-charges`` over ``start``..``end`` into ``out`` ("-" for stdout)."""
+    return runner.invoke(
+        args=["export-charges", "--from", str(start), "--to", str(end), "-o", str(out), *extra]
+    )
+
+
 def test_cli_writes_the_csv_and_audits(app, runner, tmp_path):
     world = notes_world(3, telehealth=True, signed=True)
     day = service_day(world)
     out = tmp_path / "charges.csv"
-    result = runner.invoke(
-        args=["export-charges", "--from", str(day), "--to", str(day), "-o", str(out)]
-    )
+    result = export_charges(runner, day, day, out)
     assert result.exit_code == 0, result.output
     assert "Wrote 3 charge line(s)" in result.output
     rows = read_csv(out.read_text())
@@ -222,42 +227,16 @@ def test_cli_filters_by_provider_email(app, runner, tmp_path):
     notes_world(1, signed=True)
     day = service_day(world)
     out = tmp_path / "mine.csv"
-    result = runner.invoke(
-        args=[
-            "export-charges",
-            "--from",
-            str(day),
-            "--to",
-            str(day),
-            "--provider",
-            world.lead.email,
-            "-o",
-            str(out),
-        ]
-    )
+    result = export_charges(runner, day, day, out, "--provider", world.lead.email)
     assert result.exit_code == 0, result.output
     assert len(read_csv(out.read_text())) == 2
-    result = runner.invoke(
-        args=[
-            "export-charges",
-            "--from",
-            str(day),
-            "--to",
-            str(day),
-            "--provider",
-            "x@y.z",
-            "-o",
-            "-",
-        ]
-    )
+    result = export_charges(runner, day, day, "-", "--provider", "x@y.z")
     assert result.exit_code != 0 and "No provider" in result.output
 
 
 def test_cli_refuses_a_reversed_range_and_writes_nothing(app, runner, tmp_path):
     out = tmp_path / "charges.csv"
-    result = runner.invoke(
-        args=["export-charges", "--from", "2026-03-01", "--to", "2026-02-01", "-o", str(out)]
-    )
+    result = export_charges(runner, "2026-03-01", "2026-02-01", out)
     assert result.exit_code == 2
     assert "before the first day" in result.output
     assert not out.exists()
@@ -265,9 +244,7 @@ def test_cli_refuses_a_reversed_range_and_writes_nothing(app, runner, tmp_path):
 
 def test_cli_refuses_a_malformed_or_missing_date(app, runner, tmp_path):
     out = tmp_path / "charges.csv"
-    result = runner.invoke(
-        args=["export-charges", "--from", "2026-13-01", "--to", "2026-02-01", "-o", str(out)]
-    )
+    result = export_charges(runner, "2026-13-01", "2026-02-01", out)
     assert result.exit_code == 2 and not out.exists()
     result = runner.invoke(args=["export-charges", "--from", "2026-01-01", "-o", str(out)])
     assert result.exit_code == 2 and "--to" in result.output

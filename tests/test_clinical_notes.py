@@ -127,18 +127,25 @@ def test_signing_needs_the_typed_name_and_the_password(app):
     assert ChargeLine.select().count() == 0
 
 
-def test_an_incomplete_note_is_not_signed(app):
+@pytest.mark.parametrize(
+    "field, value",
+    [("plan", ""), ("risk_level", "moderate")],
+    ids=["without a plan", "moderate risk without its text"],
+)
+def test_a_note_short_of_what_signing_needs_is_not_signed(app, field, value):
+    """An empty plan, or a moderate (or high) risk without its text, holds the signature."""
     world = notes_world(1)
     member = world.members[0]
     notes.save_draft(
         world.session,
         group=world.group_section(),
-        members={member.id: world.member_section(member, plan="")},
+        members={member.id: world.member_section(member, **{field: value})},
         by=world.lead,
     )
     with pytest.raises(ServiceError) as error:
         sign(world)
-    assert error.value.field == f"member-{member.id}-plan"
+    missing = "plan" if field == "plan" else "risk_text"
+    assert error.value.field == f"member-{member.id}-{missing}"
     assert GroupNote.get().status == "draft"
 
 
@@ -340,20 +347,6 @@ def test_high_risk_on_a_signed_note_opens_one_safety_alert(app):
     alert = SafetyAlert.get()
     assert (alert.member_id, alert.group_id, alert.status) == (member.id, world.group.id, "open")
     assert notes.notes_page(world.session, by=world.lead).members[0].alert_id == alert.id
-
-
-def test_moderate_or_high_risk_needs_its_text(app):
-    world = notes_world(1)
-    member = world.members[0]
-    notes.save_draft(
-        world.session,
-        group=world.group_section(),
-        members={member.id: world.member_section(member, risk_level="moderate")},
-        by=world.lead,
-    )
-    with pytest.raises(ServiceError) as error:
-        sign(world)
-    assert error.value.field == f"member-{member.id}-risk_text"
 
 
 def test_the_latest_scores_are_snapshotted_on_the_note(app):
