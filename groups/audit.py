@@ -13,6 +13,8 @@ from flask import has_request_context, request
 from flask_login import current_user
 from werkzeug.local import LocalProxy
 
+from .clock import utcnow
+from .db import insert_row
 from .models import AuditLog, Enrollment, Module, NoteAddendum, User
 
 ACTIONS = (
@@ -110,7 +112,9 @@ def record(
     if target is not None:
         target_type = target_type or type(target).__name__.lower()
         target_id = target.id
-    return AuditLog.create(
+    return insert_row(
+        AuditLog,
+        at=utcnow(),
         actor=actor,
         actor_label=actor.email if actor else "",
         action=action,

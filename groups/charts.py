@@ -24,6 +24,10 @@ class TrendShape:
     # caps (the stylesheet's ``.trend-dot``) each draws a dot, so a chart of thirty
     # answers is one element rather than thirty circles.
     dots: str
+    # The rules as one path's data, "M0,y H160 ..." (a dozen charts print them once
+    # each rather than a line element per band), and its title: "mild from 5, ...".
+    rules_path: str
+    rules_title: str
 
 
 def trend_shape(
@@ -41,16 +45,25 @@ def trend_shape(
     n = len(points)
     step = (width - 2 * pad) / (n - 1) if n > 1 else 0
     left = pad if n > 1 else width / 2
-    scale = (height - 2 * pad) / top
+    bottom, scale = height - pad, (height - 2 * pad) / top
 
-    def y(value: float) -> str:
-        return f"{height - pad - value * scale:.1f}"
-
-    markers = [(f"{left + i * step:.1f}", y(value)) for i, (_when, value) in enumerate(points)]
-    rules = [
-        (y(band.min), f"{band.label} from {band.min}") for band in bands if 0 < band.min <= top
+    markers = [
+        (f"{left + i * step:.1f}", f"{bottom - value * scale:.1f}")
+        for i, (_when, value) in enumerate(points)
     ]
-    pairs = [f"{x},{yy}" for x, yy in markers]
-    line = " ".join(pairs) if n > 1 else ""
-    dots = "M" + "h0M".join(pairs) + "h0" if pairs else ""
-    return TrendShape(width, height, line, markers, rules, dots)
+    rules = [
+        (f"{bottom - band.min * scale:.1f}", f"{band.label} from {band.min}")
+        for band in bands
+        if 0 < band.min <= top
+    ]
+    pairs = [f"{x},{y}" for x, y in markers]
+    return TrendShape(
+        width,
+        height,
+        line=" ".join(pairs) if n > 1 else "",
+        markers=markers,
+        rules=rules,
+        dots="M" + "h0M".join(pairs) + "h0" if pairs else "",
+        rules_path="".join(f"M0,{y}H{width}" for y, _title in rules),
+        rules_title=", ".join(title for _y, title in rules),
+    )

@@ -1,9 +1,14 @@
-"""``db.row_by_id``: the per-request lookups by primary key, SQL built once."""
+"""``db.row_by_id`` and ``db.insert_row``: the per-request lookup by primary key and the
+per-request insert (the audit row), SQL built once."""
 
 from __future__ import annotations
 
-from groups.db import row_by_id
-from groups.models import Group, User
+import datetime
+
+import pytest
+
+from groups.db import insert_row, row_by_id
+from groups.models import AuditLog, Group, User
 
 
 def test_reads_the_same_row_as_get_or_none(app, make_user):
@@ -20,3 +25,23 @@ def test_gives_none_for_a_missing_row_and_serves_every_model(app, make_user):
     assert row_by_id(User, 10**9) is None
     assert row_by_id(Group, group.id).name == "Calm"
     assert row_by_id(User, lead.id).name == lead.name
+
+
+def test_insert_row_writes_what_create_would_and_gives_the_new_id(app, make_user):
+    user = make_user("provider")
+    at = datetime.datetime(2026, 3, 5, 17, 30, tzinfo=datetime.UTC)
+    values = dict(at=at, actor=user, actor_label=user.email, action="login", target_type="user")
+    values.update(target_id=user.id, detail="", ip="127.0.0.1")
+    first = insert_row(AuditLog, **values)
+    second = insert_row(AuditLog, **{**values, "action": "logout"})
+    assert second.id > first.id and not first.is_dirty()
+    stored = AuditLog.get_by_id(first.id)
+    assert stored.__data__ == {**values, "actor": user.id, "id": first.id}
+    assert AuditLog.get_by_id(second.id).action == "logout"
+
+
+def test_insert_row_refuses_to_leave_out_a_column_with_a_default(app):
+    # peewee would fill the default in once, when the SQL is built, and every later
+    # row would carry that first value (the time of the first audit entry, say).
+    with pytest.raises(ValueError, match="every column that has a default"):
+        insert_row(AuditLog, action="login")

@@ -332,9 +332,9 @@ def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupO
     now = now or utcnow()
     library = load_measures()
     plan = plan_for(group)
-    enrollments = [Membership(*row) for row in _MEMBERSHIPS.tuples(group.id)]
-    sessions = [SessionTimes(*row) for row in _SESSIONS.tuples(group.id)]
-    responses = [Answer(*row) for row in _GROUP_ANSWERS.tuples(group.id)]
+    enrollments = list(map(Membership._make, _MEMBERSHIPS.tuples(group.id)))
+    sessions = list(map(SessionTimes._make, _SESSIONS.tuples(group.id)))
+    responses = list(map(Answer._make, _GROUP_ANSWERS.tuples(group.id)))
     measures = measures_of(plan.codes, responses, library)
 
     by_member: dict[int, list[Membership]] = defaultdict(list)
@@ -346,6 +346,9 @@ def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupO
     answered = {(r.member_id, r.session_id, r.measure) for r in responses if r.session_id}
 
     asked = plan.codes  # parsed from the saved text on every read: once here
+    # The sessions that ask a member depend only on when they joined and left, so members
+    # who started together (a closed group's usual start) share the working out.
+    requested: dict[tuple, list[SessionTimes]] = {}
     members, completion = [], Completion()
     totals = {m.code: MeasureCounts(m, dict.fromkeys(CATEGORIES, 0), 0) for m in measures}
     for member_id, rows in by_member.items():
@@ -362,7 +365,10 @@ def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupO
                 totals[track.measure.code].without_change += 1
             else:
                 totals[track.measure.code].counts[change.category] += 1
-        for session in requested_sessions(plan.cadence, sessions, rows, group.timezone):
+        stay = tuple((e.joined_at, e.withdrawn_at) for e in rows)
+        if stay not in requested:
+            requested[stay] = requested_sessions(plan.cadence, sessions, rows, group.timezone)
+        for session in requested[stay]:
             for code in asked:
                 done = (member_id, session.id, code) in answered
                 if done or session.ends_at <= now:
