@@ -71,15 +71,9 @@ def test_outcomes_page_shows_each_member_with_chip_change_and_trend(client, worl
     assert response.text.count('class="trend-line"') == 5
     dots = re.findall(r'<path class="trend-dot" d="([^"]*)"', response.text)
     assert sum(d.count("h0") for d in dots) == 15
-    # The charts' text alternative: one table of the measure, a column per member (those
-    # who left too) and a row per day anyone answered, oldest first.
-    grid = re.search(r'<table class="compact score-grid">.*?</table>', response.text, re.S)[0]
-    names = re.findall(r'<th scope="col">([^<]+)</th>', grid)
-    assert names[0] == "Day" and set(names[1:]) == {m.name for m in world.members}
-    rows = re.findall(r'<tr><th scope="row">([^<]+)</th>((?:<td>[^<]*</td>)+)</tr>', grid)
-    days = [datetime.datetime.strptime(day, "%d %b %Y") for day, _cells in rows]
-    assert len(days) == 3 and days == sorted(days)
-    assert all(re.fullmatch(r"(<td>\d+</td>){5}", cells) for _day, cells in rows)
+    # Each chart's label carries its totals, and every total by day is a link away.
+    assert f'(GAD-7) trend for {improver.name}: 18, 15, 13"' in response.text
+    assert f'href="{url(world, "/scores")}#scores-gad7"' in response.text
     # Group totals leave the withdrawn member out; 12 requests answered of 12.
     counts = re.search(r"<table class=\"outcome-counts\">.*?</table>", response.text, re.S)[0]
     found = dict(
@@ -95,6 +89,27 @@ def test_outcomes_page_shows_each_member_with_chip_change_and_trend(client, worl
     assert "100% (12 of 12 requests" in page
 
 
+def test_scores_page_has_every_total_by_day_and_member(client, world):
+    login(client, world.lead)
+    response = client.get(url(world, "/scores"))
+    assert response.status_code == 200
+    # One table of the measure, a column per member (those who left too) and a row per
+    # day anyone answered, oldest first.
+    grid = re.search(r'<table class="compact score-grid">.*?</table>', response.text, re.S)[0]
+    names = re.findall(r'<th scope="col">([^<]+)</th>', grid)
+    assert names[0] == "Day" and set(names[1:]) == {m.name for m in world.members}
+    rows = re.findall(r'<tr><th scope="row">([^<]+)</th>((?:<td>[^<]*</td>)+)</tr>', grid)
+    days = [datetime.datetime.strptime(day, "%d %b %Y") for day, _cells in rows]
+    assert len(days) == 3 and days == sorted(days)
+    assert all(re.fullmatch(r"(<td>\d+</td>){5}", cells) for _day, cells in rows)
+    improver = names.index(world.members[0].name) - 1  # the first column is the day
+    assert [re.findall(r"<td>(\d+)</td>", cells)[improver] for _day, cells in rows] == [
+        "18",
+        "15",
+        "13",
+    ]
+
+
 def test_outcomes_page_keeps_the_content_security_policy(client, world):
     login(client, world.lead)
     body = client.get(url(world)).text
@@ -102,9 +117,10 @@ def test_outcomes_page_keeps_the_content_security_policy(client, world):
     assert not re.search(r"<script(?![^>]*\bsrc=)", body)  # no inline script
 
 
-def test_outcomes_page_is_audited_with_ids_only(client, world):
+@pytest.mark.parametrize("tail", ["", "/scores"])
+def test_outcomes_page_is_audited_with_ids_only(client, world, tail):
     login(client, world.lead)
-    client.get(url(world))
+    client.get(url(world, tail))
     entry = AuditLog.get(AuditLog.action == "outcomes_viewed")
     assert (entry.actor_id, entry.target_type, entry.target_id) == (
         world.lead.id,
@@ -122,10 +138,10 @@ def client_for(app, user):
 
 def test_outcomes_page_is_for_the_groups_staff_only(app, world):
     stranger = client_for(app, make_user("provider"))
-    for tail in ("", "/plan", "/export?format=csv"):
+    for tail in ("", "/scores", "/plan", "/export?format=csv"):
         assert stranger.get(url(world, tail)).status_code == 404
     member = client_for(app, world.members[0])
-    for tail in ("", "/plan", "/export?format=csv"):
+    for tail in ("", "/scores", "/plan", "/export?format=csv"):
         assert member.get(url(world, tail)).status_code == 403
     logged = AuditLog.action.in_(["outcomes_viewed", "outcomes_exported"])
     assert not AuditLog.select().where(logged).exists()

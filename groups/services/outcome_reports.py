@@ -239,8 +239,8 @@ class Completion:
 @dataclass
 class ScoreGrid:
     """Every total of one measure in the group as one table: a row per day anyone
-    answered, a column per member (in the page's order). The text alternative of the
-    page's charts: one cell per answer rather than a table of rows under every chart.
+    answered, a column per member (in the Outcomes page's order). The text alternative
+    of that page's charts, on a page of its own (``group_scores``): one cell per answer.
     Days run down the page so that a long group still fits the width of paper."""
 
     measure: Measure
@@ -278,7 +278,6 @@ class GroupOutcomes:
     members: list[MemberOutcome]
     totals: list[MeasureCounts]
     completion: Completion
-    grids: list[ScoreGrid]  # one per measure, in the order of ``measures``
 
 
 class SessionTimes(NamedTuple):
@@ -323,6 +322,40 @@ _SESSIONS = Prepared(
 )
 
 
+class GroupMembers(NamedTuple):
+    """A group's members with their tracks: what the Outcomes page and the scores table
+    both list."""
+
+    plan: MeasurePlan
+    measures: list[Measure]
+    members: list[MemberOutcome]  # current members first, then by name
+    stays: dict[int, list[Membership]]  # each member's enrollments
+    answers: list[Answer]  # every answer set in the group, oldest first
+
+
+def group_members(group: Group) -> GroupMembers:
+    """Every member who has been in the group (those who left too, marked not current)
+    with a track per measure (3 queries, whatever the data)."""
+    plan = plan_for(group)
+    enrollments = list(map(Membership._make, _MEMBERSHIPS.tuples(group.id)))
+    answers = list(map(Answer._make, _GROUP_ANSWERS.tuples(group.id)))
+    measures = measures_of(plan.codes, answers, load_measures())
+    stays: dict[int, list[Membership]] = defaultdict(list)
+    for e in enrollments:
+        stays[e.member_id].append(e)
+    answers_of: dict[int, list[Answer]] = defaultdict(list)
+    for a in answers:
+        answers_of[a.member_id].append(a)
+    members = []
+    for member_id, rows in stays.items():
+        first = rows[0]
+        current = first.active and any(e.status == "active" for e in rows)
+        tracks = tracks_of(measures, answers_of[member_id], group.timezone)
+        members.append(MemberOutcome(Person(member_id, first.name), current, tracks))
+    members.sort(key=lambda m: (not m.current, m.member.name.casefold(), m.member.id))
+    return GroupMembers(plan, measures, members, stays, answers)
+
+
 def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupOutcomes:
     """Everything the group's Outcomes page shows (4 queries, whatever the data).
 
@@ -330,53 +363,51 @@ def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupO
     marked not current, and are left out of the counts and the completion rate.
     """
     now = now or utcnow()
-    library = load_measures()
-    plan = plan_for(group)
-    enrollments = list(map(Membership._make, _MEMBERSHIPS.tuples(group.id)))
+    read = group_members(group)
+    plan, measures = read.plan, read.measures
     sessions = list(map(SessionTimes._make, _SESSIONS.tuples(group.id)))
-    responses = list(map(Answer._make, _GROUP_ANSWERS.tuples(group.id)))
-    measures = measures_of(plan.codes, responses, library)
-
-    by_member: dict[int, list[Membership]] = defaultdict(list)
-    for e in enrollments:
-        by_member[e.member_id].append(e)
-    answers_of: dict[int, list[Answer]] = defaultdict(list)
-    for r in responses:
-        answers_of[r.member_id].append(r)
-    answered = {(r.member_id, r.session_id, r.measure) for r in responses if r.session_id}
+    answered = {(a.member_id, a.session_id, a.measure) for a in read.answers if a.session_id}
 
     asked = plan.codes  # parsed from the saved text on every read: once here
     # The sessions that ask a member depend only on when they joined and left, so members
     # who started together (a closed group's usual start) share the working out.
     requested: dict[tuple, list[SessionTimes]] = {}
-    members, completion = [], Completion()
+    completion = Completion()
     totals = {m.code: MeasureCounts(m, dict.fromkeys(CATEGORIES, 0), 0) for m in measures}
-    for member_id, rows in by_member.items():
-        first = rows[0]
-        member = Person(member_id, first.name)
-        current = first.active and any(e.status == "active" for e in rows)
-        tracks = tracks_of(measures, answers_of[member_id], group.timezone)
-        members.append(MemberOutcome(member, current, tracks))
-        if not current:
+    for row in read.members:
+        if not row.current:
             continue
-        for track in tracks:
+        for track in row.tracks:
             change = track.change
             if change is None:
                 totals[track.measure.code].without_change += 1
             else:
                 totals[track.measure.code].counts[change.category] += 1
-        stay = tuple((e.joined_at, e.withdrawn_at) for e in rows)
+        member_id, stays = row.member.id, read.stays[row.member.id]
+        stay = tuple((e.joined_at, e.withdrawn_at) for e in stays)
         if stay not in requested:
-            requested[stay] = requested_sessions(plan.cadence, sessions, rows, group.timezone)
+            requested[stay] = requested_sessions(plan.cadence, sessions, stays, group.timezone)
         for session in requested[stay]:
             for code in asked:
                 done = (member_id, session.id, code) in answered
                 if done or session.ends_at <= now:
                     completion.requested += 1
                     completion.answered += done
-    members.sort(key=lambda m: (not m.current, m.member.name.casefold(), m.member.id))
-    grids = [score_grid(m, members, i, group.timezone) for i, m in enumerate(measures)]
-    return GroupOutcomes(group, plan, measures, members, list(totals.values()), completion, grids)
+    return GroupOutcomes(group, plan, measures, read.members, list(totals.values()), completion)
+
+
+@dataclass
+class GroupScores:
+    group: Group
+    grids: list[ScoreGrid]  # one per measure the Outcomes page shows, in its order
+
+
+def group_scores(group: Group) -> GroupScores:
+    """Every total of the group as a table per measure: the Outcomes page's charts in
+    numbers, on a page of their own (3 queries, whatever the data)."""
+    read = group_members(group)
+    grids = [score_grid(m, read.members, i, group.timezone) for i, m in enumerate(read.measures)]
+    return GroupScores(group, grids)
 
 
 def record_view(group: Group, *, by: User, member: User | None = None) -> None:

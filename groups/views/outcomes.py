@@ -54,6 +54,15 @@ def group_page(group_id: int):
     )
 
 
+@bp.route("/groups/<int:group_id>/outcomes/scores")
+@staff
+def scores(group_id: int):
+    group = group_for_staff(current_user, group_id)
+    page = outcome_reports.group_scores(group)
+    outcome_reports.record_view(group, by=current_user)
+    return render_template("outcomes/scores.html", group=group, page=page)
+
+
 @bp.route("/groups/<int:group_id>/outcomes/plan", methods=["GET", "POST"])
 @staff
 def plan(group_id: int):

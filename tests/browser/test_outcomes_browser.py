@@ -1,5 +1,6 @@
 """A provider reads a group's Outcomes page at 1280 and at 375 px: chips in words, a trend with
-markers per member and its numbers as a table, no axe violation, nothing off the screen."""
+markers per member and, a link away, its numbers as a table; no axe violation, nothing off the
+screen."""
 
 from __future__ import annotations
 
@@ -58,19 +59,27 @@ def test_outcomes_page_reads_without_color_and_fits_a_phone(live_server, new_pag
     expect(chart).to_have_attribute("aria-label", re.compile(r"trend for Ana Deteriorating"))
     dots = ana.locator("path.trend-dot").get_attribute("d")
     assert dots.count("h0") == 6
-    # The numbers, as one table of the group (a column per member), one tap away.
-    page.get_by_text("total by day").click()
-    grid = page.locator("table.score-grid")
-    expect(grid.locator("thead th")).to_contain_text([members[0].name])
-    expect(grid.locator("tbody tr")).to_have_count(6)  # a row per answer day
     expect(page.locator("table.outcome-counts")).to_contain_text("Reliable deterioration")
 
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     blocking = [describe(v) for v in axe_violations(page) if v["impact"] in BLOCKING]
     assert blocking == []
-    # Printed: the charts, chips and every chart's numbers stay, the download form goes.
+    # Printed: the charts and chips stay, the download form goes.
     page.emulate_media(media="print")
     expect(page.get_by_role("heading", name="Download this group's scores")).to_be_hidden()
     expect(chart).to_be_visible()
+    page.emulate_media(media="screen")
+
+    # The numbers, as one table of the group (a column per member), one tap away.
+    page.get_by_role("link", name=re.compile("total by day")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Scores by day")
+    grid = page.locator("table.score-grid")
+    expect(grid.locator("thead th")).to_contain_text([members[0].name])
+    expect(grid.locator("tbody tr")).to_have_count(6)  # a row per answer day
+    # Wider than a phone: the table scrolls inside its frame, the page does not.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    blocking = [describe(v) for v in axe_violations(page) if v["impact"] in BLOCKING]
+    assert blocking == []
+    page.emulate_media(media="print")
     expect(grid.locator("tbody tr").last).to_be_visible()
     assert new_page.errors == []
