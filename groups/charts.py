@@ -7,6 +7,7 @@ template's arithmetic. The macro only writes the elements.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -42,28 +43,49 @@ def trend_shape(
     0 at the bottom and ``max_value`` at the top. ``bands`` are anything with ``min``
     and ``label`` (a measure's severity bands)."""
     top = max_value or 1
-    n = len(points)
-    step = (width - 2 * pad) / (n - 1) if n > 1 else 0
-    left = pad if n > 1 else width / 2
     bottom, scale = height - pad, (height - 2 * pad) / top
-
-    markers = [
-        (f"{left + i * step:.1f}", f"{bottom - value * scale:.1f}")
-        for i, (_when, value) in enumerate(points)
-    ]
+    ys = _heights(top, height, pad)
+    markers = list(
+        zip(
+            _lefts(len(points), width, pad),
+            [ys.get(value) or f"{bottom - value * scale:.1f}" for _when, value in points],
+            strict=True,
+        )
+    )
     rules = [
         (f"{bottom - band.min * scale:.1f}", f"{band.label} from {band.min}")
         for band in bands
         if 0 < band.min <= top
     ]
-    pairs = [f"{x},{y}" for x, y in markers]
+    pairs = list(map(",".join, markers))
     return TrendShape(
         width,
         height,
-        line=" ".join(pairs) if n > 1 else "",
+        line=" ".join(pairs) if len(pairs) > 1 else "",
         markers=markers,
         rules=rules,
         dots="M" + "h0M".join(pairs) + "h0" if pairs else "",
         rules_path="".join(f"M0,{y}H{width}" for y, _title in rules),
         rules_title=", ".join(title for _y, title in rules),
     )
+
+
+# A page draws a dozen charts of the same few dozen points on the same scale: the
+# coordinates' text is worked out once per scale. Both depend on nothing but their
+# arguments, so remembering them cannot go stale.
+
+
+@functools.lru_cache(maxsize=256)
+def _lefts(n: int, width: int, pad: int) -> tuple[str, ...]:
+    """The x of each of ``n`` points spread evenly (one point: the middle)."""
+    if n < 2:
+        return (f"{width / 2:.1f}",) * n
+    step = (width - 2 * pad) / (n - 1)
+    return tuple(f"{pad + i * step:.1f}" for i in range(n))
+
+
+@functools.lru_cache(maxsize=64)
+def _heights(top: float, height: int, pad: int) -> dict[float, str]:
+    """The y of every whole value from 0 to ``top`` (other values are worked out as drawn)."""
+    scale = (height - 2 * pad) / top
+    return {value: f"{height - pad - value * scale:.1f}" for value in range(int(top) + 1)}
