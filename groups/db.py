@@ -238,16 +238,14 @@ class Prepared:
         sql, params, converters = self._compiled[key]
         slots = dict(zip(_SLOTS, args, strict=False))
         rows = database.execute_sql(sql, [slots.get(p, p) for p in params]).fetchall()
-        if not converters:
+        if not converters or not rows:
             return [tuple(row) for row in rows]
-        converted = []
-        for row in rows:
-            values = list(row)
-            for i, convert in converters:
-                if values[i] is not None:
-                    values[i] = convert(values[i])
-            converted.append(tuple(values))
-        return converted
+        # Column by column: a page reads hundreds of rows, and transposing with zip()
+        # leaves one Python loop per converted column instead of one per row.
+        columns = list(zip(*rows, strict=True))
+        for i, convert in converters:
+            columns[i] = [None if value is None else convert(value) for value in columns[i]]
+        return list(zip(*columns, strict=True))
 
 
 def _converter(column):

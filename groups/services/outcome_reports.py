@@ -150,7 +150,7 @@ class Track:
     @property
     def totals_text(self) -> str:
         """The totals oldest first, "18, 15, 13": the chart's short label."""
-        return ", ".join(str(r.total) for r in self.responses)
+        return ", ".join([str(r.total) for r in self.responses])
 
     @property
     def shape(self) -> TrendShape:
