@@ -7,6 +7,7 @@ embedded default) or PostgreSQL, chosen by ``DATABASE_URL``.
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 
 from flask import Flask
@@ -184,11 +185,11 @@ class UTCDateTimeField(DateTimeField):
         # aware with combine(), cheaper than replace(tzinfo=...).
         if isinstance(value, str):
             try:
-                if len(value) > len("YYYY-MM-DD"):  # with a time ("2026-11-30+00:00" parses naive)
-                    return _from_iso(value + "+00:00")
-            except ValueError:  # text with its own offset
-                pass
-            value = _parse_text(value, super().python_value)
+                # "Z" makes the stored UTC text aware; a date alone or text with its own
+                # offset refuses it (an appended "+00:00" would parse a date as naive).
+                return _from_iso(value + "Z")
+            except ValueError:
+                value = _parse_text(value, super().python_value)
         if isinstance(value, datetime.datetime) and value.tzinfo is None:
             return _combine(value.date(), value.time(), datetime.UTC)
         return value
@@ -232,7 +233,7 @@ class Prepared:
             converters = [
                 (i, convert)
                 for i, column in enumerate(query.selected_columns)
-                if (convert := _converter(column)) is not None
+                if (convert := _column_converter(column)) is not None
             ]
             self._compiled[key] = (sql, params, converters)
         sql, params, converters = self._compiled[key]
@@ -244,7 +245,7 @@ class Prepared:
         # leaves one Python loop per converted column instead of one per row.
         columns = list(zip(*rows, strict=True))
         for i, convert in converters:
-            columns[i] = [None if value is None else convert(value) for value in columns[i]]
+            columns[i] = convert(columns[i])
         return list(zip(*columns, strict=True))
 
 
@@ -262,3 +263,23 @@ def _converter(column):
     if isinstance(stored, IntegerField | CharField | TextField):
         return None
     return column.python_value
+
+
+def _column_converter(column):
+    """``_converter`` for a whole column of rows at once, or None to keep them."""
+    each = _converter(column)
+    if each is None:
+        return None
+    if isinstance(column, UTCDateTimeField):
+        return functools.partial(_utc_column, each)
+    return lambda values: [None if value is None else each(value) for value in values]
+
+
+def _utc_column(each, values: tuple) -> list:
+    """A column of stored UTC times: SQLite's text in one C call each (``python_value``'s
+    first step, without a Python call per value); anything else (NULLs, psycopg2's
+    datetimes, a date alone) value by value, the field's way."""
+    try:
+        return [_from_iso(value + "Z") for value in values]
+    except (TypeError, ValueError):
+        return [None if value is None else each(value) for value in values]

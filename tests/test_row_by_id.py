@@ -45,3 +45,27 @@ def test_insert_row_refuses_to_leave_out_a_column_with_a_default(app):
     # row would carry that first value (the time of the first audit entry, say).
     with pytest.raises(ValueError, match="every column that has a default"):
         insert_row(AuditLog, action="login")
+
+
+def test_stored_utc_times_read_the_same_one_by_one_and_by_column():
+    from groups.db import _utc_column
+
+    field = AuditLog.at
+    utc = datetime.UTC
+    stored = {
+        "2026-03-05 17:30:00": datetime.datetime(2026, 3, 5, 17, 30, tzinfo=utc),
+        "2026-03-05 17:30:00.250000": datetime.datetime(2026, 3, 5, 17, 30, 0, 250000, tzinfo=utc),
+        "2026-03-05": datetime.datetime(2026, 3, 5, tzinfo=utc),  # a date alone: midnight UTC
+        "2026-03-05T19:30:00+02:00": datetime.datetime(2026, 3, 5, 17, 30, tzinfo=utc),
+    }
+    for text, expected in stored.items():
+        assert field.python_value(text) == expected and field.python_value(text).tzinfo
+    # SQLite's usual column (every value text with a time) and a mixed one give the same.
+    usual = tuple(list(stored)[:2])
+    assert _utc_column(field.python_value, usual) == [stored[t] for t in usual]
+    mixed = (*stored, None, datetime.datetime(2026, 3, 5, 17, 30))  # psycopg2 gives naive UTC
+    assert _utc_column(field.python_value, mixed) == [
+        *stored.values(),
+        None,
+        datetime.datetime(2026, 3, 5, 17, 30, tzinfo=utc),
+    ]
