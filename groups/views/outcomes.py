@@ -37,12 +37,19 @@ def can_set_plan(group: Group) -> bool:
     return current_user.is_admin or group.lead_id == current_user.id
 
 
+def viewed(group_id: int, read):
+    """The group (404 unless the user is its staff), what ``read`` gives for it, and the
+    view's audit row: the start of every page that shows the group's scores."""
+    group = group_for_staff(current_user, group_id)
+    page = read(group)
+    outcome_reports.record_view(group, by=current_user)
+    return group, page
+
+
 @bp.route("/groups/<int:group_id>/outcomes")
 @staff
 def group_page(group_id: int):
-    group = group_for_staff(current_user, group_id)
-    page = outcome_reports.group_outcomes(group)
-    outcome_reports.record_view(group, by=current_user)
+    group, page = viewed(group_id, outcome_reports.group_outcomes)
     return render_template(
         "outcomes/group.html",
         group=group,
@@ -57,9 +64,7 @@ def group_page(group_id: int):
 @bp.route("/groups/<int:group_id>/outcomes/scores")
 @staff
 def scores(group_id: int):
-    group = group_for_staff(current_user, group_id)
-    page = outcome_reports.group_scores(group)
-    outcome_reports.record_view(group, by=current_user)
+    group, page = viewed(group_id, outcome_reports.group_scores)
     return render_template("outcomes/scores.html", group=group, page=page)
 
 
