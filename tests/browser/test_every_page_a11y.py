@@ -525,6 +525,7 @@ def visits(w: World) -> list[Visit]:
             shows="Nothing was saved",
         ),
         Visit("provider", "group outcomes", f"/groups/{g}/outcomes"),
+        Visit("provider", "scores by day", f"/groups/{g}/outcomes/scores"),
         Visit("provider", "measure plan", f"/groups/{g}/outcomes/plan"),
         Visit(
             "provider",
