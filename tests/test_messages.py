@@ -329,9 +329,15 @@ def test_queueing_belongs_to_the_cause(app, make_user):
     assert queued("session_cancelled") == []
 
 
-def test_the_demo_shows_invitations_and_reminders_in_the_outbox(app, client):
+def test_the_demo_shows_invitations_and_reminders_in_the_outbox(app, client, monkeypatch):
+    import groups.clock
     from groups.demo import DEMO_INVITED, load_demo
 
+    # Noon UTC: the demo's first group meets this evening, inside the reminders' lead time
+    # (late in the UTC day its session may have passed and the next be more than a day off).
+    today = datetime.datetime.now(datetime.UTC).date()
+    noon = datetime.datetime.combine(today, datetime.time(12), datetime.UTC)
+    monkeypatch.setattr(groups.clock, "frozen_at", noon)
     with app.app_context():
         summary = load_demo("small")
     assert "messages in the outbox" in summary
