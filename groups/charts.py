@@ -1,8 +1,11 @@
-"""Geometry for the small charts the templates draw as SVG (templates/_charts.html).
+"""The small trend charts the pages show: their geometry, and the SVG element itself.
 
 The numbers are worked out here rather than in Jinja: a page with a dozen
 trends of thirty answers each spent half its rendering time on the
-template's arithmetic. The macro only writes the elements.
+template's arithmetic. The ``<svg>`` element is written here too, in one
+string per chart (as a chart library such as pygal would): a template macro
+took three times as long to print its dozen values one by one. The figure
+around it, with its table of scores, is the template's (templates/_charts.html).
 """
 
 from __future__ import annotations
@@ -11,81 +14,146 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from markupsafe import Markup, escape
+
 WIDTH, HEIGHT, PAD = 160, 56, 5
 
 
 @dataclass(frozen=True)
-class TrendShape:
-    width: int
+class Scale:
+    """The y axis of every chart of one measure: 0 at the bottom, ``top`` at the top.
+
+    A page draws a dozen charts of the same measure, so this (the text of every whole
+    value's y, and the band rules) is worked out once per measure and kept: it depends
+    on nothing but its arguments, so it cannot go stale.
+    """
+
+    top: float
     height: int
-    line: str  # the polyline's points, "x,y x,y ..."; empty for fewer than two values
-    markers: list[tuple[str, str]]  # (cx, cy) of every value, oldest first
-    rules: list[tuple[str, str]]  # (y, title) where each band after the first begins
-    # Every marker as one path's data, a zero-length stroke at each point: with round
-    # caps (the stylesheet's ``.trend-dot``) each draws a dot, so a chart of thirty
-    # answers is one element rather than thirty circles.
-    dots: str
-    # The rules as one path's data, "M0,y H160 ..." (a dozen charts print them once
-    # each rather than a line element per band), and its title: "mild from 5, ...".
+    pad: int
+    ys: dict[float, str]  # the y of every whole value from 0 to ``top``
+    rules: tuple[tuple[str, str], ...]  # (y, title) where each band after the first begins
+    # The rules as one path's data, "M0,y H160 ..." (a dozen charts print them once each
+    # rather than a line element per band), and its title: "Mild from 5, ...".
     rules_path: str
     rules_title: str
 
+    def y(self, value: float) -> str:
+        return self.ys.get(value) or self._y(value)
 
-def trend_shape(
-    points: Sequence[tuple[object, float]],
-    max_value: float,
-    bands: Iterable = (),
-    width: int = WIDTH,
-    height: int = HEIGHT,
-    pad: int = PAD,
-) -> TrendShape:
-    """Place ``points`` ((when, value) pairs, oldest first) evenly from left to right,
-    0 at the bottom and ``max_value`` at the top. ``bands`` are anything with ``min``
-    and ``label`` (a measure's severity bands)."""
-    top = max_value or 1
-    bottom, scale = height - pad, (height - 2 * pad) / top
-    ys = _heights(top, height, pad)
-    markers = list(
-        zip(
-            _lefts(len(points), width, pad),
-            [ys.get(value) or f"{bottom - value * scale:.1f}" for _when, value in points],
-            strict=True,
-        )
-    )
-    rules = [
+    def _y(self, value: float) -> str:
+        scale = (self.height - 2 * self.pad) / self.top
+        return f"{self.height - self.pad - value * scale:.1f}"
+
+
+@functools.lru_cache(maxsize=64)
+def _scale(top: float, bands: tuple, width: int, height: int, pad: int) -> Scale:
+    scale = (height - 2 * pad) / top
+    bottom = height - pad
+    rules = tuple(
         (f"{bottom - band.min * scale:.1f}", f"{band.label} from {band.min}")
         for band in bands
         if 0 < band.min <= top
-    ]
-    pairs = list(map(",".join, markers))
-    return TrendShape(
-        width,
+    )
+    return Scale(
+        top,
         height,
-        line=" ".join(pairs) if len(pairs) > 1 else "",
-        markers=markers,
+        pad,
+        ys={value: f"{bottom - value * scale:.1f}" for value in range(int(top) + 1)},
         rules=rules,
-        dots="M" + "h0M".join(pairs) + "h0" if pairs else "",
         rules_path="".join(f"M0,{y}H{width}" for y, _title in rules),
         rules_title=", ".join(title for _y, title in rules),
     )
 
 
-# A page draws a dozen charts of the same few dozen points on the same scale: the
-# coordinates' text is worked out once per scale. Both depend on nothing but their
-# arguments, so remembering them cannot go stale.
-
-
 @functools.lru_cache(maxsize=256)
 def _lefts(n: int, width: int, pad: int) -> tuple[str, ...]:
-    """The x of each of ``n`` points spread evenly (one point: the middle)."""
+    """The x of each of ``n`` points spread evenly (one point: the middle), as text:
+    the same few dozen for every chart on a page, so kept like ``_scale``."""
     if n < 2:
         return (f"{width / 2:.1f}",) * n
     step = (width - 2 * pad) / (n - 1)
     return tuple(f"{pad + i * step:.1f}" for i in range(n))
 
 
-@functools.lru_cache(maxsize=64)
-def _heights(top: float, height: int, pad: int) -> dict[float, str]:
-    """The y of every whole value from 0 to ``top`` (other values are worked out as drawn)."""
-    scale = (height - 2 * pad) / top
-    return {value: f"{height - pad - value * scale:.1f}" for value in range(int(top) + 1)}
+@dataclass(frozen=True)
+class TrendShape:
+    width: int
+    height: int
+    scale: Scale
+    pairs: list[str]  # "x,y" of every value, oldest first
+
+    @functools.cached_property
+    def line(self) -> str:
+        """The polyline's points, "x,y x,y ..."; empty for fewer than two values."""
+        return " ".join(self.pairs) if len(self.pairs) > 1 else ""
+
+    @functools.cached_property
+    def dots(self) -> str:
+        """Every marker as one path's data, a zero-length stroke at each point: with
+        round caps (the stylesheet's ``.trend-dot``) each draws a dot, so a chart of
+        thirty answers is one element rather than thirty circles."""
+        return "M" + "h0M".join(self.pairs) + "h0" if self.pairs else ""
+
+    @property
+    def markers(self) -> list[tuple[str, str]]:
+        """(x, y) of every value, oldest first."""
+        return [tuple(pair.split(",")) for pair in self.pairs]
+
+    @property
+    def rules(self) -> tuple[tuple[str, str], ...]:
+        return self.scale.rules
+
+    @property
+    def rules_path(self) -> str:
+        return self.scale.rules_path
+
+    @property
+    def rules_title(self) -> str:
+        return self.scale.rules_title
+
+
+def trend_shape(
+    values: Sequence[float],
+    max_value: float,
+    bands: Iterable = (),
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    pad: int = PAD,
+) -> TrendShape:
+    """Place ``values`` (oldest first) evenly from left to right, 0 at the bottom and
+    ``max_value`` at the top. ``bands`` are anything with ``min`` and ``label`` (a
+    measure's severity bands)."""
+    scale = _scale(max_value or 1, tuple(bands), width, height, pad)
+    ys, y = scale.ys, scale.y
+    lefts = _lefts(len(values), width, pad)
+    pairs = [f"{x},{ys[v] if v in ys else y(v)}" for x, v in zip(lefts, values, strict=True)]
+    return TrendShape(width, height, scale, pairs)
+
+
+def trend_svg(shape: TrendShape, label: str) -> Markup:
+    """The chart as an ``<svg>`` element: plain SVG with no script and no style attribute
+    (the Content Security Policy allows neither inline), colours from the stylesheet's
+    classes. An image labelled ``label``; its text alternative in full is the table the
+    template puts beside it.
+
+    The y axis runs from 0 to the measure's highest total; dashed rules (one path) mark
+    where each band after the first begins; the frame is the element's own border. Every
+    value carries a marker (a ring: two round-capped paths of dots, one element each
+    however many values), so one score alone still shows and the line reads without
+    colour. Only ``label`` and the rules' title are text; the rest is numbers from here.
+    """
+    scale = shape.scale
+    rules = (
+        f'<path class="trend-band" d="{scale.rules_path}"><title>{escape(scale.rules_title)}'
+        "</title></path>"
+        if scale.rules
+        else ""
+    )
+    line = f'<polyline class="trend-line" points="{shape.line}"/>' if shape.line else ""
+    w, h, dots = shape.width, shape.height, shape.dots
+    return Markup(
+        f'<svg class="trend" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
+        f'aria-label="{escape(label)}" focusable="false">{rules}{line}'
+        f'<path class="trend-dot" d="{dots}"/><path class="trend-dot-core" d="{dots}"/></svg>'
+    )

@@ -376,7 +376,7 @@ def test_trend_shape_places_values_left_to_right_from_zero_at_the_bottom():
     from groups.measures import load_measures
 
     gad7 = load_measures()["gad7"]
-    shape = trend_shape([(1, 0), (2, 21), (3, 10.5)], gad7.max_total, gad7.bands)
+    shape = trend_shape([0, 21, 10.5], gad7.max_total, gad7.bands)
     assert shape.markers == [("5.0", "51.0"), ("80.0", "5.0"), ("155.0", "28.0")]
     assert shape.line == "5.0,51.0 80.0,5.0 155.0,28.0"
     # A rule where mild, moderate and severe begin, named for a screen reader.
@@ -386,7 +386,7 @@ def test_trend_shape_places_values_left_to_right_from_zero_at_the_bottom():
         "Severe from 15",
     ]
     assert shape.dots == "M5.0,51.0h0M80.0,5.0h0M155.0,28.0h0"  # one dot per value
-    alone = trend_shape([(1, 7)], gad7.max_total)
+    alone = trend_shape([7], gad7.max_total)
     assert alone.line == "" and alone.markers[0][0] == "80.0"  # one answer: a marker, centered
 
 

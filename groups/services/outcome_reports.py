@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from flask import current_app
+from markupsafe import Markup
 
 from .. import audit, clock
-from ..charts import TrendShape, trend_shape
+from ..charts import TrendShape, trend_shape, trend_svg
 from ..clock import utcnow
 from ..db import Prepared, write_transaction
 from ..measures import (
@@ -154,7 +155,13 @@ class Track:
 
     @property
     def shape(self) -> TrendShape:
-        return trend_shape(self.points, self.measure.max_total, self.measure.bands)
+        return trend_shape(
+            [r.total for r in self.responses], self.measure.max_total, self.measure.bands
+        )
+
+    def chart(self, who: str) -> Markup:
+        """The trend as an SVG image, labelled with ``who`` and the totals."""
+        return trend_svg(self.shape, f"{self.measure.title} trend for {who}: {self.totals_text}")
 
     @property
     def table(self) -> list[tuple[str, str]]:
@@ -366,12 +373,12 @@ def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupO
     read = group_members(group)
     plan, measures = read.plan, read.measures
     sessions = list(map(SessionTimes._make, _SESSIONS.tuples(group.id)))
-    answered = {(a.member_id, a.session_id, a.measure) for a in read.answers if a.session_id}
 
     asked = plan.codes  # parsed from the saved text on every read: once here
     # The sessions that ask a member depend only on when they joined and left, so members
-    # who started together (a closed group's usual start) share the working out.
-    requested: dict[tuple, list[SessionTimes]] = {}
+    # who started together (a closed group's usual start) share the working out: the
+    # requested sessions' ids, and those whose check-in has closed.
+    requested: dict[tuple, tuple[set[int], set[int]]] = {}
     completion = Completion()
     totals = {m.code: MeasureCounts(m, dict.fromkeys(CATEGORIES, 0), 0) for m in measures}
     for row in read.members:
@@ -383,16 +390,20 @@ def group_outcomes(group: Group, now: datetime.datetime | None = None) -> GroupO
                 totals[track.measure.code].without_change += 1
             else:
                 totals[track.measure.code].counts[change.category] += 1
-        member_id, stays = row.member.id, read.stays[row.member.id]
+        stays = read.stays[row.member.id]
         stay = tuple((e.joined_at, e.withdrawn_at) for e in stays)
         if stay not in requested:
-            requested[stay] = requested_sessions(plan.cadence, sessions, stays, group.timezone)
-        for session in requested[stay]:
-            for code in asked:
-                done = (member_id, session.id, code) in answered
-                if done or session.ends_at <= now:
-                    completion.requested += 1
-                    completion.answered += done
+            chosen = requested_sessions(plan.cadence, sessions, stays, group.timezone)
+            closed = {s.id for s in chosen if s.ends_at <= now}
+            requested[stay] = ({s.id for s in chosen}, closed)
+        ids, closed = requested[stay]
+        tracks = {track.measure.code: track for track in row.tracks}
+        for code in asked:
+            # A request counts once its check-in has closed, or sooner if answered.
+            track = tracks.get(code)
+            answered = ids.intersection(a.session_id for a in track.responses) if track else set()
+            completion.requested += len(closed | answered)
+            completion.answered += len(answered)
     return GroupOutcomes(group, plan, measures, read.members, list(totals.values()), completion)
 
 
