@@ -101,6 +101,23 @@ def test_library_is_cached_until_a_file_changes(content):
     assert second["sample-module"].content_hash != first["sample-module"].content_hash
 
 
+
+def test_library_notices_files_added_and_removed_in_any_folder_but_not_other_kinds(content):
+    first = load_library(content)
+    (content / "notes.txt").write_text("not a handout", encoding="utf-8")
+    assert load_library(content) is first  # only Markdown files count
+    write(
+        content,
+        "modules/extra/deeper-module.md",
+        MODULE.replace("sample-module", "deeper-module").replace("Sample module", "Deeper"),
+    )
+    second = load_library(content)
+    assert second is not first and "deeper-module" in second
+    (content / "modules/extra/deeper-module.md").unlink()
+    third = load_library(content)
+    assert third is not second and "deeper-module" not in third
+
+
 def replace_front(text: str, old: str, new: str) -> str:
     assert old in text
     return text.replace(old, new, 1)

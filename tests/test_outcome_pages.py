@@ -390,6 +390,21 @@ def test_trend_shape_places_values_left_to_right_from_zero_at_the_bottom():
     assert alone.line == "" and alone.markers[0][0] == "80.0"  # one answer: a marker, centered
 
 
+
+def test_trend_svg_escapes_its_label_and_draws_one_marker_path_per_kind():
+    from groups.charts import trend_shape, trend_svg
+    from groups.measures import load_measures
+
+    phq9 = load_measures()["phq9"]
+    svg = str(trend_svg(trend_shape([18, 9], phq9.max_total, phq9.bands), 'Ann <b> & "Bo"'))
+    assert 'aria-label="Ann &lt;b&gt; &amp; &#34;Bo&#34;"' in svg and "<b>" not in svg
+    assert svg.count('class="trend-dot"') == 1 and svg.count('class="trend-dot-core"') == 1
+    assert "<title>Mild from 5, Moderate from 10, " in svg  # the band rules, named
+    assert "style=" not in svg and "<script" not in svg  # the CSP allows neither inline
+    alone = str(trend_svg(trend_shape([7], phq9.max_total), "one"))
+    assert "polyline" not in alone and "trend-band" not in alone  # one value: a dot alone
+
+
 def test_score_grid_has_a_row_per_day_and_shares_a_cell_for_one_day():
     from groups.measures import load_measures
     from groups.services.outcome_reports import Answer, MemberOutcome, Person, Track, score_grid
