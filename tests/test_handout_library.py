@@ -101,7 +101,6 @@ def test_library_is_cached_until_a_file_changes(content):
     assert second["sample-module"].content_hash != first["sample-module"].content_hash
 
 
-
 def test_library_notices_files_added_and_removed_in_any_folder_but_not_other_kinds(content):
     first = load_library(content)
     (content / "notes.txt").write_text("not a handout", encoding="utf-8")

@@ -390,7 +390,6 @@ def test_trend_shape_places_values_left_to_right_from_zero_at_the_bottom():
     assert alone.line == "" and alone.markers[0][0] == "80.0"  # one answer: a marker, centered
 
 
-
 def test_trend_svg_escapes_its_label_and_draws_one_marker_path_per_kind():
     from groups.charts import trend_shape, trend_svg
     from groups.measures import load_measures
