@@ -39,11 +39,10 @@ class Scale:
     rules_title: str
 
     def y(self, value: float) -> str:
-        return self.ys.get(value) or self._y(value)
-
-    def _y(self, value: float) -> str:
-        scale = (self.height - 2 * self.pad) / self.top
-        return f"{self.height - self.pad - value * scale:.1f}"
+        """The y of ``value`` as text (a whole value's is read from ``ys``)."""
+        if value in self.ys:
+            return self.ys[value]
+        return f"{self.height - self.pad - value * (self.height - 2 * self.pad) / self.top:.1f}"
 
 
 @functools.lru_cache(maxsize=64)
@@ -95,23 +94,6 @@ class TrendShape:
         thirty answers is one element rather than thirty circles."""
         return "M" + "h0M".join(self.pairs) + "h0" if self.pairs else ""
 
-    @property
-    def markers(self) -> list[tuple[str, str]]:
-        """(x, y) of every value, oldest first."""
-        return [tuple(pair.split(",")) for pair in self.pairs]
-
-    @property
-    def rules(self) -> tuple[tuple[str, str], ...]:
-        return self.scale.rules
-
-    @property
-    def rules_path(self) -> str:
-        return self.scale.rules_path
-
-    @property
-    def rules_title(self) -> str:
-        return self.scale.rules_title
-
 
 def trend_shape(
     values: Sequence[float],
@@ -127,21 +109,22 @@ def trend_shape(
     scale = _scale(max_value or 1, tuple(bands), width, height, pad)
     ys, y = scale.ys, scale.y
     lefts = _lefts(len(values), width, pad)
+    # Totals are whole numbers: their y is read from ``ys`` without a call.
     pairs = [f"{x},{ys[v] if v in ys else y(v)}" for x, v in zip(lefts, values, strict=True)]
     return TrendShape(width, height, scale, pairs)
 
 
 def trend_svg(shape: TrendShape, label: str) -> Markup:
     """The chart as an ``<svg>`` element: plain SVG with no script and no style attribute
-    (the Content Security Policy allows neither inline), colours from the stylesheet's
-    classes. An image labelled ``label``; its text alternative in full is the table the
+    (the Content Security Policy allows neither inline), colors from the stylesheet's
+    classes. An image labeled ``label``; its text alternative in full is the table the
     template puts beside it.
 
     The y axis runs from 0 to the measure's highest total; dashed rules (one path) mark
     where each band after the first begins; the frame is the element's own border. Every
     value carries a marker (a ring: two round-capped paths of dots, one element each
     however many values), so one score alone still shows and the line reads without
-    colour. Only ``label`` and the rules' title are text; the rest is numbers from here.
+    color. Only ``label`` and the rules' title are text; the rest is numbers from here.
     """
     scale = shape.scale
     rules = (

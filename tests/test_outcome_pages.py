@@ -377,17 +377,17 @@ def test_trend_shape_places_values_left_to_right_from_zero_at_the_bottom():
 
     gad7 = load_measures()["gad7"]
     shape = trend_shape([0, 21, 10.5], gad7.max_total, gad7.bands)
-    assert shape.markers == [("5.0", "51.0"), ("80.0", "5.0"), ("155.0", "28.0")]
+    assert shape.pairs == ["5.0,51.0", "80.0,5.0", "155.0,28.0"]
     assert shape.line == "5.0,51.0 80.0,5.0 155.0,28.0"
     # A rule where mild, moderate and severe begin, named for a screen reader.
-    assert [title for _y, title in shape.rules] == [
+    assert [title for _y, title in shape.scale.rules] == [
         "Mild from 5",
         "Moderate from 10",
         "Severe from 15",
     ]
     assert shape.dots == "M5.0,51.0h0M80.0,5.0h0M155.0,28.0h0"  # one dot per value
     alone = trend_shape([7], gad7.max_total)
-    assert alone.line == "" and alone.markers[0][0] == "80.0"  # one answer: a marker, centered
+    assert alone.line == "" and alone.pairs[0].startswith("80.0,")  # one answer: a marker, centered
 
 
 def test_trend_svg_escapes_its_label_and_draws_one_marker_path_per_kind():

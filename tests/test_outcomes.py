@@ -311,7 +311,7 @@ def test_group_outcomes_baseline_latest_change_and_counts(frozen_time):
     }
     track = rows[improver.id].tracks[0]
     assert (track.baseline.total, track.latest.total, track.change.difference) == (18, 13, -5)
-    assert [total for _when, total in track.points] == [18, 15, 13]
+    assert [r.total for r in track.responses] == [18, 15, 13]
     assert not rows[gone.id].current and page.members[-1].member.id == gone.id  # listed last
     (counts,) = page.totals
     assert counts.counts == {
@@ -345,7 +345,7 @@ def test_group_outcomes_runs_a_fixed_number_of_queries(frozen_time):
             answer(member, large.group, session, "gad7", 15 - n // 3)
     with count_queries() as many:
         page = outcome_reports.group_outcomes(large.group)
-    assert len(page.members) == 12 and len(page.members[0].tracks[0].points) == 30
+    assert len(page.members) == 12 and len(page.members[0].tracks[0].responses) == 30
     assert few.n == many.n <= 4, many.statements
 
 
@@ -358,7 +358,7 @@ def test_latest_scores_and_member_history(frozen_time):
     assert outcome_reports.own_history(member, setup.group) is None  # not shown to members
     outcomes.save_plan(setup.group, ["gad7"], "every_session", True, by=setup.lead)
     (track,) = outcome_reports.own_history(member, setup.group)
-    assert [t for _w, t in track.points] == [12, 7]
+    assert [r.total for r in track.responses] == [12, 7]
 
 
 def test_practice_rates_show_counts_below_five_members(frozen_time, app):

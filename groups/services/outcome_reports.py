@@ -144,11 +144,6 @@ class Track:
         return f"−{-change.difference}" if change.difference < 0 else "0"
 
     @property
-    def points(self) -> list[tuple[datetime.datetime, int]]:
-        """(completed_at, total) for a trend line."""
-        return [(r.completed_at, r.total) for r in self.responses]
-
-    @property
     def totals_text(self) -> str:
         """The totals oldest first, "18, 15, 13": the chart's short label."""
         return ", ".join([str(r.total) for r in self.responses])
@@ -160,7 +155,7 @@ class Track:
         )
 
     def chart(self, who: str) -> Markup:
-        """The trend as an SVG image, labelled with ``who`` and the totals."""
+        """The trend as an SVG image, labeled with ``who`` and the totals."""
         return trend_svg(self.shape, f"{self.measure.title} trend for {who}: {self.totals_text}")
 
     @property
