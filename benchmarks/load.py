@@ -431,6 +431,14 @@ def year_window():
     return start.isoformat(), (start + datetime.timedelta(days=364)).isoformat()
 
 
+def log_excerpt(log: str, marker: str, lines: int = 40) -> str:
+    """The server log from the line before the first ``marker`` on, indented: what a failed
+    run needs to show to be diagnosed after its temporary folder is gone."""
+    rows = log.splitlines()
+    first = next(i for i, row in enumerate(rows) if marker in row)
+    return "\n".join("    " + row for row in rows[max(first - 1, 0) : first + lines])
+
+
 def verify(app, world, report: Report, server_log: str = "") -> None:
     """Compare the database with every acknowledged write; add problems to the report."""
     from peewee import fn
@@ -446,7 +454,7 @@ def verify(app, world, report: Report, server_log: str = "") -> None:
         problems.append(f"unexpected statuses: {dict(tally.unexpected)}")
     for marker in ("Traceback", "[CRITICAL]", "WORKER TIMEOUT", "[ERROR]"):
         if marker in server_log:
-            problems.append(f"the server log shows {marker!r}")
+            problems.append(f"the server log shows {marker!r}:\n{log_excerpt(server_log, marker)}")
     with app.app_context(), database.connection_context():
         for session_id, marks in acks.rosters.items():
             saved = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.harness import Server, ServerFailed
-from benchmarks.load import run_load, seed_world, verify
+from benchmarks.load import log_excerpt, run_load, seed_world, verify
 
 
 def test_short_load_run_has_no_errors_and_loses_no_writes(app, database_url, tmp_path):
@@ -33,3 +33,13 @@ def test_short_load_run_has_no_errors_and_loses_no_writes(app, database_url, tmp
     verify(app, world, report, server.log(tail=10**7))
     assert report.ok, report.text()
     assert sum(len(t) for t in report.tally.times.values()) > 20
+
+
+def test_a_failed_run_shows_the_servers_traceback():
+    log = (
+        "started\n[ERROR] Error handling request\n"
+        "Traceback (most recent call last):\n  x\nValueError: y\n"
+    )
+    excerpt = log_excerpt(log, "Traceback")
+    assert "[ERROR] Error handling request" in excerpt and "ValueError: y" in excerpt
+    assert "started" not in excerpt  # from the line before the marker on
