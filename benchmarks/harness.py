@@ -121,6 +121,11 @@ class Server:
                     "120",
                     "--graceful-timeout",
                     "5",
+                    # gunicorn 27 opens a control socket at one path per user
+                    # (~/.gunicorn/gunicorn.ctl); the tests start several servers at
+                    # once (SQLite and PostgreSQL passes side by side), which would
+                    # share it and remove each other's. Nothing here uses it.
+                    "--no-control-socket",
                     *self.gunicorn_args,
                     "app:app",
                 ],
