@@ -42,15 +42,18 @@ class Scale:
         """The y of ``value`` as text (a whole value's is read from ``ys``)."""
         if value in self.ys:
             return self.ys[value]
-        return f"{self.height - self.pad - value * (self.height - 2 * self.pad) / self.top:.1f}"
+        return _y_text(value, self.top, self.height, self.pad)
+
+
+def _y_text(value: float, top: float, height: int, pad: int) -> str:
+    """Where ``value`` sits: 0 at the bottom edge less the padding, ``top`` at the top."""
+    return f"{height - pad - value * ((height - 2 * pad) / top):.1f}"
 
 
 @functools.lru_cache(maxsize=64)
 def _scale(top: float, bands: tuple, width: int, height: int, pad: int) -> Scale:
-    scale = (height - 2 * pad) / top
-    bottom = height - pad
     rules = tuple(
-        (f"{bottom - band.min * scale:.1f}", f"{band.label} from {band.min}")
+        (_y_text(band.min, top, height, pad), f"{band.label} from {band.min}")
         for band in bands
         if 0 < band.min <= top
     )
@@ -58,7 +61,7 @@ def _scale(top: float, bands: tuple, width: int, height: int, pad: int) -> Scale
         top,
         height,
         pad,
-        ys={value: f"{bottom - value * scale:.1f}" for value in range(int(top) + 1)},
+        ys={value: _y_text(value, top, height, pad) for value in range(int(top) + 1)},
         rules=rules,
         rules_path="".join(f"M0,{y}H{width}" for y, _title in rules),
         rules_title=", ".join(title for _y, title in rules),
